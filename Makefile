@@ -1,0 +1,48 @@
+# Two commands do everything: `make run` and `make test`. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export FLASK_APP := app:create_app
+
+.PHONY: run test chromium lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+## run: install, migrate, load the demo and serve on 127.0.0.1:$(PORT) with gunicorn + gevent
+run: $(VENV)/.runtime
+	STREAMSHOP_ENV=$${STREAMSHOP_ENV:-development} $(BIN)/flask db upgrade
+	STREAMSHOP_ENV=$${STREAMSHOP_ENV:-development} $(BIN)/flask seed-demo
+	STREAMSHOP_ENV=$${STREAMSHOP_ENV:-development} PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+## test: install the dev requirements (and Debian's chromium when possible) and run the suite
+test: $(VENV)/.dev chromium
+	$(BIN)/pytest
+
+## chromium: the browser for the Playwright tests, from Debian, when missing and installable
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || echo "chromium could not be installed"; \
+	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+	    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || echo "chromium could not be installed"; \
+	  else \
+	    echo "chromium is missing and cannot be installed here: browser tests will be skipped"; \
+	  fi; \
+	fi
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per area; each module's blueprint is `bp`."""

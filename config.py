@@ -1,0 +1,99 @@
+"""Configuration, read from environment variables.
+
+`STREAMSHOP_ENV` picks the profile: `production` (the default, so a forgotten variable never
+weakens a deployment), `development` (what `make run` uses) or `testing`. Tests pass a dict of
+overrides to `create_app`, which is applied last.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_INSTANCE = ROOT / "instance"
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalise_database_url(url: str) -> str:
+    """Point plain `postgres://` / `postgresql://` URLs at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _development_secret_key(instance_path: Path) -> str:
+    """A random key kept in the instance folder, so every dev worker and restart shares it."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / "dev-secret-key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+    return key_file.read_text().strip()
+
+
+def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the config mapping for one app from the environment and the test overrides."""
+    overrides = dict(overrides or {})
+    env = overrides.get("STREAMSHOP_ENV") or os.environ.get("STREAMSHOP_ENV", "production")
+    if env not in {"production", "development", "testing"}:
+        raise RuntimeError(f"STREAMSHOP_ENV must be production, development or testing, not {env!r}")
+    production = env == "production"
+
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'streamshop.db'}"
+    redis_url = os.environ.get("REDIS_URL") or None
+
+    config: dict[str, Any] = {
+        "STREAMSHOP_ENV": env,
+        "TESTING": env == "testing",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        # Pub/sub channels are server-wide (not per database number): prefix them per deployment.
+        "REDIS_HUB_PREFIX": os.environ.get("REDIS_HUB_PREFIX", "streamshop:hub:"),
+        # Rate limits for failed logins: per account and per client address.
+        "LOGIN_LIMIT_PER_ACCOUNT": os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "9 per 15 minutes"),
+        "LOGIN_LIMIT_PER_ADDRESS": os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag("COOKIE_SECURE", production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _flag("COOKIE_SECURE", production),
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust.
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
+        # simple-websocket pings every socket; a client that misses a pong is dropped.
+        "SOCK_SERVER_OPTIONS": {"ping_interval": int(os.environ.get("WS_PING_INTERVAL", "25"))},
+        "WS_MAX_QUEUE": int(os.environ.get("WS_MAX_QUEUE", "500")),
+        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+    }
+    config.update(overrides)
+
+    if not config["SECRET_KEY"]:
+        if config["STREAMSHOP_ENV"] == "production":
+            raise RuntimeError(
+                "SECRET_KEY is not set. Production refuses to start without it; "
+                "set SECRET_KEY, or STREAMSHOP_ENV=development for a local run."
+            )
+        config["SECRET_KEY"] = _development_secret_key(instance_path)
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A writer waits up to 15 s for another process's write lock instead of failing at once.
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **config["SQLALCHEMY_ENGINE_OPTIONS"],
+            "connect_args": {"timeout": 15},
+        }
+    return config

@@ -1,0 +1,38 @@
+"""gunicorn settings: `gunicorn -c gunicorn.conf.py wsgi:app`. Environment variables override."""
+
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+worker_class = "gevent"
+# Without REDIS_URL the hub is in-process, so every socket must live in the one worker.
+workers = int(os.environ.get("WEB_CONCURRENCY", "1" if not os.environ.get("REDIS_URL") else "2"))
+# Each open websocket holds one greenlet and one connection slot.
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "10000"))
+timeout = 30
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
+keepalive = 5
+accesslog = os.environ.get("ACCESS_LOG", "-") or None  # ACCESS_LOG="" turns it off
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+
+
+def post_worker_init(worker):
+    """Close this worker's websockets as soon as it is told to stop.
+
+    gunicorn waits `graceful_timeout` for open connections, and a websocket never finishes by
+    itself; ending the socket loops lets the worker exit in about a second, and browsers reconnect
+    to the next worker.
+    """
+    import gevent
+
+    def close_sockets_when_stopping():
+        while worker.alive:
+            gevent.sleep(0.25)
+        hub = worker.wsgi.extensions.get("hub")
+        if hub is not None:
+            hub.close_all("shutdown")
+
+    gevent.spawn(close_sockets_when_stopping)
+
+# Several instances (tests, benchmarks) run side by side; the runtime control socket is unused.
+control_socket_disable = True

@@ -1,0 +1,1 @@
+"""The TikTok LIVE ingester (built in a later change)."""

@@ -1,0 +1,205 @@
+"""The hub: publish rendered HTML on a channel; every socket subscribed to it receives it.
+
+One interface, two transports, chosen by `REDIS_URL` (see `realtime.init_hub`):
+
+- `LocalHub` fans out inside this process. Right for `make run`: one gevent worker runs every
+  socket and the ingester.
+- `RedisHub` publishes through Redis pub/sub. Each process runs one listener greenlet that
+  pattern-subscribes to the hub's prefix and hands every message to its local sockets, so a
+  fragment published by any worker (or by the ingester) reaches sockets held by every worker.
+
+Publishers render a fragment once and publish the string; the hub never sees ORM objects.
+Every socket has a bounded queue; a socket that falls that far behind is dropped rather than
+allowed to hold memory (the browser reconnects and polls meanwhile).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Iterable
+
+import gevent
+import gevent.event
+import gevent.queue
+
+log = logging.getLogger(__name__)
+
+
+class _Signal:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+#: Put on a subscription's queue to end its socket loop.
+CLOSED = _Signal("closed")
+
+
+class Subscription:
+    """One socket's view of the hub: the channels it listens to and its queue of HTML."""
+
+    def __init__(self, channels: Iterable[str], max_queue: int) -> None:
+        self.channels = frozenset(channels)
+        self._queue: gevent.queue.Queue = gevent.queue.Queue(maxsize=max_queue)
+        self.closed = False
+        #: Why the hub ended it: "shutdown" (server stopping), "overflow" (client too slow) or None.
+        self.close_reason: str | None = None
+
+    def offer(self, html: str) -> bool:
+        """Queue a message without blocking; False if the queue is full or the subscription ended."""
+        if self.closed:
+            return False
+        try:
+            self._queue.put_nowait(html)
+            return True
+        except gevent.queue.Full:
+            return False
+
+    def get(self, timeout: float | None = None) -> str | _Signal | None:
+        """The next message, `CLOSED` once the subscription ended, or None after `timeout` seconds."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except gevent.queue.Empty:
+            return None
+
+    def close(self, reason: str | None = None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = reason
+        # A full queue must still wake the reader, so make room for the sentinel.
+        while True:
+            try:
+                self._queue.put_nowait(CLOSED)
+                return
+            except gevent.queue.Full:
+                self._queue.get_nowait()
+
+
+class Hub:
+    """The interface the app uses; see the module docstring for the two implementations."""
+
+    def __init__(self, max_queue: int = 500) -> None:
+        self.max_queue = max_queue
+        self._by_channel: dict[str, set[Subscription]] = defaultdict(set)
+
+    def subscribe(self, channels: Iterable[str]) -> Subscription:
+        subscription = Subscription(channels, self.max_queue)
+        for channel in subscription.channels:
+            self._by_channel[channel].add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subscription.close()
+        for channel in subscription.channels:
+            subscribers = self._by_channel.get(channel)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._by_channel[channel]
+
+    def publish(self, channel: str, html: str) -> None:
+        raise NotImplementedError
+
+    def deliver(self, channel: str, html: str) -> int:
+        """Hand a message to this process's subscribers of `channel`; returns how many took it."""
+        delivered = 0
+        for subscription in list(self._by_channel.get(channel, ())):
+            if subscription.offer(html):
+                delivered += 1
+            elif not subscription.closed:
+                log.warning("dropping a socket on %s: %d messages behind", channel, self.max_queue)
+                subscription.close("overflow")
+                self.unsubscribe(subscription)
+        return delivered
+
+    def subscriber_count(self, channel: str) -> int:
+        return len(self._by_channel.get(channel, ()))
+
+    def close_all(self, reason: str = "shutdown") -> None:
+        """End every socket loop in this process (graceful shutdown)."""
+        for subscribers in list(self._by_channel.values()):
+            for subscription in list(subscribers):
+                subscription.close(reason)
+
+    def check(self) -> str:
+        """Health of the transport: 'ok' or an error message."""
+        return "ok"
+
+
+class LocalHub(Hub):
+    """In-process fan-out: publishing delivers straight to this process's sockets."""
+
+    def publish(self, channel: str, html: str) -> None:
+        self.deliver(channel, html)
+
+
+class RedisHub(Hub):
+    """Fan-out through Redis pub/sub, so every worker's sockets receive every publish."""
+
+    def __init__(self, url: str, max_queue: int = 500, prefix: str = "streamshop:hub:") -> None:
+        super().__init__(max_queue)
+        import redis
+
+        self.prefix = prefix
+        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        # The listener's connection sits idle for long stretches: no read timeout, but health pings
+        # so a silently dead connection is noticed and replaced.
+        self._listener_redis = redis.Redis.from_url(
+            url, socket_connect_timeout=5, health_check_interval=30
+        )
+        self._listener: gevent.Greenlet | None = None
+        self._listening = gevent.event.Event()
+
+    def publish(self, channel: str, html: str) -> None:
+        self.redis.publish(self.prefix + channel, html)
+
+    def subscribe(self, channels: Iterable[str]) -> Subscription:
+        subscription = super().subscribe(channels)
+        self._ensure_listener()
+        return subscription
+
+    def _ensure_listener(self) -> None:
+        # Started by the first socket, so CLI commands and publish-only processes never listen.
+        if self._listener is None or self._listener.dead:
+            self._listening.clear()
+            self._listener = gevent.spawn(self._listen_forever)
+        # A publish right after the first subscribe must not beat the Redis subscription.
+        self._listening.wait(timeout=5)
+
+    def _listen_forever(self) -> None:
+        backoff = 0.5
+        while True:
+            pubsub = self._listener_redis.pubsub()
+            try:
+                pubsub.psubscribe(self.prefix + "*")
+                confirmation = pubsub.get_message(timeout=5)
+                if not confirmation or confirmation.get("type") != "psubscribe":
+                    raise ConnectionError("Redis did not confirm the hub subscription")
+                self._listening.set()
+                backoff = 0.5
+                while True:
+                    message = pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
+                    if message and message["type"] == "pmessage":
+                        channel = message["channel"].decode()[len(self.prefix):]
+                        self.deliver(channel, message["data"].decode())
+            except Exception:  # noqa: BLE001 - the listener must outlive any Redis trouble
+                log.exception("hub listener lost Redis; retrying in %.1fs", backoff)
+                self._listening.clear()
+                gevent.sleep(backoff + random.uniform(0, backoff / 2))
+                backoff = min(backoff * 2, 30)
+            finally:
+                with contextlib.suppress(Exception):
+                    pubsub.close()
+
+    def check(self) -> str:
+        try:
+            self.redis.ping()
+            return "ok"
+        except Exception as error:  # noqa: BLE001 - any failure means "down"
+            return f"error: {str(error).splitlines()[0][:200]}"

@@ -1,0 +1,29 @@
+"""Plain functions that create and commit test data (call inside an app context)."""
+
+from __future__ import annotations
+
+import itertools
+
+from models import Shop, User
+from services import accounts
+from tests.support import TEST_PASSWORD
+
+_sequence = itertools.count(1)
+
+
+def make_user(username: str | None = None, **overrides) -> User:
+    number = next(_sequence)
+    username = username or f"user{number}"
+    return accounts.register_user(
+        overrides.pop("email", f"{username}@example.com"),
+        username,
+        overrides.pop("display_name", f"User {number}"),
+        overrides.pop("password", TEST_PASSWORD),
+        **overrides,
+    )
+
+
+def make_seller(username: str | None = None, shop_name: str | None = None) -> tuple[User, Shop]:
+    user = make_user(username)
+    shop = accounts.open_shop(user, shop_name or f"{user.username} shop", f"{user.username}-shop")
+    return user, shop

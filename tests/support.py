@@ -1,0 +1,117 @@
+"""Test helpers: real servers, real HTTP and websocket clients, form tokens."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_PASSWORD = "correct horse battery"
+FAST_HASH = "pbkdf2:sha256:1000"  # hashing for every test user at full strength is slow
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_META.search(html)
+    assert match, "page has no csrf-token meta tag"
+    return match.group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A real `gunicorn -k gevent wsgi:app` process on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], workers: int = 1) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(env.get("INSTANCE_PATH", "/tmp")) / f"gunicorn-{self.port}.log"
+        full_env = {**os.environ, **env, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers),
+                    "ACCESS_LOG": "", "PYTHONUNBUFFERED": "1"}
+        self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        try:
+            self._wait_ready()
+        except Exception:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early:\n{self.output()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not become ready:\n{self.output()}")
+
+    def output(self) -> str:
+        if not self.log.closed:
+            self.log.flush()
+        return self.log_path.read_text()
+
+    def stop(self, timeout: float = 30) -> float:
+        """SIGTERM (a graceful stop) and wait; returns the seconds it took to exit."""
+        started = time.monotonic()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        return time.monotonic() - started
+
+
+@contextmanager
+def running_server(env: dict[str, str], workers: int = 1) -> Iterator[Server]:
+    server = Server(env, workers)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Browser(httpx.Client):
+    """An HTTP client that behaves like a browser session: cookies, CSRF tokens from pages."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(base_url=base_url, follow_redirects=True, timeout=10)
+
+    def csrf(self, path: str = "/login") -> str:
+        return csrf_from(self.get(path).text)
+
+    def submit(self, path: str, data: dict[str, str], page: str | None = None, **kwargs) -> httpx.Response:
+        """POST a form the way the page at `page` (default `path`) would, with its CSRF token."""
+        return self.post(path, data={"csrf_token": self.csrf(page or path), **data}, **kwargs)
+
+    def log_in(self, identifier: str, password: str = TEST_PASSWORD) -> httpx.Response:
+        response = self.submit("/login", {"identifier": identifier, "password": password})
+        assert response.status_code == 200 and "Log out" in response.text, response.text[:500]
+        return response
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())

@@ -1,0 +1,89 @@
+"""The websocket endpoint on a real gunicorn gevent worker: subscribe, receive what a request
+publishes, refusals at the handshake, and a graceful stop that closes sockets at once."""
+
+from __future__ import annotations
+
+import socket
+import time
+from urllib.parse import urlencode
+
+import pytest
+import simple_websocket
+
+from tests.factories import make_user
+from tests.support import Browser, Server
+
+pytestmark = pytest.mark.server
+
+
+def socket_url(server: Server, *channels: str) -> str:
+    return server.url.replace("http://", "ws://") + "/ws?" + urlencode([("channel", c) for c in channels])
+
+
+def connect(server: Server, *channels: str, browser: Browser | None = None, **headers: str):  # noqa: ANN201
+    if browser is not None:
+        headers["Cookie"] = browser.cookie_header()
+    return simple_websocket.Client.connect(socket_url(server, *channels), headers=headers)
+
+
+def handshake_status(server: Server, *channels: str, browser: Browser | None = None, origin: str | None = None) -> int:
+    """The HTTP status the server answers a websocket handshake with (101 means accepted)."""
+    lines = [
+        f"GET /ws?{urlencode([('channel', c) for c in channels])} HTTP/1.1",
+        f"Host: 127.0.0.1:{server.port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+    ]
+    if browser is not None:
+        lines.append(f"Cookie: {browser.cookie_header()}")
+    if origin:
+        lines.append(f"Origin: {origin}")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status_line = raw.recv(4096).split(b"\r\n", 1)[0]
+    return int(status_line.split()[1])
+
+
+def test_a_fragment_published_by_a_request_reaches_the_subscribed_socket(app_ctx, live_server, browser_client):
+    user = make_user("watcher", display_name="Watcher Wu")
+    browser_client.log_in("watcher")
+    ws = connect(live_server, f"user:{user.id}", browser=browser_client)
+    try:
+        response = browser_client.submit("/account/shop", {"name": "Wu Wares", "slug": "wu-wares"}, page="/account/")
+        assert response.status_code == 200
+        message = ws.receive(timeout=5)
+    finally:
+        ws.close()
+    assert message is not None, "nothing arrived on the socket"
+    assert 'id="site-nav"' in message and 'hx-swap-oob="true"' in message and "Watcher Wu" in message
+
+
+def test_subscriptions_the_user_may_not_see_are_refused(app_ctx, live_server, browser_client):
+    owner, other = make_user("owner"), make_user("other")
+    assert handshake_status(live_server, f"user:{owner.id}") == 403  # anonymous
+    browser_client.log_in("other")
+    assert handshake_status(live_server, f"user:{owner.id}", browser=browser_client) == 403
+    assert handshake_status(live_server, f"user:{other.id}", f"user:{owner.id}", browser=browser_client) == 403
+    assert handshake_status(live_server, "nosuchkind:1", browser=browser_client) == 403
+    assert handshake_status(live_server, f"user:{other.id}", browser=browser_client,
+                            origin="https://evil.example") == 403
+    assert handshake_status(live_server, f"user:{other.id}", browser=browser_client) == 101
+
+
+def test_graceful_stop_closes_open_sockets_instead_of_waiting(app, app_ctx):
+    from tests.conftest import server_env
+
+    user = make_user("leaver")
+    server = Server(server_env(app))
+    with Browser(server.url) as browser:
+        browser.log_in("leaver")
+        sockets = [connect(server, f"user:{user.id}", browser=browser) for _ in range(3)]
+    time.sleep(0.3)
+    took = server.stop()
+    assert took < 8, f"worker waited {took:.1f}s (graceful timeout is 20s)"
+    for ws in sockets:
+        with pytest.raises(simple_websocket.ConnectionClosed):
+            ws.receive(timeout=5)
+        assert ws.close_reason == 1001

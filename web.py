@@ -1,0 +1,156 @@
+"""Request-level helpers shared by every blueprint: page-or-fragment rendering, safe redirects,
+login handling for htmx, navigation and security headers."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from extensions import db, login_manager
+from models import User
+
+#: The header navigation. An entry shows once a blueprint provides its endpoint, so a link never
+#: leads to a page that does not exist yet.
+NAV_ITEMS = (
+    ("Live", "live.index", "everyone"),
+    ("Shop", "shop.index", "everyone"),
+    ("Orders", "orders.index", "user"),
+    ("Seller", "seller.index", "seller"),
+    ("Studio", "studio.index", "user"),
+)
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def wants_fragment() -> bool:
+    """True for an htmx request that swaps part of a page; a boosted navigation wants the page."""
+    return is_htmx() and request.headers.get("HX-Boosted") != "true"
+
+
+def render(template: str, fragment: str | None = None, status: int = 200, **context: Any) -> Response:
+    """Render `fragment` for an htmx partial request, else the full `template`, with `Vary` set.
+
+    The page always includes the fragment, so both answers come from one piece of markup.
+    """
+    chosen = fragment if fragment and wants_fragment() else template
+    response = make_response(render_template(chosen, **context), status)
+    response.vary.add("HX-Request")
+    response.vary.add("HX-Boosted")
+    return response
+
+
+def redirect_to(location: str, status: int = 303) -> Response:
+    """Redirect a plain request; tell htmx to navigate the whole page (a 3xx would be followed
+    inside the swap target instead)."""
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, code=status)
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None: no open redirects, no `//host` tricks."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(char) < 32 for char in target):
+        return None
+    return target
+
+
+def _current_page_path() -> str:
+    """The page the user is looking at: for htmx, the page that sent the request, not the fragment URL."""
+    if is_htmx():
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        if current.netloc == request.host and current.path:
+            return current.path + (f"?{current.query}" if current.query else "")
+    if request.method != "GET":
+        referrer = urlsplit(request.referrer or "")
+        if referrer.netloc == request.host and referrer.path:
+            return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return request.full_path.rstrip("?")
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))
+
+
+@login_manager.unauthorized_handler
+def _login_required() -> Response:
+    """Send the user to log in and back to the page they were on (htmx gets `HX-Redirect`)."""
+    flash("Please log in to continue.", "info")
+    login_url = url_for("auth.login", next=safe_next(_current_page_path()))
+    return redirect_to(login_url, status=302)
+
+
+def _navigation(user: User | Any) -> list[tuple[str, str]]:
+    """The header links `user` sees; takes the user explicitly so pushed headers render right."""
+    links = []
+    for label, endpoint, audience in NAV_ITEMS:
+        if endpoint not in current_app.view_functions:
+            continue
+        if audience == "user" and not user.is_authenticated:
+            continue
+        if audience == "seller" and not (user.is_authenticated and user.is_seller):
+            continue
+        links.append((label, url_for(endpoint)))
+    return links
+
+
+def _template_context() -> dict[str, Any]:
+    def socket_url(page_channels: list[str] | None = None) -> str | None:
+        """The websocket URL for this page: its own channels plus the user's header channel."""
+        channels = list(page_channels or [])
+        if current_user.is_authenticated:
+            channels.append(f"user:{current_user.id}")
+        return url_for("realtime.socket", channel=channels) if channels else None
+
+    return {"navigation": _navigation, "socket_url": socket_url}
+
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: https:",
+        "media-src 'self' blob: https:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    response.headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self)")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    app.context_processor(_template_context)
+    app.after_request(_security_headers)
