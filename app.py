@@ -36,14 +36,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     import models  # noqa: F401  (registers every table on the metadata)
     import web
-    from blueprints import account, auth, errors, main, realtime
+    from blueprints import account, auth, cart, checkout, errors, main, orders, realtime, seller, shop
     from realtime import init_hub
     from services.database import configure_engine
 
     with app.app_context():
         configure_engine(db.engine)
     web.init_app(app)
-    for blueprint in (main.bp, auth.bp, account.bp, realtime.bp, errors.bp):
+    for blueprint in (main.bp, auth.bp, account.bp, shop.bp, cart.bp, checkout.bp, orders.bp, seller.bp,
+                      realtime.bp, errors.bp):
         app.register_blueprint(blueprint)
     init_hub(app)
 

@@ -80,6 +80,9 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "SOCK_SERVER_OPTIONS": {"ping_interval": int(os.environ.get("WS_PING_INTERVAL", "25"))},
         "WS_MAX_QUEUE": int(os.environ.get("WS_MAX_QUEUE", "500")),
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        "PRODUCT_IMAGE_MAX_BYTES": int(os.environ.get("PRODUCT_IMAGE_MAX_BYTES", str(3 * 1024 * 1024))),
+        # The payment step behind checkout; "instant" marks orders paid at once (no card processor).
+        "PAYMENT_PROVIDER": os.environ.get("PAYMENT_PROVIDER", "instant"),
     }
     config.update(overrides)
 

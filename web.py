@@ -11,6 +11,7 @@ from flask import (
     Response,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -18,6 +19,8 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
 from extensions import db, login_manager
 from models import User
@@ -52,6 +55,14 @@ def render(template: str, fragment: str | None = None, status: int = 200, **cont
     response.vary.add("HX-Request")
     response.vary.add("HX-Boosted")
     return response
+
+
+def optional_int(value: object) -> int | None:
+    """A whole number from a form or query value, or None when it is blank or not a number."""
+    try:
+        return int(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
 
 
 def redirect_to(location: str, status: int = 303) -> Response:
@@ -122,7 +133,23 @@ def _template_context() -> dict[str, Any]:
             channels.append(f"user:{current_user.id}")
         return url_for("realtime.socket", channel=channels) if channels else None
 
-    return {"navigation": _navigation, "socket_url": socket_url}
+    def cart_count(user: User | Any = None) -> int:
+        """Units in `user`'s cart (default: the current user); pushed headers pass their user."""
+        from services.cart import cart_count as count_for
+
+        user = user if user is not None else current_user
+        return count_for(user) if user.is_authenticated else 0
+
+    return {"navigation": _navigation, "socket_url": socket_url, "cart_count": cart_count, "csrf_field": csrf_field}
+
+
+def csrf_field() -> Markup:
+    """The hidden CSRF input for a form, except in a broadcast fragment: there it would be nobody's
+    token (and Flask-WTF prefers a form token to the header htmx sends), so it is left out and the
+    reader's own token travels in htmx's `X-CSRFToken` header."""
+    if g.get("broadcast"):
+        return Markup("")
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
 
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -151,6 +178,9 @@ def _security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    from services.money import format_money
+
     login_manager.login_view = "auth.login"
+    app.add_template_filter(format_money, "money")
     app.context_processor(_template_context)
     app.after_request(_security_headers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, render_template
+from flask import current_app, g, render_template
 from werkzeug.local import LocalProxy
 
 
@@ -23,4 +23,5 @@ def render_oob(template_name: str, **context: Any) -> str:
     }
     # A new app context too: `g`, where Flask-Login keeps the current user, belongs to it.
     with app.app_context(), app.test_request_context("/"):
+        g.broadcast = True
         return render_template(template_name, oob=True, **context)

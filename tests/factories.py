@@ -27,3 +27,17 @@ def make_seller(username: str | None = None, shop_name: str | None = None) -> tu
     user = make_user(username)
     shop = accounts.open_shop(user, shop_name or f"{user.username} shop", f"{user.username}-shop")
     return user, shop
+
+
+def make_product(shop: Shop, title: str = "Blue Mug", price_cents: int = 1250, stock: int = 10, **overrides):  # noqa: ANN201
+    from services import catalog
+
+    draft = catalog.ProductDraft(
+        title=title,
+        description=overrides.pop("description", ""),
+        price_cents=price_cents,
+        currency=overrides.pop("currency", "USD"),
+        stock=stock,
+        is_active=overrides.pop("is_active", True),
+    )
+    return catalog.create_product(shop, draft, overrides.pop("image", None))

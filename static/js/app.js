@@ -50,3 +50,9 @@
   document.addEventListener("htmx:wsClose", socketDown);
   document.addEventListener("htmx:wsError", socketDown);
 })();
+
+// Forms that destroy something ask first (data-confirm holds the question).
+document.addEventListener("submit", function (event) {
+  var form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+}, true);

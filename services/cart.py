@@ -1,0 +1,101 @@
+"""The shopper's cart: add, change quantity, remove; the header badge follows in every tab."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from extensions import db
+from models import STREAM_SOURCES, Cart, CartItem, Product, User
+from realtime import publish
+from realtime.fragments import render_oob
+from services.accounts import FieldError
+
+MAX_QUANTITY = 99
+
+
+def cart_for(user: User, *, create: bool = False) -> Cart | None:
+    cart = db.session.scalar(sa.select(Cart).where(Cart.user_id == user.id))
+    if cart is None and create:
+        cart = Cart(user_id=user.id)
+        db.session.add(cart)
+        db.session.flush()
+    return cart
+
+
+def cart_count(user: User) -> int:
+    """Units in the user's cart (the header badge)."""
+    query = (
+        sa.select(sa.func.coalesce(sa.func.sum(CartItem.quantity), 0))
+        .join(Cart)
+        .where(Cart.user_id == user.id)
+    )
+    return db.session.scalar(query) or 0
+
+
+def _check_quantity(quantity: int) -> None:
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise FieldError("quantity", f"Choose a quantity from 1 to {MAX_QUANTITY}.")
+
+
+def add_to_cart(
+    user: User, product: Product, quantity: int = 1, stream_id: int | None = None, source: str | None = None
+) -> CartItem:
+    """Put `quantity` of `product` in the cart (adding to a line already there); the line remembers
+    the show it came from."""
+    _check_quantity(quantity)
+    if not product.is_buyable:
+        raise FieldError("quantity", f"“{product.title}” is {product.availability.lower()}.")
+    cart = cart_for(user)
+    item = None
+    if cart is not None:
+        item = db.session.scalar(
+            sa.select(CartItem).where(CartItem.cart_id == cart.id, CartItem.product_id == product.id)
+        )
+    wanted = (item.quantity if item else 0) + quantity
+    if wanted > MAX_QUANTITY:
+        raise FieldError("quantity", f"A cart line holds at most {MAX_QUANTITY}.")
+    if wanted > product.stock:
+        raise FieldError("quantity", f"Only {product.stock} of “{product.title}” left.")
+    if item is None:
+        item = CartItem(cart=cart or cart_for(user, create=True), product=product, quantity=wanted)
+        db.session.add(item)
+    else:
+        item.quantity = wanted
+    if stream_id is not None:
+        item.stream_id = stream_id
+        item.stream_source = source if source in STREAM_SOURCES else "live"
+    db.session.commit()
+    publish_cart_badge(user)
+    return item
+
+
+def _own_item(user: User, item_id: int) -> CartItem | None:
+    return db.session.scalar(
+        sa.select(CartItem).join(Cart).where(CartItem.id == item_id, Cart.user_id == user.id)
+    )
+
+
+def set_quantity(user: User, item_id: int, quantity: int) -> CartItem | None:
+    """Change a line's quantity; 0 removes it. Returns the line, or None once removed or not found."""
+    item = _own_item(user, item_id)
+    if item is None:
+        return None
+    if quantity == 0:
+        return remove_item(user, item_id)
+    _check_quantity(quantity)
+    item.quantity = quantity
+    db.session.commit()
+    publish_cart_badge(user)
+    return item
+
+
+def remove_item(user: User, item_id: int) -> None:
+    item = _own_item(user, item_id)
+    if item is not None:
+        db.session.delete(item)
+        db.session.commit()
+        publish_cart_badge(user)
+
+
+def publish_cart_badge(user: User) -> None:
+    publish(f"user:{user.id}", render_oob("_cart_badge.html", count=cart_count(user)))

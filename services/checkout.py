@@ -1,0 +1,216 @@
+"""Checkout: turn a cart (or one "Buy now" product) into paid orders, all or nothing.
+
+One checkout is one transaction: stock is taken with a conditional UPDATE (never below zero),
+orders are created per shop and currency with their items and their `stream_orders` rows, the
+payment step runs, and the checked-out cart lines are removed. If any line is short of stock,
+nothing is written and the buyer is told which lines. A one-time key from the checkout form makes
+a double submit or a retry return the orders already placed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import abort
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+from models import STREAM_SOURCES, CartItem, Order, OrderItem, Product, StreamOrder, User
+from services import cart as carts
+from services.payments import PaymentDeclined, payment_provider
+
+KEY_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+
+
+class CheckoutError(Exception):
+    """Checkout cannot go ahead; the message says why and nothing was written."""
+
+
+@dataclass(frozen=True)
+class Shortage:
+    title: str
+    requested: int
+    available: int
+
+    def __str__(self) -> str:
+        if self.available <= 0:
+            return f"“{self.title}” is sold out."
+        return f"Only {self.available} of “{self.title}” left (you asked for {self.requested})."
+
+
+class OutOfStock(CheckoutError):
+    def __init__(self, shortages: list[Shortage]) -> None:
+        self.shortages = shortages
+        super().__init__(" ".join(str(shortage) for shortage in shortages))
+
+
+@dataclass(frozen=True)
+class CheckoutLine:
+    product: Product
+    quantity: int
+    stream_id: int | None = None
+    source: str | None = None
+    cart_item_id: int | None = None
+
+    @property
+    def line_total_cents(self) -> int:
+        return self.product.price_cents * self.quantity
+
+
+@dataclass
+class Checkout:
+    """What the buyer is about to order, as shown on the checkout page."""
+
+    lines: list[CheckoutLine]
+    buy_now: bool = False
+    totals: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.totals = defaultdict(int)
+        for line in self.lines:
+            self.totals[line.product.currency] += line.line_total_cents
+        self.totals = dict(self.totals)
+
+    def fingerprint(self) -> str:
+        """Changes when any product, quantity, price or source changes: the buyer pays what they saw."""
+        parts = sorted(
+            f"{line.product.id}:{line.quantity}:{line.product.price_cents}:{line.product.currency}:{line.stream_id}"
+            for line in self.lines
+        )
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class PlacedOrders:
+    orders: list[Order]
+    #: True when the key had already been used: these orders were placed by an earlier submit.
+    repeated: bool
+
+
+def cart_checkout(user: User) -> Checkout:
+    cart = carts.cart_for(user)
+    items = cart.items if cart else []
+    return Checkout(
+        [CheckoutLine(item.product, item.quantity, item.stream_id, item.stream_source, item.id) for item in items]
+    )
+
+
+def buy_now_checkout(
+    product_id: int, quantity: int, stream_id: int | None = None, source: str | None = None
+) -> Checkout:
+    product = db.get_or_404(Product, product_id)
+    if not 1 <= quantity <= carts.MAX_QUANTITY:
+        abort(400, f"Choose a quantity from 1 to {carts.MAX_QUANTITY}.")
+    source = source if source in STREAM_SOURCES else ("live" if stream_id else None)
+    return Checkout([CheckoutLine(product, quantity, stream_id, source)], buy_now=True)
+
+
+def orders_for_key(buyer: User, key: str) -> list[Order]:
+    query = (
+        sa.select(Order)
+        .where(Order.buyer_id == buyer.id, Order.idempotency_key.startswith(f"{key}:"))
+        .order_by(Order.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def place_order(buyer: User, checkout: Checkout, key: str, fingerprint: str) -> PlacedOrders:
+    """Place `checkout` for `buyer` as one transaction; see the module docstring."""
+    if not KEY_PATTERN.match(key or ""):
+        raise CheckoutError("This checkout form is incomplete. Reload the page and try again.")
+    already = orders_for_key(buyer, key)
+    if already:
+        return PlacedOrders(already, repeated=True)
+    if not checkout.lines:
+        raise CheckoutError("Your cart is empty.")
+    if fingerprint != checkout.fingerprint():
+        raise CheckoutError(
+            "Your cart or its prices changed since you opened checkout. Check it and place the order again."
+        )
+
+    try:
+        _take_stock(checkout)
+        orders = _create_orders(buyer, checkout, key)
+        if not checkout.buy_now:
+            ids = [line.cart_item_id for line in checkout.lines if line.cart_item_id is not None]
+            db.session.execute(sa.delete(CartItem).where(CartItem.id.in_(ids)))
+        db.session.commit()
+    except IntegrityError:
+        # A concurrent submit of the same form committed first: answer with its orders.
+        db.session.rollback()
+        already = orders_for_key(buyer, key)
+        if already:
+            return PlacedOrders(already, repeated=True)
+        raise
+    except (CheckoutError, PaymentDeclined):
+        db.session.rollback()
+        raise
+    if not checkout.buy_now:
+        carts.publish_cart_badge(buyer)
+    return PlacedOrders(orders, repeated=False)
+
+
+def _take_stock(checkout: Checkout) -> None:
+    shortages = []
+    for line in checkout.lines:
+        taken = db.session.execute(
+            sa.update(Product)
+            .where(Product.id == line.product.id, Product.is_active, Product.stock >= line.quantity)
+            .values(stock=Product.stock - line.quantity)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:
+            available = db.session.scalar(
+                sa.select(sa.case((Product.is_active, Product.stock), else_=0)).where(Product.id == line.product.id)
+            )
+            shortages.append(Shortage(line.product.title, line.quantity, available or 0))
+    if shortages:
+        raise OutOfStock(shortages)
+
+
+def _create_orders(buyer: User, checkout: Checkout, key: str) -> list[Order]:
+    groups: dict[tuple[int, str], list[CheckoutLine]] = defaultdict(list)
+    for line in checkout.lines:
+        groups[(line.product.shop_id, line.product.currency)].append(line)
+    provider = payment_provider()
+    orders = []
+    for (shop_id, currency), lines in groups.items():
+        order = Order(
+            buyer=buyer,
+            shop_id=shop_id,
+            currency=currency,
+            total_cents=sum(line.line_total_cents for line in lines),
+            idempotency_key=f"{key}:{shop_id}:{currency}",
+            payment_provider=provider.name,
+        )
+        for line in lines:
+            order.items.append(
+                OrderItem(
+                    product_id=line.product.id,
+                    title=line.product.title,
+                    unit_price_cents=line.product.price_cents,
+                    quantity=line.quantity,
+                    stream_id=line.stream_id,
+                )
+            )
+        db.session.add(order)
+        db.session.flush()
+        for line in lines:
+            if line.stream_id is not None:
+                db.session.add(
+                    StreamOrder(
+                        stream_id=line.stream_id,
+                        order_id=order.id,
+                        product_id=line.product.id,
+                        shop_id=shop_id,
+                        amount_cents=line.line_total_cents,
+                        source=line.source or "live",
+                    )
+                )
+        provider.charge(order)
+        orders.append(order)
+    return orders
