@@ -19,11 +19,16 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-## run: install, migrate, load the demo and serve on 127.0.0.1:$(PORT) with gunicorn + gevent
+## run: install, migrate, load the demo (and a TikTok LIVE replay) and serve on 127.0.0.1:$(PORT) with gunicorn + gevent
 run: $(VENV)/.runtime
 	STREAMSHOP_ENV=$${STREAMSHOP_ENV:-development} $(BIN)/flask db upgrade
 	STREAMSHOP_ENV=$${STREAMSHOP_ENV:-development} $(BIN)/flask seed-demo
-	STREAMSHOP_ENV=$${STREAMSHOP_ENV:-development} PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	@# A generated TikTok LIVE, replayed into the demo streamer's studio while the server runs.
+	@test -f "$${INSTANCE_PATH:-instance}/demo-live.jsonl" || STREAMSHOP_ENV=$${STREAMSHOP_ENV:-development} \
+	  $(BIN)/flask ingest demo-file "$${INSTANCE_PATH:-instance}/demo-live.jsonl"
+	STREAMSHOP_ENV=$${STREAMSHOP_ENV:-development} PORT=$(PORT) INGEST_ENABLED=$${INGEST_ENABLED:-1} \
+	  DEMO_REPLAY=$${DEMO_REPLAY:-$${INSTANCE_PATH:-instance}/demo-live.jsonl} \
+	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## test: install the dev requirements (and Debian's chromium when possible) and run the suite
 test: $(VENV)/.dev chromium

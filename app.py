@@ -36,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     import models  # noqa: F401  (registers every table on the metadata)
     import web
-    from blueprints import account, auth, cart, checkout, errors, main, orders, realtime, seller, shop
+    from blueprints import account, auth, cart, checkout, errors, live, main, orders, realtime, seller, shop, shows
     from realtime import init_hub
     from services.database import configure_engine
 
@@ -44,9 +44,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         configure_engine(db.engine)
     web.init_app(app)
     for blueprint in (main.bp, auth.bp, account.bp, shop.bp, cart.bp, checkout.bp, orders.bp, seller.bp,
-                      realtime.bp, errors.bp):
+                      live.bp, shows.bp, realtime.bp, errors.bp):
         app.register_blueprint(blueprint)
+    from blueprints import studio, tiktok_links
+
+    app.register_blueprint(studio.bp)
+    app.register_blueprint(tiktok_links.bp)
+    from ingest.cli import ingest_cli
+
+    app.cli.add_command(ingest_cli)
     init_hub(app)
+    if app.config["INGEST_ENABLED"]:
+        from ingest import start_in_server
+
+        start_in_server(app)
 
     from cli import register_commands
 

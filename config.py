@@ -83,6 +83,20 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "PRODUCT_IMAGE_MAX_BYTES": int(os.environ.get("PRODUCT_IMAGE_MAX_BYTES", str(3 * 1024 * 1024))),
         # The payment step behind checkout; "instant" marks orders paid at once (no card processor).
         "PAYMENT_PROVIDER": os.environ.get("PAYMENT_PROVIDER", "instant"),
+        # TikTok LIVE ingest (see docs/architecture.md, "Ingest"). Runs only in gunicorn workers.
+        "INGEST_ENABLED": _flag("INGEST_ENABLED", False),
+        "TIKTOK_APP_URL": os.environ.get("TIKTOK_APP_URL") or None,
+        "TIKTOK_SIGN_URL": os.environ.get("TIKTOK_SIGN_URL") or None,
+        "TIKTOK_WEBCAST_URL": os.environ.get("TIKTOK_WEBCAST_URL") or None,
+        "TIKTOK_SIGN_API_KEY": os.environ.get("TIKTOK_SIGN_API_KEY") or None,
+        "DEMO_REPLAY": os.environ.get("DEMO_REPLAY") or None,
+        "DEMO_REPLAY_SPEED": float(os.environ.get("DEMO_REPLAY_SPEED", "1")),
+        "INGEST_LEASE_SECONDS": float(os.environ.get("INGEST_LEASE_SECONDS", "15")),
+        "INGEST_SWEEP_SECONDS": float(os.environ.get("INGEST_SWEEP_SECONDS", "60")),
+        "INGEST_OFFLINE_RECHECK_SECONDS": float(os.environ.get("INGEST_OFFLINE_RECHECK_SECONDS", "60")),
+        "INGEST_BACKOFF_BASE_SECONDS": float(os.environ.get("INGEST_BACKOFF_BASE_SECONDS", "2")),
+        "INGEST_BACKOFF_MAX_SECONDS": float(os.environ.get("INGEST_BACKOFF_MAX_SECONDS", "300")),
+        "INGEST_RETENTION_DAYS": int(os.environ.get("INGEST_RETENTION_DAYS", "90")),
     }
     config.update(overrides)
 

@@ -37,9 +37,8 @@ class CartItem(db.Model):
     cart_id: Mapped[int] = mapped_column(sa.ForeignKey("carts.id", ondelete="CASCADE"))
     product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id", ondelete="CASCADE"))
     quantity: Mapped[int]
-    # The live show the line was added from (for attribution); the live-shows migration adds the
-    # foreign key to live_streams.
-    stream_id: Mapped[int | None]
+    #: The live show the line was added from (for attribution).
+    stream_id: Mapped[int | None] = mapped_column(sa.ForeignKey("live_streams.id", ondelete="SET NULL"))
     stream_source: Mapped[str | None] = mapped_column(sa.String(8))
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 

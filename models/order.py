@@ -12,6 +12,7 @@ from extensions import db, utcnow
 
 if TYPE_CHECKING:
     from models.catalog import Product
+    from models.live import LiveStream
     from models.shop import Shop
     from models.user import User
 
@@ -52,8 +53,10 @@ class Order(db.Model):
         return sum(item.quantity for item in self.items)
 
     @property
-    def stream_ids(self) -> list[int]:
-        return sorted({item.stream_id for item in self.items if item.stream_id is not None})
+    def streams(self) -> list[LiveStream]:
+        """The shows this order's lines were bought from."""
+        found = {item.stream.id: item.stream for item in self.items if item.stream is not None}
+        return [found[key] for key in sorted(found)]
 
 
 class OrderItem(db.Model):
@@ -66,10 +69,11 @@ class OrderItem(db.Model):
     title: Mapped[str] = mapped_column(sa.String(120))
     unit_price_cents: Mapped[int]
     quantity: Mapped[int]
-    stream_id: Mapped[int | None]
+    stream_id: Mapped[int | None] = mapped_column(sa.ForeignKey("live_streams.id", ondelete="SET NULL"))
 
     order: Mapped[Order] = relationship(back_populates="items")
     product: Mapped[Product] = relationship()
+    stream: Mapped[LiveStream | None] = relationship()
 
     @property
     def line_total_cents(self) -> int:
@@ -86,8 +90,7 @@ class StreamOrder(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # The live-shows migration adds the foreign key to live_streams.
-    stream_id: Mapped[int]
+    stream_id: Mapped[int] = mapped_column(sa.ForeignKey("live_streams.id"))
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id", ondelete="RESTRICT"))
     shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id"), index=True)

@@ -39,3 +39,15 @@ def may_subscribe(viewer: Viewer, channel: str) -> bool:
 def _own_account_only(viewer: Viewer, key: str) -> bool:
     """A user's channel (their header: nav, cart badge) is theirs alone."""
     return bool(viewer.is_authenticated and str(viewer.id) == key)
+
+
+@channel_rule("studio")
+def _account_owner_only(viewer: Viewer, key: str) -> bool:
+    """A linked TikTok account's studio channel (notices, status, viewer data) is its owner's alone."""
+    if not viewer.is_authenticated or not key.isdigit():
+        return False
+    from extensions import db
+    from models import TikTokAccount
+
+    account = db.session.get(TikTokAccount, int(key))
+    return account is not None and account.owner_id == viewer.id

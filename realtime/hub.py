@@ -24,6 +24,7 @@ from collections.abc import Iterable
 import gevent
 import gevent.event
 import gevent.queue
+from wsproto.frame_protocol import FrameProtocol
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,23 @@ class _Signal:
 
 #: Put on a subscription's queue to end its socket loop.
 CLOSED = _Signal("closed")
+
+
+class Broadcast(str):
+    """One published fragment, shared by every subscriber it is delivered to.
+
+    It is the HTML itself (a `str`), plus the websocket frame that carries it, encoded once on
+    first use: server frames are unmasked and we negotiate no compression, so the bytes are the
+    same for every socket, and 5,000 sockets cost one encoding instead of 5,000.
+    """
+
+    _frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        if self._frame is None:
+            self._frame = bytes(FrameProtocol(client=False, extensions=[]).send_data(str(self), fin=True))
+        return self._frame
 
 
 class Subscription:
@@ -63,9 +81,19 @@ class Subscription:
     def get(self, timeout: float | None = None) -> str | _Signal | None:
         """The next message, `CLOSED` once the subscription ended, or None after `timeout` seconds."""
         try:
-            return self._queue.get(timeout=timeout)
+            return self._queue.get(timeout=timeout) if timeout is not None else self._queue.get()
         except gevent.queue.Empty:
             return None
+
+    def drain(self, limit: int) -> list[str | _Signal]:
+        """Whatever is already queued (up to `limit` items), without waiting."""
+        items: list[str | _Signal] = []
+        while len(items) < limit:
+            try:
+                items.append(self._queue.get_nowait())
+            except gevent.queue.Empty:
+                break
+        return items
 
     def close(self, reason: str | None = None) -> None:
         if self.closed:
@@ -108,6 +136,7 @@ class Hub:
 
     def deliver(self, channel: str, html: str) -> int:
         """Hand a message to this process's subscribers of `channel`; returns how many took it."""
+        html = Broadcast(html)
         delivered = 0
         for subscription in list(self._by_channel.get(channel, ())):
             if subscription.offer(html):

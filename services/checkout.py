@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from extensions import db
 from models import STREAM_SOURCES, CartItem, Order, OrderItem, Product, StreamOrder, User
 from services import cart as carts
+from services import live
 from services.payments import PaymentDeclined, payment_provider
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{32}$")
@@ -151,6 +152,7 @@ def place_order(buyer: User, checkout: Checkout, key: str, fingerprint: str) -> 
         raise
     if not checkout.buy_now:
         carts.publish_cart_badge(buyer)
+    live.announce_orders(orders)
     return PlacedOrders(orders, repeated=False)
 
 

@@ -65,6 +65,38 @@ def _seed_products(shop: Shop) -> None:
         catalog.create_product(shop, draft, product_picture(title))
 
 
+def _seed_shows(shop: Shop, shopper: User) -> None:
+    """One saved replay with its chat, and one show live right now with a pinned product."""
+    from datetime import timedelta
+
+    from extensions import utcnow
+    from models import LiveStream
+    from services import catalog, live
+
+    if db.session.scalar(sa.select(LiveStream.id).where(LiveStream.shop_id == shop.id).limit(1)):
+        return
+    products = catalog.shop_products(shop)
+    now = utcnow()
+    aired = now - timedelta(days=2)
+    replay = live.create_show(shop, live.ShowDraft(
+        "Winter Candle Night", "Hand-poured candles and cosy things, made live.", None, None,
+        [p.id for p in products[:4]]))
+    live.go_live(replay, aired)
+    for minute, text in ((2, "Hello from Leeds!"), (9, "That cedar and fig candle looks lovely"),
+                         (17, "How long does one burn?"), (31, "Just bought the mug, thank you!")):
+        live.post_comment(replay, shopper, text, aired + timedelta(minutes=minute))
+    live.react(replay, shopper, "like", aired + timedelta(minutes=3))
+    live.end_show(replay, aired + timedelta(minutes=42))
+    live.save_show(replay, aired + timedelta(minutes=43))
+
+    show = live.create_show(shop, live.ShowDraft(
+        "Spring Pottery Drop", "New glazes straight from the kiln. Ask me anything in the chat!", None, None,
+        [p.id for p in products[4:10]]))
+    live.go_live(show, now - timedelta(minutes=12))
+    live.pin_product(show, show.featured[0].product_id)
+    live.post_comment(show, shopper, "Those speckles are gorgeous", now - timedelta(minutes=5))
+
+
 def seed_demo() -> list[DemoAccount]:
     """Create (or leave as they are) the demo seller with a stocked shop, a shopper and a streamer."""
     users = {account.role: _ensure_user(account) for account in DEMO_ACCOUNTS}
@@ -73,4 +105,50 @@ def seed_demo() -> list[DemoAccount]:
         accounts.open_shop(seller, *DEMO_SHOP)
     if seller.shop is not None:
         _seed_products(seller.shop)
+        _seed_shows(seller.shop, users["shopper"])
+    _seed_tiktok(users["streamer"])
     return list(DEMO_ACCOUNTS)
+
+
+#: The demo streamer's linked TikTok account; `make run` replays a generated LIVE into it.
+DEMO_TIKTOK_HANDLE = "riley.streams"
+
+
+def _seed_tiktok(streamer: User) -> None:
+    """Link the demo streamer's TikTok account, and two viewers it knows already: one whose
+    birthday is today and a regular whose next big gift makes them a Silver VIP."""
+    from datetime import timedelta
+
+    from extensions import utcnow
+    from ingest.demo import BIG_GIFTER, BIRTHDAY_VIEWER
+    from models import TikTokAccount, ViewerProfile
+    from services import tiktok, viewers
+
+    account = db.session.scalar(sa.select(TikTokAccount).where(TikTokAccount.handle == DEMO_TIKTOK_HANDLE))
+    if account is None:
+        account = tiktok.link_account(streamer, DEMO_TIKTOK_HANDLE, "Europe/London")
+    now = utcnow()
+    today = viewers.local_time(now, account.time_zone).date()
+    known = {
+        BIRTHDAY_VIEWER.id: (BIRTHDAY_VIEWER, {"birthday_month": today.month, "birthday_day": today.day,
+                                               "birthday_year": today.year - 25, "total_visits": 3,
+                                               "total_watch_seconds": 5400}),
+        BIG_GIFTER.id: (BIG_GIFTER, {"total_visits": 30, "total_watch_seconds": 25 * 3600, "total_coins": 4200,
+                                     "total_gifts": 310}),
+    }
+    for user_id, (viewer, values) in known.items():
+        profile = db.session.scalar(sa.select(ViewerProfile).where(
+            ViewerProfile.account_id == account.id, ViewerProfile.tiktok_user_id == user_id))
+        if profile is None:
+            profile = ViewerProfile(account_id=account.id, tiktok_user_id=user_id, handle=viewer.handle,
+                                    handle_folded=viewer.handle, nickname=viewer.nickname,
+                                    nickname_folded=viewer.nickname.casefold(), first_seen_at=now - timedelta(days=40),
+                                    last_seen_at=now - timedelta(days=3), **values)
+            db.session.add(profile)
+        elif "birthday_month" in values:
+            # The demo's birthday viewer has their birthday on the day the demo runs.
+            profile.birthday_month, profile.birthday_day = values["birthday_month"], values["birthday_day"]
+    db.session.flush()
+    ids = db.session.scalars(sa.select(ViewerProfile.id).where(ViewerProfile.account_id == account.id))
+    viewers.reevaluate_vip(account, ids, now)
+    db.session.commit()

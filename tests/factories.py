@@ -41,3 +41,16 @@ def make_product(shop: Shop, title: str = "Blue Mug", price_cents: int = 1250, s
         is_active=overrides.pop("is_active", True),
     )
     return catalog.create_product(shop, draft, overrides.pop("image", None))
+
+
+def make_stream(shop: Shop, products: list | None = None, *, live: bool = True, title: str = "Friday Drop", **kw):  # noqa: ANN003, ANN201
+    """A show featuring `products` (default: one new product), live unless `live=False`."""
+    from services import live as shows
+
+    products = products if products is not None else [make_product(shop, "Featured Thing")]
+    draft = shows.ShowDraft(title, kw.pop("description", ""), kw.pop("scheduled_for", None),
+                            kw.pop("playback_url", None), [product.id for product in products])
+    stream = shows.create_show(shop, draft)
+    if live:
+        shows.go_live(stream, kw.pop("now", None))
+    return stream

@@ -45,6 +45,17 @@ def test_a_subscriber_that_falls_too_far_behind_is_dropped():
     assert CLOSED in messages
 
 
+def test_a_backlog_is_drained_in_order_for_one_frame():
+    hub = LocalHub()
+    subscription = hub.subscribe(["stream:1"])
+    for number in range(5):
+        hub.publish("stream:1", f"<p>{number}</p>")
+    assert subscription.get() == "<p>0</p>"
+    assert subscription.drain(limit=3) == ["<p>1</p>", "<p>2</p>", "<p>3</p>"]
+    assert subscription.drain(limit=10) == ["<p>4</p>"]
+    assert subscription.drain(limit=10) == []
+
+
 def test_close_all_ends_every_socket_loop_with_a_shutdown_reason():
     hub = LocalHub()
     subscriptions = [hub.subscribe([f"stream:{n}"]) for n in range(3)]

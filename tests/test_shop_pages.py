@@ -12,7 +12,7 @@ from PIL import Image
 from extensions import db
 from models import Order, Product
 from services import checkout as checkouts
-from tests.factories import make_product, make_seller, make_user
+from tests.factories import make_product, make_seller, make_stream, make_user
 from tests.support import TEST_PASSWORD, csrf_from
 
 
@@ -228,11 +228,12 @@ def test_seller_sees_and_cancels_their_shops_orders(client, app_ctx):
     seller, shop = make_seller("s")
     product = make_product(shop, "Teapot", 3000, stock=5)
     buyer = make_user("buyer", display_name="Bea Buyer")
-    checkout = checkouts.buy_now_checkout(product.id, 2, stream_id=42, source="live")
+    stream = make_stream(shop, [product])
+    checkout = checkouts.buy_now_checkout(product.id, 2, stream_id=stream.id, source="live")
     [order] = checkouts.place_order(buyer, checkout, "c" * 32, checkout.fingerprint()).orders
     token = log_in(client, "s")
     page = client.get("/seller/orders").get_data(as_text=True)
-    assert "Bea Buyer" in page and "2 × Teapot" in page and "$60.00" in page and "Live show #42" in page
+    assert "Bea Buyer" in page and "2 × Teapot" in page and "$60.00" in page and "Friday Drop" in page
     response = client.post(f"/seller/orders/{order.id}/cancel", data={"csrf_token": token}, follow_redirects=True)
     assert f"Order #{order.id} is cancelled; its stock is back on sale." in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(Product.stock).where(Product.id == product.id)) == 5

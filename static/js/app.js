@@ -56,3 +56,67 @@ document.addEventListener("submit", function (event) {
   var form = event.target.closest("form[data-confirm]");
   if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
 }, true);
+
+// Live pages: the presence heartbeat, running durations, the HLS player and the camera preview.
+(function () {
+  "use strict";
+
+  // The socket is the presence signal; a heartbeat every 20 s says the page is still open.
+  var heartbeatTimer = null;
+  document.addEventListener("htmx:wsOpen", function (event) {
+    var socket = event.detail.socketWrapper;
+    if (heartbeatTimer !== null) window.clearInterval(heartbeatTimer);
+    heartbeatTimer = window.setInterval(function () {
+      socket.send(JSON.stringify({ heartbeat: true }));
+    }, 20000);
+  });
+  document.addEventListener("htmx:wsClose", function () {
+    if (heartbeatTimer !== null) window.clearInterval(heartbeatTimer);
+    heartbeatTimer = null;
+  });
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+  function tickDurations() {
+    document.querySelectorAll("[data-duration-since]").forEach(function (el) {
+      var since = Date.parse(el.dataset.durationSince);
+      var until = el.dataset.durationUntil ? Date.parse(el.dataset.durationUntil) : Date.now();
+      var seconds = Math.max(0, Math.floor((until - since) / 1000));
+      el.textContent = Math.floor(seconds / 3600) + ":" + pad(Math.floor(seconds % 3600 / 60)) + ":" + pad(seconds % 60);
+    });
+  }
+  window.setInterval(tickDurations, 1000);
+
+  function startPlayers(root) {
+    root.querySelectorAll("video[data-hls-src]:not([data-started])").forEach(function (video) {
+      video.dataset.started = "1";
+      var source = video.dataset.hlsSrc;
+      if (window.Hls && window.Hls.isSupported()) {
+        var player = new window.Hls({ enableWorker: false });
+        player.loadSource(source);
+        player.attachMedia(video);
+      } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+        video.src = source;
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { startPlayers(document); });
+  document.addEventListener("htmx:load", function (event) { startPlayers(event.target); });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-camera-preview]");
+    if (!button) return;
+    var video = document.getElementById(button.dataset.cameraPreview);
+    var status = document.querySelector(".camera-status");
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      if (status) status.textContent = "This browser cannot open the camera.";
+      return;
+    }
+    navigator.mediaDevices.getUserMedia({ video: true, audio: true }).then(function (stream) {
+      video.srcObject = stream;
+      video.play();
+      if (status) status.textContent = "Camera and microphone are on (preview only, muted).";
+    }).catch(function (error) {
+      if (status) status.textContent = "Camera not available: " + error.message;
+    });
+  });
+})();

@@ -1,0 +1,96 @@
+"""Public live pages: the index (live now, upcoming, replays), a show, a replay; the audience's
+reactions and chat."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, current_app, flash, make_response, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from blueprints.realtime import VISITOR_COOKIE
+from extensions import db, limiter
+from forms.live import CommentForm
+from models import SavedStream
+from services import live
+from services.accounts import FieldError
+from web import redirect_to, render, wants_fragment
+
+bp = Blueprint("live", __name__, url_prefix="/live")
+
+
+def _comment_rate_key() -> str:
+    return f"comment:{current_user.id}" if current_user.is_authenticated else f"comment:{request.remote_addr}"
+
+
+@bp.get("/")
+def index():
+    return render("live/index.html", live_now=live.live_now(), upcoming=live.upcoming(), replays=live.replays())
+
+
+@bp.get("/<int:stream_id>")
+def show(stream_id: int):
+    stream = live.get_stream(stream_id)
+    if stream.saved is not None:
+        return redirect(url_for("live.replay", saved_id=stream.saved.id))
+    response = render("live/show.html", stream=stream, stats=live.stats(stream), comments=live.comments(stream),
+                      reaction=live.reaction_of(stream, current_user), form=CommentForm())
+    if not current_user.is_authenticated and not request.cookies.get(VISITOR_COOKIE):
+        # One anonymous person, many tabs: the cookie makes them one viewer.
+        response.set_cookie(VISITOR_COOKIE, secrets.token_urlsafe(16), max_age=365 * 86400, httponly=True,
+                            samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response
+
+
+@bp.get("/<int:stream_id>/refresh")
+def refresh(stream_id: int):
+    """Every live region of the public page as out-of-band fragments (the poll while the socket is down)."""
+    stream = live.get_stream(stream_id)
+    response = make_response(render("live/_refresh.html", stream=stream, stats=live.stats(stream),
+                                    comments=live.comments(stream), oob=True))
+    return response
+
+
+@bp.post("/<int:stream_id>/react/<kind>")
+@login_required
+# Every reaction is pushed to every viewer: a generous limit, but not a way to flood the show.
+@limiter.limit("10 per 10 seconds", key_func=lambda: f"react:{current_user.id}")
+def react(stream_id: int, kind: str):
+    stream = live.get_stream(stream_id)
+    try:
+        reaction = live.react(stream, current_user, kind)
+    except FieldError as error:
+        flash(error.message, "error")
+        return redirect_to(url_for("live.show", stream_id=stream.id))
+    if wants_fragment():
+        return render("live/_reactions.html", stream=stream, stats=live.stats(stream), reaction=reaction)
+    return redirect_to(url_for("live.show", stream_id=stream.id))
+
+
+@bp.post("/<int:stream_id>/comments")
+@login_required
+@limiter.limit("3 per 2 seconds;8 per 10 seconds", key_func=_comment_rate_key)
+def comment(stream_id: int):
+    stream = live.get_stream(stream_id)
+    form = CommentForm()
+    error = None
+    if form.validate():
+        try:
+            live.post_comment(stream, current_user, form.comment.data)
+            form = CommentForm(formdata=None)
+        except FieldError as problem:
+            error = problem.message
+    else:
+        error = "The form had expired. Reload the page and try again."
+    if wants_fragment():
+        return render("live/_comment_form.html", stream=stream, form=form, error=error, status=422 if error else 200)
+    if error:
+        flash(error, "error")
+    return redirect_to(url_for("live.show", stream_id=stream.id))
+
+
+@bp.get("/replays/<int:saved_id>")
+def replay(saved_id: int):
+    saved = db.get_or_404(SavedStream, saved_id)
+    stream = saved.stream
+    return render("live/replay.html", saved=saved, stream=stream, comments=live.comments(stream, limit=None))

@@ -1,0 +1,53 @@
+"""`flask ingest ...`: replay a recorded LIVE, write a demo LIVE."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from extensions import db, utcnow
+from ingest import demo
+from ingest.replay import replay
+from ingest.writer import Writer
+from services import tiktok, viewers
+
+ingest_cli = AppGroup("ingest", help="TikTok LIVE ingest: replay recorded events, write demo LIVEs.")
+
+
+@ingest_cli.command("replay")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--account", "handle", required=True, help="The linked TikTok account (@handle) to replay into.")
+@click.option("--speed", type=float, default=0.0, show_default=True,
+              help="Times real time; 0 replays as fast as possible.")
+@click.option("--fresh", is_flag=True, help="Play it as a new LIVE starting now (new message and room ids).")
+def replay_command(file: Path, handle: str, speed: float, fresh: bool) -> None:
+    """Feed a JSON-lines file of event records through the ingest writer."""
+    account = tiktok.find_account(handle)
+    if account is None:
+        raise click.ClickException(f"No linked TikTok account @{handle.lstrip('@')}.")
+    account_id = account.id
+    db.session.remove()
+    writer = Writer(current_app._get_current_object(), publish=True, sweep_accounts=lambda: [account_id])
+    # Paced replays sleep between events; the writer greenlet applies batches meanwhile.
+    writer.start()
+    try:
+        count = replay(file, account_id, writer.put, speed=speed, now=utcnow, fresh=fresh)
+    finally:
+        writer.stop()
+    writer.drain()
+    viewers.sweep(account_id)
+    click.echo(f"Replayed {count} events into @{account.handle} ({writer.applied} new).")
+
+
+@ingest_cli.command("demo-file")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--viewers", "viewer_count", type=int, default=3000, show_default=True)
+@click.option("--minutes", type=int, default=60, show_default=True)
+@click.option("--seed", type=int, default=5, show_default=True)
+def demo_file_command(file: Path, viewer_count: int, minutes: int, seed: int) -> None:
+    """Write a generated demo LIVE to FILE."""
+    count = demo.write(file, demo.generate(seed=seed, viewers=viewer_count, minutes=minutes))
+    click.echo(f"Wrote {count} events to {file}.")

@@ -1,0 +1,174 @@
+"""One TikTokLive client per account, run as a coroutine on the ingester's asyncio loop.
+
+Handlers only translate events into records and queue them. The runner keeps the connection up:
+offline accounts are checked again about once a minute, dropped connections come back with
+exponential backoff and jitter (capped), and a rate limit from the sign service is waited out.
+Every change of state is queued as a status update for the writer to record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from ingest.translate import translate
+from ingest.writer import StatusUpdate
+
+log = logging.getLogger(__name__)
+
+
+def configure_endpoints(config: dict[str, Any]) -> None:
+    """Point the library's (process-global) TikTok URLs at the configured ones."""
+    from TikTokLive.client.web.web_settings import WebDefaults
+
+    if config.get("TIKTOK_APP_URL"):
+        WebDefaults.tiktok_app_url = config["TIKTOK_APP_URL"].rstrip("/")
+    if config.get("TIKTOK_WEBCAST_URL"):
+        WebDefaults.tiktok_webcast_url = config["TIKTOK_WEBCAST_URL"].rstrip("/")
+    if config.get("TIKTOK_SIGN_URL"):
+        WebDefaults.tiktok_sign_url = config["TIKTOK_SIGN_URL"].rstrip("/")
+
+
+def web_kwargs(config: dict[str, Any]) -> dict[str, Any]:
+    """A fresh dict on every call: the library mutates what it is given."""
+    signer: dict[str, Any] = {}
+    if config.get("TIKTOK_SIGN_URL"):
+        signer["sign_api_base"] = config["TIKTOK_SIGN_URL"].rstrip("/")
+    if config.get("TIKTOK_SIGN_API_KEY"):
+        signer["sign_api_key"] = config["TIKTOK_SIGN_API_KEY"]
+    return {"signer_kwargs": signer} if signer else {}
+
+
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with full jitter on the upper half, never above `cap`."""
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class AccountRunner:
+    def __init__(self, account_id: int, handle: str, put: Callable[[Any], None], config: dict[str, Any]) -> None:
+        self.account_id = account_id
+        self.handle = handle
+        self.put = put
+        self.config = config
+        self.client: Any = None
+        self.room_id: str | None = None
+        self.stopping = False
+        self.live_ended = False
+        self.status: str | None = None
+
+    def _status(self, status: str, error: str | None = None) -> None:
+        self.status = status
+        self.put(StatusUpdate(self.account_id, status, error))
+
+    def _queue(self, kind: str, event: Any) -> None:
+        try:
+            record = translate(kind, event, self.account_id, self.room_id)
+        except Exception:  # noqa: BLE001 - a malformed event is logged and skipped
+            log.exception("skipping a %s event on @%s that could not be read", kind, self.handle)
+            return
+        if record is not None:
+            self.put(record)
+
+    def _client(self) -> Any:
+        from TikTokLive import TikTokLiveClient
+        from TikTokLive.events import (
+            CommentEvent,
+            ConnectEvent,
+            DisconnectEvent,
+            FollowEvent,
+            GiftEvent,
+            JoinEvent,
+            LikeEvent,
+            LiveEndEvent,
+            RoomUserSeqEvent,
+            ShareEvent,
+        )
+
+        client = TikTokLiveClient(unique_id=f"@{self.handle}", web_kwargs=web_kwargs(self.config))
+
+        # Handlers are coroutines: a synchronous handler that raises would end the stream.
+        async def on_connect(event: ConnectEvent) -> None:
+            self.room_id = str(event.room_id)
+            self.live_ended = False
+            self._queue("live_start", event)
+            self._status("live")
+
+        async def on_live_end(event: LiveEndEvent) -> None:
+            self.live_ended = True
+            self._queue("live_end", event)
+
+        def forward(kind: str) -> Callable[[Any], Any]:
+            async def handler(event: Any) -> None:
+                self._queue(kind, event)
+
+            return handler
+
+        client.add_listener(ConnectEvent, on_connect)
+        client.add_listener(LiveEndEvent, on_live_end)
+        for event_class, kind in ((CommentEvent, "comment"), (GiftEvent, "gift"), (LikeEvent, "like"),
+                                  (FollowEvent, "follow"), (ShareEvent, "share"), (JoinEvent, "join"),
+                                  (RoomUserSeqEvent, "viewers"), (DisconnectEvent, "disconnect")):
+            client.add_listener(event_class, forward(kind))
+        return client
+
+    async def run(self) -> None:
+        from TikTokLive.client.errors import SignatureRateLimitError, UserNotFoundError, UserOfflineError
+
+        base = float(self.config.get("INGEST_BACKOFF_BASE_SECONDS", 2))
+        cap = float(self.config.get("INGEST_BACKOFF_MAX_SECONDS", 300))
+        recheck = float(self.config.get("INGEST_OFFLINE_RECHECK_SECONDS", 60))
+        attempt = 0
+        while not self.stopping:
+            self._status("connecting")
+            self.client = self._client()
+            try:
+                await self.client.connect(fetch_live_check=True)
+            except asyncio.CancelledError:
+                raise
+            except UserOfflineError:
+                attempt = 0
+                self._status("offline")
+                await asyncio.sleep(recheck)
+                continue
+            except UserNotFoundError:
+                attempt = 0
+                self._status("error", f"TikTok has no user @{self.handle}.")
+                await asyncio.sleep(recheck)
+                continue
+            except SignatureRateLimitError as error:
+                attempt += 1
+                wait = max(float(error.retry_after or 0), backoff_delay(attempt, base, cap))
+                self._status("error", f"Rate limited by the sign service; retrying in {wait:.0f} s.")
+                await asyncio.sleep(wait)
+                continue
+            except Exception as error:  # noqa: BLE001 - any trouble: say so, back off, retry
+                attempt += 1
+                wait = backoff_delay(attempt, base, cap)
+                message = f"{type(error).__name__}: {error}"[:300]
+                log.warning("@%s: %s; reconnecting in %.1f s", self.handle, message, wait)
+                self._status("error", f"{message} (retrying in {wait:.0f} s)")
+                await asyncio.sleep(wait)
+                continue
+            if self.stopping:
+                break
+            if self.live_ended:
+                attempt = 0
+                self._status("offline")
+                await asyncio.sleep(recheck)
+            else:
+                # The server closed the connection while the LIVE goes on: reconnect.
+                attempt += 1
+                await asyncio.sleep(backoff_delay(attempt, base, cap))
+
+    async def stop(self) -> None:
+        self.stopping = True
+        if self.client is not None and self.client.connected:
+            try:
+                await self.client.disconnect()
+            except Exception:  # noqa: BLE001
+                log.debug("disconnect failed", exc_info=True)
+

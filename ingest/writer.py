@@ -1,0 +1,165 @@
+"""The writer: one greenlet that drains the ingest queue in batches (about 100 ms or a few
+hundred events), applies each account's share in one transaction, publishes what changed, and
+runs the session sweeper about once a minute."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import gevent
+import gevent.queue
+from flask import Flask
+
+from extensions import db
+from ingest.publish import publish_account
+from ingest.records import EventRecord
+from services import viewers
+from services.clock import SYSTEM_CLOCK, Clock
+
+log = logging.getLogger(__name__)
+
+BATCH_SECONDS = 0.1
+BATCH_MAX = 500
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    account_id: int
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Repair:
+    """Close the sessions a dead process left open (sent when this process takes a lease)."""
+
+    account_id: int
+
+
+class Writer:
+    def __init__(self, app: Flask, clock: Clock = SYSTEM_CLOCK, publish: bool = True,
+                 sweep_accounts: Callable[[], Iterable[int]] | None = None) -> None:
+        self.app = app
+        self.clock = clock
+        self.publish = publish
+        self.queue: gevent.queue.Queue = gevent.queue.Queue()
+        self.sweep_seconds = float(app.config.get("INGEST_SWEEP_SECONDS", 60))
+        self.retention_days = int(app.config.get("INGEST_RETENTION_DAYS", 90))
+        self.sweep_accounts = sweep_accounts or (lambda: ())
+        self._next_sweep = time.monotonic() + self.sweep_seconds
+        self._greenlet: gevent.Greenlet | None = None
+        #: Seconds between an event's time and its commit, for the benchmark.
+        self.lags: list[float] = []
+        self.record_lag = False
+        self.applied = 0
+
+    def put(self, item: EventRecord | StatusUpdate | Repair) -> None:
+        self.queue.put(item)
+
+    def start(self) -> Writer:
+        self._greenlet = gevent.spawn(self.run_forever)
+        return self
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill()
+
+    def run_forever(self) -> None:
+        while True:
+            try:
+                self.step(timeout=max(0.05, self._next_sweep - time.monotonic()))
+            except Exception:  # noqa: BLE001 - the writer must outlive any one bad batch
+                log.exception("ingest writer step failed")
+                gevent.sleep(1)
+
+    def step(self, timeout: float = BATCH_SECONDS) -> int:
+        """Take one batch off the queue (waiting up to `timeout` for the first item) and apply it."""
+        batch = []
+        with contextlib.suppress(gevent.queue.Empty):
+            batch.append(self.queue.get(timeout=timeout))
+        deadline = time.monotonic() + BATCH_SECONDS
+        while batch and len(batch) < BATCH_MAX:
+            try:
+                batch.append(self.queue.get(timeout=max(0, deadline - time.monotonic())))
+            except gevent.queue.Empty:
+                break
+        with self.app.app_context():
+            try:
+                if batch:
+                    self.apply(batch)
+                if time.monotonic() >= self._next_sweep:
+                    self._next_sweep = time.monotonic() + self.sweep_seconds
+                    self.sweep()
+            finally:
+                db.session.remove()
+        return len(batch)
+
+    def apply(self, batch: list) -> None:
+        events: dict[int, list[EventRecord]] = defaultdict(list)
+        changed: dict[int, list[viewers.Notice]] = defaultdict(list)
+        for item in batch:
+            if isinstance(item, StatusUpdate):
+                self._flush(events, changed)
+                if viewers.set_status(item.account_id, item.status, item.error, self.clock):
+                    changed[item.account_id]
+            elif isinstance(item, Repair):
+                self._flush(events, changed)
+                closed = viewers.repair_open_sessions(item.account_id, self.clock)
+                if closed:
+                    log.info("closed %d sessions left open on account %d", closed, item.account_id)
+            elif item.account_id is not None:
+                events[item.account_id].append(item)
+        self._flush(events, changed)
+        if self.publish:
+            for account_id, notices in changed.items():
+                try:
+                    publish_account(account_id, notices)
+                except Exception:  # noqa: BLE001 - a failed publish must not lose the next batch
+                    log.exception("could not publish to the studio of account %d", account_id)
+
+    def _flush(self, events: dict[int, list[EventRecord]], changed: dict[int, list[viewers.Notice]]) -> None:
+        for account_id, records in events.items():
+            try:
+                results = [viewers.apply_batch(account_id, records, self.clock)]
+            except Exception:  # noqa: BLE001 - find the bad event, apply the rest
+                log.exception("batch of %d events for account %d failed; applying one by one", len(records),
+                              account_id)
+                results = []
+                for record in records:
+                    try:
+                        results.append(viewers.apply_batch(account_id, [record], self.clock))
+                    except Exception:  # noqa: BLE001
+                        log.exception("skipping event %s (%s) that cannot be applied", record.message_id,
+                                      record.kind)
+            result = viewers.BatchResult(
+                applied=sum(r.applied for r in results),
+                notices=[notice for r in results for notice in r.notices],
+                account_changed=any(r.account_changed for r in results),
+            )
+            self.applied += result.applied
+            if self.record_lag:
+                committed = self.clock.now()
+                self.lags.extend((committed - record.time).total_seconds() for record in records)
+            if result.applied or result.account_changed:
+                changed[account_id].extend(result.notices)
+        events.clear()
+
+    def sweep(self) -> None:
+        for account_id in list(self.sweep_accounts()):
+            try:
+                notices = viewers.sweep(account_id, self.clock, self.retention_days)
+                if self.publish:
+                    publish_account(account_id, notices)
+            except Exception:  # noqa: BLE001
+                db.session.rollback()
+                log.exception("sweeping account %d failed", account_id)
+
+    def drain(self) -> None:
+        """Apply everything queued so far (replay and tests)."""
+        while not self.queue.empty():
+            self.step(timeout=0)

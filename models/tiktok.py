@@ -1,0 +1,283 @@
+"""TikTok LIVE: linked accounts, viewer profiles and what the ingester records about them.
+
+Every table is keyed by the linked account, so one streamer's viewers never mix with another's,
+and a viewer is keyed by TikTok's numeric user id (handles change; B4 in the research notes).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db, utcnow
+
+ACCOUNT_STATUSES = ("idle", "connecting", "live", "offline", "error")
+VIP_SOURCES = ("manual", "auto")
+INTERACTION_KINDS = ("comment", "like", "share", "follow")
+
+
+class TikTokAccount(db.Model):
+    """A TikTok account a streamer linked by @handle, with its settings and ingest status."""
+
+    __tablename__ = "tiktok_accounts"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('idle', 'connecting', 'live', 'offline', 'error')", name="status_known"
+        ),
+        sa.CheckConstraint("session_timeout >= 30", name="session_timeout_sane"),
+        sa.CheckConstraint("big_gift_threshold >= 0", name="big_gift_threshold_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Stored lower-cased without the "@": TikTok handles are case-insensitive.
+    handle: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    time_zone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    auto_vip: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    birthday_notices: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    session_timeout: Mapped[int] = mapped_column(default=300)
+    big_gift_threshold: Mapped[int] = mapped_column(default=1000)
+    paused: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    status: Mapped[str] = mapped_column(sa.String(12), default="idle")
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The LIVE currently (or last) ingested: TikTok's room id, and our live stream when linked to one.
+    room_id: Mapped[str | None] = mapped_column(sa.String(32))
+    live_stream_id: Mapped[int | None] = mapped_column()
+    viewer_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owner = relationship("User")
+
+    def __repr__(self) -> str:
+        return f"<TikTokAccount @{self.handle}>"
+
+
+class VipTier(db.Model):
+    """A VIP tier of one account; a viewer qualifies when all three thresholds are met."""
+
+    __tablename__ = "vip_tiers"
+    __table_args__ = (sa.UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(40))
+    # Higher rank = better tier; "promoted" means the rank went up.
+    rank: Mapped[int] = mapped_column()
+    min_coins: Mapped[int] = mapped_column(default=0)
+    min_watch_seconds: Mapped[int] = mapped_column(default=0)
+    min_visits: Mapped[int] = mapped_column(default=0)
+    colour: Mapped[str] = mapped_column(sa.String(7), default="#888888")
+    benefits: Mapped[str] = mapped_column(sa.Text, default="")
+
+
+class ViewerProfile(db.Model):
+    """Everything known about one TikTok viewer of one account."""
+
+    __tablename__ = "viewer_profiles"
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "tiktok_user_id"),
+        sa.CheckConstraint("vip_source IN ('manual', 'auto')", name="vip_source_known"),
+        # The studio's searches (handle / display name, case-insensitive through the folded
+        # columns) and sorts, always within one account.
+        sa.Index("ix_viewer_profiles_account_handle", "account_id", "handle_folded"),
+        sa.Index("ix_viewer_profiles_account_nickname", "account_id", "nickname_folded"),
+        sa.Index("ix_viewer_profiles_account_coins", "account_id", "total_coins"),
+        sa.Index("ix_viewer_profiles_account_watchtime", "account_id", "total_watch_seconds"),
+        sa.Index("ix_viewer_profiles_account_visits", "account_id", "total_visits"),
+        sa.Index("ix_viewer_profiles_account_last_seen", "account_id", "last_seen_at"),
+        sa.Index("ix_viewer_profiles_account_first_seen", "account_id", "first_seen_at"),
+        sa.Index("ix_viewer_profiles_account_comments", "account_id", "total_comments"),
+        sa.Index("ix_viewer_profiles_account_likes", "account_id", "total_likes"),
+        sa.Index("ix_viewer_profiles_account_birthday", "account_id", "birthday_month", "birthday_day"),
+        sa.Index("ix_viewer_profiles_account_vip", "account_id", "vip_tier_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"))
+    tiktok_user_id: Mapped[int] = mapped_column(sa.BigInteger)
+    # Refreshed from every event that carries them.
+    handle: Mapped[str] = mapped_column(sa.String(64), default="")
+    handle_folded: Mapped[str] = mapped_column(sa.String(64), default="")
+    nickname: Mapped[str] = mapped_column(sa.String(120), default="")
+    nickname_folded: Mapped[str] = mapped_column(sa.String(120), default="")
+    avatar_url: Mapped[str | None] = mapped_column(sa.String(1000))
+    # Badges as TikTok sends them: [{"scene": "FANS", "level": 7}, ...].
+    badges: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    fan_level: Mapped[int | None] = mapped_column()
+    gifter_level: Mapped[int | None] = mapped_column()
+    is_tiktok_moderator: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    is_subscriber: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    follows_streamer: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    follower_count: Mapped[int | None] = mapped_column()
+    following_count: Mapped[int | None] = mapped_column()
+
+    first_seen_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime] = mapped_column()
+    total_visits: Mapped[int] = mapped_column(default=0)
+    # The room of the last LIVE counted as a visit: a second session there is not a second visit.
+    last_visit_room_id: Mapped[str | None] = mapped_column(sa.String(32))
+    total_watch_seconds: Mapped[int] = mapped_column(default=0)
+    total_coins: Mapped[int] = mapped_column(default=0)
+    total_gifts: Mapped[int] = mapped_column(default=0)
+    total_comments: Mapped[int] = mapped_column(default=0)
+    total_likes: Mapped[int] = mapped_column(default=0)
+    total_shares: Mapped[int] = mapped_column(default=0)
+    followed_at: Mapped[datetime | None] = mapped_column()
+
+    # Set by the streamer.
+    tts_voice: Mapped[str | None] = mapped_column(sa.String(60))
+    discord_username: Mapped[str | None] = mapped_column(sa.String(40))
+    birthday_month: Mapped[int | None] = mapped_column()
+    birthday_day: Mapped[int | None] = mapped_column()
+    birthday_year: Mapped[int | None] = mapped_column()
+    birthday_greeted_on: Mapped[date | None] = mapped_column()
+    notes: Mapped[str] = mapped_column(sa.Text, default="")
+    tags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    is_favorite: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    is_moderator: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    is_blocked: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    vip_tier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vip_tiers.id", ondelete="SET NULL"))
+    vip_source: Mapped[str | None] = mapped_column(sa.String(6))
+    vip_since: Mapped[datetime | None] = mapped_column()
+    linked_user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    account: Mapped[TikTokAccount] = relationship()
+    vip_tier: Mapped[VipTier | None] = relationship()
+    linked_user = relationship("User")
+
+
+class ViewerSession(db.Model):
+    """One stretch of a viewer's presence in one LIVE (TikTok sends no "leave": see the spec)."""
+
+    __tablename__ = "viewer_sessions"
+    __table_args__ = (sa.Index("ix_viewer_sessions_viewer_started", "viewer_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    viewer_id: Mapped[int] = mapped_column(sa.ForeignKey("viewer_profiles.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[str] = mapped_column(sa.String(32))
+    live_stream_id: Mapped[int | None] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column()
+    last_activity_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    # Watchtime already added to the profile; the sweeper credits the rest about every minute.
+    credited_seconds: Mapped[int] = mapped_column(default=0)
+    # The viewer id while the session is open, NULL once closed: at most one open session each.
+    open_viewer_id: Mapped[int | None] = mapped_column(unique=True)
+
+
+class ViewerGift(db.Model):
+    """One finished gift (a whole streak counts once)."""
+
+    __tablename__ = "viewer_gift_history"
+    __table_args__ = (
+        sa.Index("ix_viewer_gift_history_viewer_sent", "viewer_id", "sent_at"),
+        sa.Index("ix_viewer_gift_history_account_sent", "account_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    viewer_id: Mapped[int] = mapped_column(sa.ForeignKey("viewer_profiles.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"))
+    room_id: Mapped[str | None] = mapped_column(sa.String(32))
+    gift_id: Mapped[int] = mapped_column()
+    gift_name: Mapped[str] = mapped_column(sa.String(80))
+    # Coins per unit (TikTok's diamond_count), units in the streak, and their product.
+    diamond_count: Mapped[int] = mapped_column()
+    quantity: Mapped[int] = mapped_column()
+    coins: Mapped[int] = mapped_column()
+    sent_at: Mapped[datetime] = mapped_column()
+
+
+class ViewerInteraction(db.Model):
+    """The interaction log: comments, shares, follows, and likes folded per viewer per minute."""
+
+    __tablename__ = "viewer_interactions"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('comment', 'like', 'share', 'follow')", name="kind_known"),
+        sa.Index("ix_viewer_interactions_viewer_occurred", "viewer_id", "occurred_at"),
+        sa.Index("ix_viewer_interactions_account_occurred", "account_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    viewer_id: Mapped[int] = mapped_column(sa.ForeignKey("viewer_profiles.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    content: Mapped[str | None] = mapped_column(sa.Text)
+    count: Mapped[int] = mapped_column(default=1)
+    room_id: Mapped[str | None] = mapped_column(sa.String(32))
+    occurred_at: Mapped[datetime] = mapped_column()
+    # "viewer:minute" for likes, so a like storm adds to one row a minute; NULL for the rest.
+    fold_key: Mapped[str | None] = mapped_column(sa.String(48), unique=True)
+
+
+class ViewerActivity(db.Model):
+    """Activity per viewer per (weekday, hour) in the account's time zone; weekday 0 = Monday."""
+
+    __tablename__ = "viewer_activity_heatmap"
+    __table_args__ = (
+        sa.UniqueConstraint("viewer_id", "weekday", "hour"),
+        sa.CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        sa.CheckConstraint("hour BETWEEN 0 AND 23", name="hour_range"),
+        sa.Index("ix_viewer_activity_heatmap_account_bucket", "account_id", "weekday", "hour"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    viewer_id: Mapped[int] = mapped_column(sa.ForeignKey("viewer_profiles.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"))
+    weekday: Mapped[int] = mapped_column()
+    hour: Mapped[int] = mapped_column()
+    hits: Mapped[int] = mapped_column(default=0)
+    coins: Mapped[int] = mapped_column(default=0)
+
+
+class IngestLease(db.Model):
+    """Which process runs an account's TikTok client; renewed every few seconds while it does."""
+
+    __tablename__ = "ingest_leases"
+
+    account_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder: Mapped[str] = mapped_column(sa.String(120))
+    acquired_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class IngestedMessage(db.Model):
+    """Message ids already applied, per account: a replayed message changes nothing."""
+
+    __tablename__ = "ingest_messages"
+    __table_args__ = (sa.UniqueConstraint("account_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(sa.String(48))
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class TikTokLinkCode(db.Model):
+    """A one-time code a shopper types in a streamer's LIVE chat to link their TikTok profile."""
+
+    __tablename__ = "tiktok_link_codes"
+    __table_args__ = (sa.UniqueConstraint("account_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"))
+    # The shopper's own TikTok handle (folded): only a comment from that handle counts.
+    handle: Mapped[str] = mapped_column(sa.String(64))
+    code: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+    account: Mapped[TikTokAccount] = relationship()

@@ -1,0 +1,96 @@
+"""Running the TikTok emulator (ingest/emulator.py) and ingesting gunicorn servers in tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import server_env
+from tests.support import ROOT, free_port
+
+
+class Emulator:
+    """`python -m ingest.emulator` in its own process, serving the rooms given."""
+
+    def __init__(self, tmp_path: Path, rooms: list[dict[str, Any]], delay: float = 0.05) -> None:
+        config = tmp_path / f"emulator-{time.monotonic_ns()}.json"
+        config.write_text(json.dumps({"rooms": rooms}))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / f"emulator-{self.port}.log"
+        self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ingest.emulator", "--port", str(self.port), "--config", str(config),
+             "--delay", str(delay), "--handshake-options", "ping-interval=1"],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/__emulator/state", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"emulator did not start:\n{self.log_path.read_text()}")
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"TIKTOK_APP_URL": self.url, "TIKTOK_SIGN_URL": self.url, "TIKTOK_WEBCAST_URL": self.url + "/webcast",
+                "NO_PROXY": "127.0.0.1,localhost"}
+
+    def state(self) -> dict[str, Any]:
+        return httpx.get(self.url + "/__emulator/state", timeout=5).json()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@contextmanager
+def running_emulator(tmp_path: Path, rooms: list[dict[str, Any]], **kwargs: Any) -> Iterator[Emulator]:
+    emulator = Emulator(tmp_path, rooms, **kwargs)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+def ingest_env(app, emulator: Emulator, lease_seconds: float = 2.0) -> dict[str, str]:  # noqa: ANN001
+    """A gunicorn server on the test database that runs the ingester against the emulator."""
+    return {
+        **server_env(app), **emulator.env,
+        "INGEST_ENABLED": "1",
+        "INGEST_LEASE_SECONDS": str(lease_seconds),
+        "INGEST_SWEEP_SECONDS": "1",
+        "INGEST_BACKOFF_BASE_SECONDS": "0.2",
+        "INGEST_OFFLINE_RECHECK_SECONDS": "1",
+    }
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30, interval: float = 0.2, message: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message or condition}")
+
+
+def user(user_id: int, handle: str, nickname: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"id": user_id, "unique_id": handle, "nickname": nickname or handle.title(), **extra}

@@ -1,0 +1,35 @@
+"""The client runner's pure parts: backoff, endpoint settings; and where the ingester may start."""
+
+from __future__ import annotations
+
+import random
+
+from ingest.client import backoff_delay, web_kwargs
+
+
+def test_backoff_doubles_with_jitter_and_is_capped_at_five_minutes():
+    random.seed(4)
+    for attempt, ceiling in ((1, 2), (2, 4), (3, 8), (6, 64)):
+        delays = [backoff_delay(attempt, 2, 300) for _ in range(200)]
+        assert ceiling / 2 <= min(delays) and max(delays) <= ceiling
+        assert max(delays) - min(delays) > ceiling / 4  # jittered, not all reconnecting at once
+    assert all(150 <= backoff_delay(attempt, 2, 300) <= 300 for attempt in range(9, 40))
+
+
+def test_every_client_gets_its_own_settings_dict():
+    """The library mutates the dicts it is given: sharing one between clients would leak state."""
+    config = {"TIKTOK_SIGN_URL": "http://127.0.0.1:9/", "TIKTOK_SIGN_API_KEY": "k"}
+    first, second = web_kwargs(config), web_kwargs(config)
+    assert first == second == {"signer_kwargs": {"sign_api_base": "http://127.0.0.1:9", "sign_api_key": "k"}}
+    assert first is not second and first["signer_kwargs"] is not second["signer_kwargs"]
+    assert web_kwargs({}) == {}
+
+
+def test_the_ingester_never_starts_in_tests_or_commands(tmp_path):
+    """INGEST_ENABLED starts clients only in a gevent server process (a gunicorn worker)."""
+    import ingest.supervisor
+    from app import create_app
+
+    create_app({"STREAMSHOP_ENV": "testing", "SECRET_KEY": "x", "INGEST_ENABLED": True,
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}", "INSTANCE_PATH": str(tmp_path)})
+    assert ingest.supervisor._supervisor is None

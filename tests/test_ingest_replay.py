@@ -1,0 +1,118 @@
+"""The JSON-lines replay format, `flask ingest replay`, and the demo LIVE generator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import sqlalchemy as sa
+
+from extensions import db
+from ingest import demo
+from ingest.gifts import GIFTS
+from ingest.records import parse_record
+from models import ViewerGift, ViewerProfile
+from services import tiktok
+from tests.conftest import server_env
+from tests.factories import make_user
+from tests.support import ROOT
+
+
+def flask(app, *args: str) -> subprocess.CompletedProcess:  # noqa: ANN001
+    env = {**os.environ, **server_env(app), "FLASK_APP": "app:create_app"}
+    return subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def totals(path) -> dict[str, int]:  # noqa: ANN001
+    """What the file says, counted independently of the ingest code."""
+    counts: Counter = Counter()
+    users = set()
+    for line in path.read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        record = json.loads(line)
+        if "user" in record:
+            users.add(record["user"]["id"])
+        if record["kind"] == "comment":
+            counts["comments"] += 1
+        elif record["kind"] == "like":
+            counts["likes"] += record["count"]
+        elif record["kind"] == "gift":
+            counts["coins"] += record["diamond_count"] * record["repeat_count"]
+        elif record["kind"] == "viewers":
+            users.update(user["id"] for user in record.get("top", []))
+    counts["viewers"] = len(users)
+    return dict(counts)
+
+
+def test_replay_command_feeds_the_writer_and_is_idempotent(app_ctx, tmp_path):
+    path = tmp_path / "live.jsonl"
+    demo.write(path, demo.generate(seed=3, viewers=80, minutes=6))
+    expected = totals(path)
+    with path.open("a") as out:
+        out.write('{"kind": "comment", "id": "broken", "time": "yesterday"}\n')
+    tiktok.link_account(make_user("riley"), "riley.live", "Europe/London")
+
+    first = flask(app_ctx, "ingest", "replay", str(path), "--account", "@riley.live", "--speed", "0")
+    assert first.returncode == 0, first.stderr
+    assert "skipping malformed event" in first.stderr and "broken" not in first.stdout
+    row = db.session.execute(sa.select(sa.func.count(), sa.func.sum(ViewerProfile.total_comments),
+                                       sa.func.sum(ViewerProfile.total_likes), sa.func.sum(ViewerProfile.total_coins),
+                                       sa.func.min(ViewerProfile.total_visits),
+                                       sa.func.max(ViewerProfile.total_visits))).one()
+    db.session.rollback()
+    assert tuple(row) == (expected["viewers"], expected["comments"], expected["likes"], expected["coins"], 1, 1)
+
+    again = flask(app_ctx, "ingest", "replay", str(path), "--account", "riley.live")
+    assert again.returncode == 0 and "(0 new)" in again.stdout
+    assert db.session.scalar(sa.select(sa.func.sum(ViewerProfile.total_comments))) == expected["comments"]
+    db.session.rollback()
+
+    fresh = flask(app_ctx, "ingest", "replay", str(path), "--account", "riley.live", "--fresh")
+    assert fresh.returncode == 0, fresh.stderr
+    assert db.session.scalar(sa.select(sa.func.sum(ViewerProfile.total_comments))) == 2 * expected["comments"]
+    assert db.session.scalar(sa.select(sa.func.min(ViewerProfile.total_visits))) == 2  # a second LIVE
+    db.session.rollback()
+
+    unknown = flask(app_ctx, "ingest", "replay", str(path), "--account", "nobody")
+    assert unknown.returncode != 0 and "No linked TikTok account @nobody" in unknown.stderr
+
+
+def test_the_demo_live_is_realistic(tmp_path):
+    records = demo.generate(seed=5, viewers=3000, minutes=60)
+    path = tmp_path / "demo.jsonl"
+    demo.write(path, records)
+    parsed = [parse_record(line) for line in path.read_text().splitlines() if not line.startswith("#")]
+    assert len(parsed) == len(records) > 3000
+    kinds = Counter(record.kind for record in parsed)
+    assert kinds["join"] >= 3000 and kinds["live_start"] == 1 and kinds["live_end"] == 1
+    # Long-tailed: the busiest tenth of the commenters write more than half of the comments.
+    per_viewer = Counter(record.user.id for record in parsed if record.kind == "comment")
+    busiest = sum(count for _, count in per_viewer.most_common(max(1, len(per_viewer) // 10)))
+    assert busiest > sum(per_viewer.values()) / 2
+    # Gifts at the catalogue's coin prices, including the big gifter's Lion.
+    for record in (r for r in parsed if r.kind == "gift"):
+        assert GIFTS[record.data["gift_name"]][1] == record.data["diamond_count"]
+    assert any(r.kind == "gift" and r.user.id == demo.BIG_GIFTER.id and r.data["gift_name"] == "Lion" for r in parsed)
+    assert any(r.user and r.user.id == demo.BIRTHDAY_VIEWER.id for r in parsed)
+    # Like storms: some minute has hundreds of likers.
+    likers = Counter(r.time.replace(second=0, microsecond=0) for r in parsed if r.kind == "like")
+    assert max(likers.values()) >= 200
+    assert [r.time for r in parsed] == sorted(r.time for r in parsed)
+
+
+def test_gift_rows_match_the_file(app_ctx, tmp_path):
+    from services import viewers
+
+    records = demo.generate(seed=9, viewers=120, minutes=10)
+    account = tiktok.link_account(make_user("riley"), "riley.live")
+    for start in range(0, len(records), 250):
+        viewers.apply_batch(account.id, records[start:start + 250])
+    gifts = [r for r in records if r.kind == "gift"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerGift)) == len(gifts)
+    assert db.session.scalar(sa.select(sa.func.sum(ViewerGift.coins))) == sum(
+        r.data["diamond_count"] * r.data["repeat_count"] for r in gifts)

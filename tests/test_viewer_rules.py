@@ -1,0 +1,433 @@
+"""The viewer-profile rules, applied through `services.viewers` exactly as the writer applies them,
+on a real database, with a controllable clock. Docstrings name the original's bug each test catches
+(research/viewer-profiles-original.md §6)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from extensions import db
+from ingest.records import EventRecord, Viewer
+from models import (
+    IngestedMessage,
+    TikTokAccount,
+    ViewerActivity,
+    ViewerGift,
+    ViewerInteraction,
+    ViewerProfile,
+    ViewerSession,
+    VipTier,
+)
+from services import tiktok, viewers
+from tests.factories import make_user
+from tests.ingest_support import ROOM, FakeClock, event, gift, viewer
+
+START = datetime(2026, 3, 6, 18, 0, tzinfo=UTC)  # a Friday
+
+
+def linked(handle: str = "@host", time_zone: str = "UTC", **settings):  # noqa: ANN201
+    account = tiktok.link_account(make_user(), handle, time_zone)
+    for name, value in settings.items():
+        setattr(account, name, value)
+    db.session.commit()
+    return account
+
+
+def profile(account, user_id: int = 1001) -> ViewerProfile:  # noqa: ANN001
+    db.session.expire_all()
+    return db.session.scalar(sa.select(ViewerProfile).where(ViewerProfile.account_id == account.id,
+                                                            ViewerProfile.tiktok_user_id == user_id))
+
+
+def apply(account, clock, *records):  # noqa: ANN001, ANN201
+    return viewers.apply_batch(account.id, list(records), clock)
+
+
+@pytest.fixture(name="clock")
+def clock_fixture() -> FakeClock:
+    return FakeClock(START)
+
+
+# --- visits and sessions ---------------------------------------------------------------------
+
+
+def test_a_new_viewer_has_exactly_one_visit(app_ctx, clock):
+    """B1: creating the profile and opening its first session must not make two visits."""
+    account = linked()
+    result = apply(account, clock, event("comment", clock.now(), viewer(), text="hi"))
+    assert profile(account).total_visits == 1
+    assert [notice.kind for notice in result.notices] == ["new_viewer"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerSession)) == 1
+
+
+def test_visits_count_lives_not_sessions(app_ctx, clock):
+    """B2: a viewer who goes quiet past the timeout and comes back in the same LIVE starts a second
+    session but not a second visit; the next LIVE (another room) is a second visit."""
+    account = linked(session_timeout=300)
+    someone = viewer()
+    apply(account, clock, event("comment", clock.now(), someone, text="hi"))
+    clock.advance(1200)  # 20 minutes of silence: the first session is over
+    apply(account, clock, event("comment", clock.now(), someone, text="back"))
+    assert profile(account).total_visits == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerSession)) == 2
+    clock.advance(86400)
+    apply(account, clock, event("join", clock.now(), someone, room="7300000000000000999"))
+    assert profile(account).total_visits == 2
+
+
+def test_watchtime_is_credited_incrementally_and_bounded_by_the_timeout(app_ctx, clock):
+    """B2/B3: watchtime grows every sweep while the viewer is active, stops at their last activity
+    (a silent viewer is not credited for the timeout or beyond), and is never credited twice."""
+    account = linked(session_timeout=300)
+    someone = viewer()
+    apply(account, clock, event("join", clock.now(), someone))
+    for _ in range(3):  # active for three minutes
+        clock.advance(60)
+        apply(account, clock, event("like", clock.now(), someone, count=1))
+        viewers.sweep(account.id, clock)
+    assert profile(account).total_watch_seconds == 180  # credited while the session is open
+    session = db.session.scalar(sa.select(ViewerSession))
+    assert session.ended_at is None
+    clock.advance(240)  # quiet, but within the timeout: nothing more to credit
+    viewers.sweep(account.id, clock)
+    assert profile(account).total_watch_seconds == 180
+    clock.advance(3600)  # long gone: closed at the last activity, still 180 s
+    viewers.sweep(account.id, clock)
+    viewers.sweep(account.id, clock)
+    db.session.expire_all()
+    session = db.session.scalar(sa.select(ViewerSession))
+    assert session.ended_at == START + timedelta(seconds=180)
+    assert session.credited_seconds == 180
+    assert profile(account).total_watch_seconds == 180
+
+
+def test_live_end_closes_every_session_and_start_up_repair_closes_orphans(app_ctx, clock):
+    """B2: sessions close when the LIVE ends; sessions a crash left open are closed at their last
+    activity by the start-up repair, with their watchtime credited once."""
+    account = linked()
+    apply(account, clock, event("join", clock.now(), viewer(1)), event("join", clock.now(), viewer(2)))
+    clock.advance(120)
+    apply(account, clock, event("comment", clock.now(), viewer(1), text="still here"))
+    clock.advance(10)
+    apply(account, clock, event("live_end", clock.now()))
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerSession)
+                             .where(ViewerSession.ended_at.is_(None))) == 0
+    assert profile(account, 1).total_watch_seconds == 120
+    assert account.status == "offline"
+
+    # A "crash": a new LIVE's session left open, then the repair a new holder runs.
+    clock.advance(3600)
+    apply(account, clock, event("join", clock.now(), viewer(3), room="7300000000000000777"))
+    clock.advance(45)
+    apply(account, clock, event("like", clock.now(), viewer(3), room="7300000000000000777", count=2))
+    assert viewers.repair_open_sessions(account.id, clock) == 1
+    assert viewers.repair_open_sessions(account.id, clock) == 0
+    assert profile(account, 3).total_watch_seconds == 45
+
+
+# --- gifts, likes, comments, idempotency -------------------------------------------------------
+
+
+def test_a_streak_of_five_roses_counts_once_as_five_coins(app_ctx, clock):
+    """B5/B6: streak ticks are skipped, the streak end counts once, coins = price x units (no x2),
+    and gifts count units."""
+    account = linked()
+    someone = viewer()
+    ticks = [gift(clock.now(), someone, repeat=n, streaking=True) for n in range(1, 6)]
+    apply(account, clock, *ticks, gift(clock.now(), someone, repeat=5))
+    viewer_profile = profile(account)
+    assert (viewer_profile.total_coins, viewer_profile.total_gifts) == (5, 5)
+    rows = db.session.execute(sa.select(ViewerGift.gift_name, ViewerGift.diamond_count, ViewerGift.quantity,
+                                        ViewerGift.coins)).all()
+    assert rows == [("Rose", 1, 5, 5)]
+
+
+def test_likes_count_by_their_count_and_fold_per_minute(app_ctx, clock):
+    """B5/B8: a like event adds its count, and a like storm adds to one log row per viewer per minute."""
+    account = linked()
+    someone = viewer()
+    storm = [event("like", clock.now() + timedelta(milliseconds=50 * n), someone, count=15) for n in range(400)]
+    apply(account, clock, *storm[:200])
+    apply(account, clock, *storm[200:])
+    assert profile(account).total_likes == 400 * 15
+    rows = db.session.execute(sa.select(ViewerInteraction.kind, ViewerInteraction.count)).all()
+    assert rows == [("like", 6000)]  # 400 events in 20 s: one row
+
+
+def test_a_repeated_message_id_changes_nothing(app_ctx, clock):
+    """Idempotency: a reconnect replays recent history; the same message ids must not count again."""
+    account = linked()
+    someone = viewer()
+    batch = [event("comment", clock.now(), someone, text="hi", message_id="m-1"),
+             gift(clock.now(), someone, name="Corgi", price=299, message_id="m-2"),
+             event("like", clock.now(), someone, count=7, message_id="m-3")]
+    apply(account, clock, *batch)
+    before = profile(account)
+    snapshot = (before.total_comments, before.total_coins, before.total_likes, before.total_visits)
+    clock.advance(30)
+    result = apply(account, clock, *batch, batch[0])
+    after = profile(account)
+    after_counts = (after.total_comments, after.total_coins, after.total_likes, after.total_visits)
+    assert after_counts == snapshot == (1, 299, 7, 1)
+    assert (result.applied, result.duplicates) == (0, 4)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerGift)) == 1
+    assert db.session.scalar(sa.select(sa.func.sum(ViewerActivity.hits))) == 3
+
+
+def test_a_malformed_event_is_logged_and_skipped(app_ctx, clock, caplog):
+    """A bad record (no user, a like count that is not a number) is logged and skipped; the rest of
+    the batch is applied."""
+    account = linked()
+    bad_like = EventRecord("like", "bad-1", clock.now(), ROOM, viewer(7), {"count": "lots"})
+    no_user = EventRecord("comment", "bad-2", clock.now(), ROOM, None, {"text": "who?"})
+    with caplog.at_level(logging.WARNING, logger="services.viewers"):
+        result = apply(account, clock, bad_like, event("comment", clock.now(), viewer(8), text="fine"), no_user)
+    assert (result.applied, result.malformed) == (1, 2)
+    assert profile(account, 8).total_comments == 1
+    assert profile(account, 7) is None
+    assert "bad-1" in caplog.text and "bad-2" in caplog.text
+
+
+def test_viewer_is_keyed_by_numeric_id_and_keeps_what_events_carry(app_ctx, clock):
+    """B4/B10: the numeric user id is the key (a renamed handle is the same viewer, two viewers with
+    one nickname stay two); comment text is stored; badges, levels and follower counts are filled."""
+    account = linked()
+    first = Viewer(id=5, handle="old_name", nickname="Sam", badges=({"scene": "FANS", "level": 12},
+                                                                    {"scene": "USER_GRADE", "level": 30}),
+                   follower_count=321)
+    apply(account, clock, event("comment", clock.now(), first, text="first words"),
+          event("comment", clock.now(), Viewer(id=6, handle="other", nickname="Sam"), text="me too"))
+    clock.advance(60)
+    apply(account, clock, event("comment", clock.now(), Viewer(id=5, handle="new_name", nickname="Sam B"),
+                                text="renamed"))
+    renamed = profile(account, 5)
+    assert (renamed.handle, renamed.nickname, renamed.total_comments) == ("new_name", "Sam B", 2)
+    assert (renamed.fan_level, renamed.gifter_level, renamed.follower_count) == (12, 30, 321)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerProfile)) == 2
+    texts = db.session.scalars(sa.select(ViewerInteraction.content).where(ViewerInteraction.viewer_id == renamed.id)
+                               .order_by(ViewerInteraction.id)).all()
+    assert texts == ["first words", "renamed"]
+    columns = set(ViewerProfile.__table__.columns.keys())
+    assert not columns & {"bio", "age", "gender", "country", "language", "loyalty_points", "verified"}
+
+
+def test_times_are_stored_as_aware_utc(app_ctx, clock):
+    """T1: every stored time comes back as an aware UTC datetime, whatever zone it was given in."""
+    account = linked(time_zone="Asia/Tokyo")
+    tokyo = START.astimezone(viewers.ZoneInfo("Asia/Tokyo"))
+    apply(account, clock, event("comment", tokyo, viewer(), text="hi"))
+    viewer_profile = profile(account)
+    assert viewer_profile.first_seen_at == START and viewer_profile.first_seen_at.tzinfo == UTC
+    assert db.session.scalar(sa.select(ViewerSession.started_at)).utcoffset() == timedelta(0)
+
+
+def test_a_failed_batch_leaves_nothing_behind(app_ctx, clock):
+    """B8: a batch is one transaction; when it fails nothing of it stays, not even its message ids."""
+    account = linked()
+    good = event("comment", clock.now(), viewer(1), text="ok", message_id="t-1")
+    poison = gift(clock.now(), viewer(2), price=2**70, message_id="t-2")  # too big for any integer column
+    with pytest.raises(Exception):  # noqa: B017 - the database driver decides which
+        apply(account, clock, good, poison)
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerProfile)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(IngestedMessage)) == 0
+    assert apply(account, clock, good).applied == 1
+
+
+def test_concurrent_batches_never_lose_increments(app, clock):
+    """B7: two writers applying batches for the same viewer at once (as two processes would without a
+    lease) lose no increment and never fail on a get-or-create race."""
+    import threading
+
+    with app.app_context():
+        account_id = linked().id
+    errors = []
+
+    def writer(prefix: str) -> None:
+        with app.app_context():
+            try:
+                for n in range(40):
+                    viewers.apply_batch(account_id, [event("comment", START, viewer(42), text="x",
+                                                           message_id=f"{prefix}-{n}")], clock)
+            except Exception as error:  # noqa: BLE001
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=writer, args=(name,)) for name in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with app.app_context():
+        rows = db.session.execute(sa.select(ViewerProfile.total_comments, ViewerProfile.total_visits)).all()
+        assert rows == [(120, 1)]
+
+
+# --- VIP tiers -------------------------------------------------------------------------------
+
+
+def test_new_accounts_get_the_default_tiers(app_ctx):
+    account = linked()
+    tiers = db.session.execute(sa.select(VipTier.name, VipTier.min_coins, VipTier.min_watch_seconds,
+                                         VipTier.min_visits).where(VipTier.account_id == account.id)
+                               .order_by(VipTier.rank)).all()
+    assert tiers == [("Bronze", 1000, 5 * 3600, 10), ("Silver", 5000, 20 * 3600, 25),
+                     ("Gold", 20000, 50 * 3600, 50), ("Platinum", 100000, 200 * 3600, 100)]
+
+
+def _regular(account, visits: int, hours: int, coins: int = 0, user_id: int = 1001) -> ViewerProfile:  # noqa: ANN001
+    """A viewer with this history already (as if from earlier LIVEs)."""
+    viewer_profile = ViewerProfile(account_id=account.id, tiktok_user_id=user_id, handle=f"regular{user_id}",
+                                   nickname="Regular", first_seen_at=START - timedelta(days=90),
+                                   last_seen_at=START - timedelta(days=1), total_visits=visits,
+                                   total_watch_seconds=hours * 3600, total_coins=coins)
+    db.session.add(viewer_profile)
+    db.session.commit()
+    return viewer_profile
+
+
+def test_promotion_follows_watchtime_and_visits_too_and_only_upward_is_announced(app_ctx, clock):
+    """B9: tiers are re-evaluated when watchtime or visits change (not only on gifts), a promotion is
+    announced only when the rank goes up, and losing a tier (edited thresholds) is not "promoted"."""
+    account = linked()
+    regular = _regular(account, visits=9, hours=5, coins=1500)
+    result = apply(account, clock, event("join", clock.now(), viewer(1001, "regular1001")))  # visit 10
+    assert profile(account).vip_tier.name == "Bronze"
+    assert [n.text for n in result.notices if n.kind == "vip"] == ["@regular1001 is now Bronze VIP"]
+    assert profile(account).vip_since == START
+
+    # More coins, still Bronze: no notice.
+    result = apply(account, clock, gift(clock.now(), viewer(1001, "regular1001"), name="Perfume", price=20))
+    assert [n for n in result.notices if n.kind == "vip"] == []
+
+    # The streamer raises Bronze above what they have: demoted, silently, and vip_since reset.
+    bronze = db.session.scalar(sa.select(VipTier).where(VipTier.account_id == account.id, VipTier.name == "Bronze"))
+    viewers.update_tier(bronze, clock.now(), min_coins=50_000)
+    demoted = profile(account)
+    assert (demoted.vip_tier_id, demoted.vip_source, demoted.vip_since) == (None, None, None)
+    assert regular.id == demoted.id
+
+
+def test_a_manual_tier_is_never_overridden_by_automation(app_ctx, clock):
+    """B9: a tier the streamer set is locked; gifts that would re-rank it change nothing until the
+    streamer clears the lock, and then automation takes over again."""
+    account = linked()
+    _regular(account, visits=60, hours=60, coins=10)
+    gold = db.session.scalar(sa.select(VipTier).where(VipTier.account_id == account.id, VipTier.name == "Gold"))
+    viewers.set_manual_tier(profile(account), gold, clock.now())
+    result = apply(account, clock, gift(clock.now(), viewer(1001, "regular1001"), name="Lion", price=29999))
+    locked = profile(account)
+    assert (locked.vip_tier.name, locked.vip_source) == ("Gold", "manual")
+    assert [n for n in result.notices if n.kind == "vip"] == []
+    viewers.set_manual_tier(locked, None, clock.now())  # clear: 30,009 coins, 60 h, 61 visits
+    cleared = profile(account)
+    assert (cleared.vip_tier.name, cleared.vip_source) == ("Gold", "auto")
+
+
+# --- birthdays ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("zone", "moment", "expected"), [
+    # 11:30 UTC on 14 March is 00:30 on 15 March in Auckland (UTC+13): the 15th is "today" there.
+    ("Pacific/Auckland", datetime(2026, 3, 14, 11, 30, tzinfo=UTC), date(2026, 3, 15)),
+    ("Pacific/Auckland", datetime(2026, 3, 14, 10, 30, tzinfo=UTC), date(2026, 3, 14)),
+    # 00:30 UTC on 15 March is still 17:30 on 14 March in Los Angeles (UTC-7).
+    ("America/Los_Angeles", datetime(2026, 3, 15, 0, 30, tzinfo=UTC), date(2026, 3, 14)),
+    ("America/Los_Angeles", datetime(2026, 3, 15, 7, 30, tzinfo=UTC), date(2026, 3, 15)),
+])
+def test_birthday_today_is_today_in_the_accounts_zone(zone, moment, expected):
+    """T2: "today" is the account's local date, not the UTC date."""
+    assert viewers.is_birthday_today(expected.month, expected.day, moment, zone)
+    other = expected + timedelta(days=1)
+    assert not viewers.is_birthday_today(other.month, other.day, moment, zone)
+
+
+def test_29_february_is_celebrated_on_28_february_in_other_years():
+    """T2: a leap-day birthday never matched in non-leap years in the original."""
+    assert viewers.is_birthday_today(2, 29, datetime(2027, 2, 28, 12, tzinfo=UTC), "UTC")
+    assert not viewers.is_birthday_today(2, 29, datetime(2027, 3, 1, 12, tzinfo=UTC), "UTC")
+    assert viewers.is_birthday_today(2, 29, datetime(2028, 2, 29, 12, tzinfo=UTC), "UTC")
+    assert not viewers.is_birthday_today(2, 29, datetime(2028, 2, 28, 12, tzinfo=UTC), "UTC")
+    viewers.validate_birthday(2, 29, None)
+    with pytest.raises(ValueError):
+        viewers.validate_birthday(2, 30, None)
+    with pytest.raises(ValueError):
+        viewers.validate_birthday(2, 29, 2027)
+
+
+def test_birthday_notice_once_per_local_day_and_remembered_in_the_database(app_ctx):
+    """T2: the notice comes when the viewer shows up on their local birthday (Auckland, while it is
+    still the day before in UTC), once that day even across restarts, and again the next year."""
+    clock = FakeClock(datetime(2026, 3, 14, 11, 30, tzinfo=UTC))  # 00:30, 15 March in Auckland
+    account = linked(time_zone="Pacific/Auckland")
+    _regular(account, visits=1, hours=0)
+    regular = profile(account)
+    regular.birthday_month, regular.birthday_day, regular.birthday_year = 3, 15, 2001
+    db.session.commit()
+    someone = viewer(1001, "regular1001")
+    result = apply(account, clock, event("comment", clock.now(), someone, text="hi"))
+    assert [n.text for n in result.notices if n.kind == "birthday"] == ["@regular1001 turns 25 today"]
+    clock.advance(3600)
+    account_id = account.id
+    db.session.remove()  # as after a restart: nothing remembered in memory
+    account = db.session.get(TikTokAccount, account_id)
+    result = apply(account, clock, event("comment", clock.now(), someone, text="again"))
+    assert [n for n in result.notices if n.kind == "birthday"] == []
+    assert profile(account).birthday_greeted_on == date(2026, 3, 15)
+    clock.advance(365 * 86400)
+    result = apply(account, clock, event("comment", clock.now(), someone, text="a year on"))
+    assert [n.text for n in result.notices if n.kind == "birthday"] == ["@regular1001 turns 26 today"]
+
+
+# --- heatmap -------------------------------------------------------------------------------------
+
+
+def test_heatmap_buckets_are_in_the_accounts_zone_monday_first(app_ctx, clock):
+    """T3: buckets are (weekday, hour) in the account's time zone with Monday = 0, and gifts add
+    their coins to the bucket."""
+    account = linked(time_zone="Pacific/Auckland")
+    sunday_night_utc = datetime(2026, 3, 8, 20, 15, tzinfo=UTC)  # Monday 09:15 in Auckland (UTC+13)
+    someone = viewer()
+    apply(account, clock, event("comment", sunday_night_utc, someone, text="hi"),
+          gift(sunday_night_utc, someone, name="Corgi", price=299))
+    rows = db.session.execute(sa.select(ViewerActivity.weekday, ViewerActivity.hour, ViewerActivity.hits,
+                                        ViewerActivity.coins)).all()
+    assert rows == [(0, 9, 2, 299)]
+    assert viewers.heatmap_bucket(sunday_night_utc, "UTC") == (6, 20)
+
+
+# --- privacy and storage ---------------------------------------------------------------------------
+
+
+def test_deleting_a_viewer_removes_every_row_about_them(app_ctx, clock):
+    """S6: foreign keys are enforced, so deleting a profile removes its sessions, gifts, interactions
+    and heatmap rows (the original declared cascades that never ran)."""
+    account = linked()
+    someone = viewer()
+    apply(account, clock, event("comment", clock.now(), someone, text="hi"), gift(clock.now(), someone),
+          event("like", clock.now(), someone, count=3))
+    keep = viewer(2)
+    apply(account, clock, event("comment", clock.now(), keep, text="stay"))
+    gone = profile(account).id
+    db.session.execute(sa.delete(ViewerProfile).where(ViewerProfile.id == gone))
+    db.session.commit()
+    for model in (ViewerSession, ViewerGift, ViewerInteraction, ViewerActivity):
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(model).where(model.viewer_id == gone)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerInteraction)) == 1
+
+
+def test_old_interactions_and_message_ids_are_pruned(app_ctx, clock):
+    """B8: the interaction log has a retention period; seen message ids are kept two days."""
+    account = linked()
+    apply(account, clock, event("comment", clock.now(), viewer(), text="old"))
+    clock.advance(91 * 86400)
+    apply(account, clock, event("comment", clock.now(), viewer(), text="new"))
+    viewers.sweep(account.id, clock, retention_days=90)
+    assert db.session.scalars(sa.select(ViewerInteraction.content)).all() == ["new"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(IngestedMessage)) == 1
