@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, request, url_for
 from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
 
 from forms.live import ShowForm
-from services import catalog, live
+from services import catalog, live, tiktok
 from services.accounts import FieldError
 from web import optional_int, redirect_to, render, wants_fragment
 
@@ -33,10 +34,13 @@ def index():
 def new():
     form = ShowForm()
     products = catalog.shop_products(current_user.shop, include_hidden=True)
-    form.product_ids.choices = [(product.id, product.title) for product in products]
+    form.product_ids.choices = [SelectChoice(product.id, product.title) for product in products]
+    form.tiktok_account_id.choices = [SelectChoice(0, "None")] + [
+        SelectChoice(account.id, f"@{account.handle}") for account in tiktok.user_accounts(current_user)
+    ]
     if form.validate_on_submit():
         draft = live.ShowDraft(form.title.data, form.description.data or "", form.starts_at(),
-                               form.playback_url.data, form.product_ids.data)
+                               form.playback_url.data, form.product_ids.data, form.tiktok_account_id.data or None)
         try:
             stream = live.create_show(current_user.shop, draft)
         except FieldError as error:

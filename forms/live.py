@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, RadioField, SelectMultipleField, StringField, TextAreaField, URLField
+from wtforms import (
+    DateTimeLocalField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -21,6 +29,10 @@ class ShowForm(FlaskForm):
         "HLS playback URL", description="The .m3u8 address your streaming provider gives you (optional).",
         validators=[Optional(), URL(require_tld=False, message="Enter a full address, like https://…/live.m3u8."),
                     Length(max=500)],
+    )
+    tiktok_account_id = SelectField(
+        "TikTok account", coerce=int, default=0,
+        description="The TikTok LIVE you run alongside this show: its viewers' sessions are linked to the show.",
     )
     product_ids = SelectMultipleField(
         "Featured products", coerce=int, option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False),

@@ -43,6 +43,8 @@ class LiveStream(db.Model):
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     playback_url: Mapped[str | None] = mapped_column(sa.String(500))
+    #: The seller's TikTok account that goes live with this show: its viewers' sessions record it.
+    tiktok_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="SET NULL"))
     stream_key: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_stream_key)
     peak_viewers: Mapped[int] = mapped_column(default=0)
     unique_viewers: Mapped[int] = mapped_column(default=0)

@@ -32,6 +32,7 @@ from models import (
     StreamOrder,
     StreamProduct,
     StreamViewer,
+    TikTokAccount,
     User,
 )
 from realtime import publish
@@ -51,6 +52,7 @@ class ShowDraft:
     scheduled_for: datetime | None
     playback_url: str | None
     product_ids: list[int]
+    tiktok_account_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,16 @@ def owned_stream(user: User, stream_id: int) -> LiveStream:
     if not user.is_authenticated or user.shop is None or stream.shop_id != user.shop.id:
         abort(403)
     return stream
+
+
+def live_show_for_tiktok_account(account_id: int) -> int | None:
+    """The show (if any) live right now with this TikTok account linked to it."""
+    return db.session.scalar(
+        sa.select(LiveStream.id)
+        .where(LiveStream.tiktok_account_id == account_id, LiveStream.status == "live")
+        .order_by(LiveStream.started_at.desc())
+        .limit(1)
+    )
 
 
 def live_now() -> list[LiveStream]:
@@ -215,9 +227,14 @@ def create_show(shop: Shop, draft: ShowDraft) -> LiveStream:
     products = db.session.scalars(sa.select(Product).where(Product.id.in_(draft.product_ids))).all()
     if len(products) != len(set(draft.product_ids)) or any(p.shop_id != shop.id for p in products):
         raise FieldError("product_ids", "Feature products from your own shop only.")
+    if draft.tiktok_account_id is not None:
+        account = db.session.get(TikTokAccount, draft.tiktok_account_id)
+        if account is None or account.owner_id != shop.owner_id:
+            raise FieldError("tiktok_account_id", "Choose one of your own linked TikTok accounts.")
     stream = LiveStream(
         shop=shop, title=draft.title.strip(), description=draft.description.strip(),
         scheduled_for=draft.scheduled_for, playback_url=draft.playback_url or None,
+        tiktok_account_id=draft.tiktok_account_id,
     )
     order = {product_id: position for position, product_id in enumerate(draft.product_ids)}
     for product in sorted(products, key=lambda p: order[p.id]):

@@ -34,6 +34,7 @@ from models import (
     VipTier,
 )
 from services.clock import SYSTEM_CLOCK, Clock
+from services.live import live_show_for_tiktok_account
 
 log = logging.getLogger(__name__)
 
@@ -357,6 +358,8 @@ def _apply(account: TikTokAccount, records: list[EventRecord], now: datetime, re
         if record.kind == "live_start" and record.room_id:
             if account.room_id != record.room_id or account.status != "live":
                 account.room_id = record.room_id
+                # A live show on the site linked to this account: the LIVE's sessions point at it.
+                account.live_stream_id = live_show_for_tiktok_account(account.id)
                 account.status, account.last_error, account.status_changed_at = "live", None, now
                 result.account_changed = True
             continue

@@ -265,3 +265,20 @@ def test_lookup_of_a_missing_show_is_404(app_ctx):
     with pytest.raises(NotFound):
         live.get_stream(424242)
     assert db.session.get(LiveStream, 424242) is None
+
+
+def test_a_show_can_be_linked_to_the_sellers_own_tiktok_account(seller):
+    from services import tiktok
+
+    owner, shop = seller
+    account = tiktok.link_account(owner, "@host.live")
+    stranger_account = tiktok.link_account(make_user("stranger"), "@not.yours")
+    draft = live.ShowDraft("Linked", "", None, None, [make_product(shop, "Thing").id], account.id)
+    stream = live.create_show(shop, draft)
+    assert stream.tiktok_account_id == account.id
+    assert live.live_show_for_tiktok_account(account.id) is None  # not live yet
+    live.go_live(stream)
+    assert live.live_show_for_tiktok_account(account.id) == stream.id
+    with pytest.raises(FieldError, match="your own linked TikTok accounts"):
+        live.create_show(shop, live.ShowDraft("Theirs", "", None, None, [stream.featured[0].product_id],
+                                              stranger_account.id))
