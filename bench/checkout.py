@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +59,9 @@ def checkout_race(base_url: str, usernames: list[str], product_id: int) -> RaceR
     for username in usernames:
         browser = Browser(base_url)
         browser.follow_redirects = False
+        # A hundred simultaneous orders on a shared 2-core machine can queue for seconds; a
+        # client-side timeout would count as an error that the server never made.
+        browser.timeout = httpx.Timeout(120)
         _log_in(browser, username)
         page = browser.get(f"/checkout/?product_id={product_id}&quantity=1")
         prepared.append((browser, dict(FORM_INPUT.findall(page.text))))

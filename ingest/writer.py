@@ -53,6 +53,7 @@ class Writer:
         self.sweep_accounts = sweep_accounts or (lambda: ())
         self._next_sweep = time.monotonic() + self.sweep_seconds
         self._greenlet: gevent.Greenlet | None = None
+        self._stopping = False
         #: Seconds between an event's time and its commit, for the benchmark.
         self.lags: list[float] = []
         self.record_lag = False
@@ -65,14 +66,18 @@ class Writer:
         self._greenlet = gevent.spawn(self.run_forever)
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30) -> None:
+        """Apply what is queued, then end the greenlet (killing it could drop a half-taken batch)."""
+        self._stopping = True
         if self._greenlet is not None:
+            self._greenlet.join(timeout)
             self._greenlet.kill()
 
     def run_forever(self) -> None:
-        while True:
+        while not (self._stopping and self.queue.empty()):
             try:
-                self.step(timeout=max(0.05, self._next_sweep - time.monotonic()))
+                wait = 0.05 if self._stopping else max(0.05, self._next_sweep - time.monotonic())
+                self.step(timeout=wait)
             except Exception:  # noqa: BLE001 - the writer must outlive any one bad batch
                 log.exception("ingest writer step failed")
                 gevent.sleep(1)

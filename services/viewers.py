@@ -225,11 +225,14 @@ def reevaluate_vip(account: TikTokAccount, viewer_ids: Iterable[int], now: datet
     return notices
 
 
-def set_manual_tier(viewer: ViewerProfile, tier: VipTier | None, now: datetime) -> None:
-    """The streamer sets (and so locks) a viewer's tier, or clears the lock with `tier=None`."""
+def set_manual_tier(viewer: ViewerProfile, tier: VipTier | None, now: datetime, *, lock: bool = True) -> None:
+    """The streamer sets (and so locks) a viewer's tier; `tier=None` locks them out of VIP (a removed
+    VIP stays removed). `lock=False` clears the lock and hands the viewer back to automation."""
     if tier is not None and tier.account_id != viewer.account_id:
         raise ValueError("that tier belongs to another account")
-    if tier is None:
+    if tier is None and lock:
+        viewer.vip_tier_id, viewer.vip_source, viewer.vip_since = None, "manual", None
+    elif not lock:
         viewer.vip_source = None
         viewer.vip_tier_id = None
         viewer.vip_since = None

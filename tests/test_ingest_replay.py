@@ -78,6 +78,14 @@ def test_replay_command_feeds_the_writer_and_is_idempotent(app_ctx, tmp_path):
     assert db.session.scalar(sa.select(sa.func.min(ViewerProfile.total_visits))) == 2  # a second LIVE
     db.session.rollback()
 
+    # Paced: the writer greenlet applies batches while the replay waits between events; every
+    # event of the third LIVE (six minutes played in under two seconds) must land.
+    paced = flask(app_ctx, "ingest", "replay", str(path), "--account", "riley.live", "--fresh", "--speed", "200")
+    assert paced.returncode == 0, paced.stderr
+    assert db.session.scalar(sa.select(sa.func.sum(ViewerProfile.total_comments))) == 3 * expected["comments"]
+    assert db.session.scalar(sa.select(sa.func.sum(ViewerProfile.total_likes))) == 3 * expected["likes"]
+    db.session.rollback()
+
     unknown = flask(app_ctx, "ingest", "replay", str(path), "--account", "nobody")
     assert unknown.returncode != 0 and "No linked TikTok account @nobody" in unknown.stderr
 

@@ -325,9 +325,25 @@ def test_a_manual_tier_is_never_overridden_by_automation(app_ctx, clock):
     locked = profile(account)
     assert (locked.vip_tier.name, locked.vip_source) == ("Gold", "manual")
     assert [n for n in result.notices if n.kind == "vip"] == []
-    viewers.set_manual_tier(locked, None, clock.now())  # clear: 30,009 coins, 60 h, 61 visits
+    viewers.set_manual_tier(locked, None, clock.now(), lock=False)  # clear: 30,009 coins, 60 h, 61 visits
     cleared = profile(account)
     assert (cleared.vip_tier.name, cleared.vip_source) == ("Gold", "auto")
+    other_account_tier = db.session.scalar(sa.select(VipTier).where(VipTier.account_id == linked("@other").id))
+    with pytest.raises(ValueError):
+        viewers.set_manual_tier(cleared, other_account_tier, clock.now())
+
+
+def test_a_removed_vip_stays_removed(app_ctx, clock):
+    """B9: the original re-promoted a VIP the streamer had removed at the next gift."""
+    account = linked()
+    _regular(account, visits=30, hours=30, coins=9000)
+    apply(account, clock, event("join", clock.now(), viewer(1001, "regular1001")))
+    assert profile(account).vip_tier.name == "Silver"
+    viewers.set_manual_tier(profile(account), None, clock.now())
+    result = apply(account, clock, gift(clock.now(), viewer(1001, "regular1001"), name="Lion", price=29999))
+    removed = profile(account)
+    assert (removed.vip_tier_id, removed.vip_source, removed.vip_since) == (None, "manual", None)
+    assert [n for n in result.notices if n.kind == "vip"] == []
 
 
 # --- birthdays ---------------------------------------------------------------------------------
