@@ -1,1 +1,31 @@
 """Benchmarks: each prints its figures; none asserts a time (machines here are shared and noisy)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+
+
+def fresh_database(tmp: Path) -> tuple[str, Callable[[], None]]:
+    """A new empty database and a function that drops it: a SQLite file in `tmp`, or a new
+    database on the server `DATABASE_URL` names."""
+    from config import normalise_database_url
+
+    if not os.environ.get("DATABASE_URL"):
+        return f"sqlite:///{tmp / 'bench.db'}", lambda: None
+    server = sa.engine.make_url(normalise_database_url(os.environ["DATABASE_URL"]))
+    name = f"streamshop_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return server.set(database=name).render_as_string(hide_password=False), drop

@@ -19,7 +19,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import fresh_database  # noqa: E402
 from tests.support import FAST_HASH, TEST_PASSWORD, Browser, running_server  # noqa: E402
 
 FORM_INPUT = re.compile(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"')
@@ -97,26 +97,6 @@ def _log_in(browser: Browser, username: str) -> None:
     assert response.status_code == 303, f"login failed for {username}: {response.status_code}"
 
 
-def _fresh_database(tmp: Path) -> tuple[str, callable]:
-    """A new empty database: a SQLite file, or a new database on DATABASE_URL's server."""
-    from config import normalise_database_url
-
-    if not os.environ.get("DATABASE_URL"):
-        return f"sqlite:///{tmp / 'bench.db'}", lambda: None
-    server = sa.engine.make_url(normalise_database_url(os.environ["DATABASE_URL"]))
-    name = f"streamshop_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return server.set(database=name).render_as_string(hide_password=False), drop
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--buyers", type=int, default=100)
@@ -131,7 +111,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        database_url, drop_database = _fresh_database(tmp)
+        database_url, drop_database = fresh_database(tmp)
         try:
             config = {"STREAMSHOP_ENV": "testing", "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": database_url,
                       "PASSWORD_HASH_METHOD": FAST_HASH, "INSTANCE_PATH": str(tmp)}

@@ -16,12 +16,10 @@ The last line reads `ingest: BACKEND N events -> R events/s, p99 lag L ms`.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,25 +28,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def _fresh_database(tmp: Path):  # noqa: ANN202
-    """A new empty database: a SQLite file, or a new database on DATABASE_URL's server."""
-    from config import normalise_database_url
-
-    if not os.environ.get("DATABASE_URL"):
-        return f"sqlite:///{tmp / 'bench.db'}", lambda: None
-    server = sa.engine.make_url(normalise_database_url(os.environ["DATABASE_URL"]))
-    name = f"streamshop_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return server.set(database=name).render_as_string(hide_password=False), drop
+from bench import fresh_database  # noqa: E402
 
 
 def generated_events(count: int, account_id: int):  # noqa: ANN201
@@ -82,7 +62,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        database_url, drop_database = _fresh_database(tmp)
+        database_url, drop_database = fresh_database(tmp)
         try:
             app = create_app({"STREAMSHOP_ENV": "testing", "SECRET_KEY": "bench",
                               "SQLALCHEMY_DATABASE_URI": database_url, "PASSWORD_HASH_METHOD": FAST_HASH,
