@@ -39,6 +39,7 @@ class RaceResult:
     statuses: list[int]
     latencies: list[float]
     seconds: float
+    failures: list[str]
 
     @property
     def orders(self) -> int:
@@ -55,28 +56,34 @@ class RaceResult:
 
 def checkout_race(base_url: str, usernames: list[str], product_id: int) -> RaceResult:
     """Log every buyer in, open their checkout, then place every order at the same moment."""
-    prepared: list[tuple[Browser, dict[str, str]]] = []
+    prepared: list[tuple[httpx.Client, dict[str, str]]] = []
     for username in usernames:
         browser = Browser(base_url)
         browser.follow_redirects = False
-        # A hundred simultaneous orders on a shared 2-core machine can queue for seconds; a
-        # client-side timeout would count as an error that the server never made.
-        browser.timeout = httpx.Timeout(120)
         _log_in(browser, username)
         page = browser.get(f"/checkout/?product_id={product_id}&quantity=1")
-        prepared.append((browser, dict(FORM_INPUT.findall(page.text))))
+        form = dict(FORM_INPUT.findall(page.text))
+        # The race goes out on a fresh connection: a kept-alive one from the preparation may have
+        # idled past gunicorn's keep-alive and be closed by the server as the order goes out. And
+        # a hundred simultaneous orders on a shared 2-core machine can queue for seconds; a client
+        # timeout would count as an error the server never made.
+        browser.close()
+        racer = httpx.Client(base_url=base_url, cookies=browser.cookies, timeout=120)
+        prepared.append((racer, form))
 
     statuses: list[int] = [0] * len(prepared)
+    failures: list[str] = []
     latencies: list[float] = [0.0] * len(prepared)
     start_line = threading.Barrier(len(prepared) + 1)
 
-    def place(index: int, browser: Browser, form: dict[str, str]) -> None:
+    def place(index: int, browser: httpx.Client, form: dict[str, str]) -> None:
         start_line.wait()
         started = time.perf_counter()
         try:
             statuses[index] = browser.post("/checkout/", data=form).status_code
-        except Exception:  # noqa: BLE001 - a dropped connection is an error to count, not a crash
+        except Exception as error:  # noqa: BLE001 - a dropped connection is an error to count, not a crash
             statuses[index] = -1
+            failures.append(repr(error))
         latencies[index] = time.perf_counter() - started
 
     threads = [threading.Thread(target=place, args=(i, b, f)) for i, (b, f) in enumerate(prepared)]
@@ -89,7 +96,7 @@ def checkout_race(base_url: str, usernames: list[str], product_id: int) -> RaceR
     seconds = time.perf_counter() - began
     for browser, _ in prepared:
         browser.close()
-    return RaceResult(statuses, latencies, seconds)
+    return RaceResult(statuses, latencies, seconds, failures)
 
 
 def _log_in(browser: Browser, username: str) -> None:
