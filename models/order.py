@@ -49,10 +49,6 @@ class Order(db.Model):
     )
 
     @property
-    def item_count(self) -> int:
-        return sum(item.quantity for item in self.items)
-
-    @property
     def streams(self) -> list[LiveStream]:
         """The shows this order's lines were bought from."""
         found = {item.stream.id: item.stream for item in self.items if item.stream is not None}

@@ -214,11 +214,6 @@ def record_event(stream: LiveStream, kind: str, now: datetime | None = None, **d
                                created_at=now))
 
 
-def timeline(stream: LiveStream) -> list[StreamEvent]:
-    query = sa.select(StreamEvent).where(StreamEvent.stream_id == stream.id).order_by(StreamEvent.id)
-    return list(db.session.scalars(query))
-
-
 # --- the seller's workflow ---------------------------------------------------------------------
 
 
