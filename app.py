@@ -46,10 +46,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (main.bp, auth.bp, account.bp, shop.bp, cart.bp, checkout.bp, orders.bp, seller.bp,
                       live.bp, shows.bp, realtime.bp, errors.bp):
         app.register_blueprint(blueprint)
-    from blueprints import studio, tiktok_links
+    from blueprints import studio, studio_tiers, studio_viewers, tiktok_links
 
-    app.register_blueprint(studio.bp)
-    app.register_blueprint(tiktok_links.bp)
+    for blueprint in (studio.bp, studio_viewers.bp, studio_tiers.bp, tiktok_links.bp):
+        app.register_blueprint(blueprint)
     from ingest.cli import ingest_cli
 
     app.cli.add_command(ingest_cli)

@@ -1,104 +1,171 @@
-"""The streamer's studio: linked TikTok accounts, their settings, status and linked shoppers."""
+"""The streamer's studio: linked TikTok accounts, each with its overview, leaderboards, heatmap and
+settings. The viewer table and profiles are in `studio_viewers`, the VIP tiers in `studio_tiers`."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, request, url_for
-from flask_login import current_user, login_required
+from datetime import datetime
+from typing import Any
 
+from flask import Blueprint, abort, flash, g, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from extensions import utcnow
+from forms.studio import LinkAccountForm, SettingsForm
 from models import TikTokAccount
-from services import tiktok
+from services import studio, tiktok
 from services.accounts import FieldError
-from web import optional_int, redirect_to, render
+from services.viewers import local_time
+from web import redirect_to, render
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
 
-def _account_or_404(account_id: int) -> TikTokAccount:
-    account = tiktok.owned_account(current_user, account_id)
+def owned_account_or_404() -> TikTokAccount:
+    """The account named in the URL, if the current user owns it; else 404 (another streamer's
+    account does not exist, as far as this user knows). Blueprints call it before every request."""
+    account = tiktok.owned_account(current_user, int(request.view_args["account_id"]))
     if account is None:
-        abort(404)  # another streamer's account does not exist, as far as this user knows
+        abort(404)
     return account
 
 
-@bp.get("/")
+@bp.before_request
 @login_required
-def index():
+def _load_account() -> None:
+    if request.view_args and "account_id" in request.view_args:
+        g.studio_account = owned_account_or_404()
+
+
+def account_page(template: str, fragment: str | None = None, status: int = 200, **context: Any) -> Response:
+    """Render one of an account's studio pages: every one shows the account's status card and
+    listens on its studio channel (notices, status, and the pulse that refreshes live regions)."""
+    account = g.studio_account
+    return render(template, fragment=fragment, status=status, account=account,
+                  totals=tiktok.account_totals(account), page_channels=[f"studio:{account.id}"], **context)
+
+
+@bp.app_template_filter("duration")
+def duration(seconds: int | None) -> str:
+    """Watchtime as "3h 25m", "25m" or "0m"."""
+    minutes = int(seconds or 0) // 60
+    return f"{minutes // 60}h {minutes % 60}m" if minutes >= 60 else f"{minutes}m"
+
+
+@bp.app_template_filter("local")
+def local(moment: datetime | None, time_zone: str, pattern: str = "%d %b %Y %H:%M") -> str:
+    """A stored UTC time shown in the account's time zone."""
+    return local_time(moment, time_zone).strftime(pattern) if moment else "—"
+
+
+def _link_form() -> LinkAccountForm:
+    form = LinkAccountForm()
+    form.time_zone.choices = tiktok.time_zones()
+    return form
+
+
+def _index(form: LinkAccountForm, status: int = 200) -> Response:
     accounts = tiktok.user_accounts(current_user)
     # The cards update live (a socket takes at most 8 channels; the user's own is one of them).
     return render("studio/index.html", accounts=accounts, totals={a.id: tiktok.account_totals(a) for a in accounts},
-                  time_zones=tiktok.time_zones(), errors={}, form={},
-                  page_channels=[f"studio:{a.id}" for a in accounts[:7]])
+                  form=form, page_channels=[f"studio:{a.id}" for a in accounts[:7]], status=status)
+
+
+@bp.get("/")
+def index():
+    return _index(_link_form())
 
 
 @bp.post("/accounts")
-@login_required
 def link():
-    form = {"handle": request.form.get("handle", ""), "time_zone": request.form.get("time_zone", "UTC")}
+    form = _link_form()
+    if not form.validate_on_submit():
+        return _index(form, status=422)
     try:
-        account = tiktok.link_account(current_user, form["handle"], form["time_zone"])
+        account = tiktok.link_account(current_user, form.handle.data, form.time_zone.data)
     except FieldError as error:
-        accounts = tiktok.user_accounts(current_user)
-        return render("studio/index.html", accounts=accounts,
-                      totals={a.id: tiktok.account_totals(a) for a in accounts}, time_zones=tiktok.time_zones(),
-                      errors={error.field: error.message}, form=form, status=422)
+        getattr(form, error.field).errors = [error.message]
+        return _index(form, status=422)
     flash(f"@{account.handle} is linked. Its LIVEs are recorded whenever it goes live.", "success")
     return redirect_to(url_for("studio.account", account_id=account.id))
 
 
 @bp.get("/accounts/<int:account_id>")
-@login_required
 def account(account_id: int):
-    account = _account_or_404(account_id)
-    return render("studio/account.html", account=account, totals=tiktok.account_totals(account),
-                  linked=tiktok.account_linked_profiles(account), time_zones=tiktok.time_zones(), errors={},
-                  page_channels=[f"studio:{account.id}"])
+    """The overview: five stats cards, who is in the LIVE, upcoming birthdays, live notices."""
+    now = utcnow()
+    account = g.studio_account
+    return account_page("studio/overview.html", fragment="studio/_overview.html",
+                        overview=studio.overview(account, now), in_live=studio.in_the_live(account),
+                        birthdays=studio.upcoming_birthdays(account, now))
+
+
+@bp.get("/accounts/<int:account_id>/leaderboards")
+def leaderboards(account_id: int):
+    account = g.studio_account
+    board = request.args.get("board") if request.args.get("board") in studio.BOARDS else "coins"
+    period = request.args.get("period") if request.args.get("period") in studio.PERIODS else "all"
+    return account_page("studio/leaderboards.html", fragment="studio/_leaderboard.html", board=board,
+                        period=period, leaders=studio.leaderboard(account, board, period, utcnow()),
+                        boards=studio.BOARDS, periods=studio.PERIODS)
+
+
+@bp.get("/accounts/<int:account_id>/heatmap")
+def heatmap(account_id: int):
+    return account_page("studio/heatmap.html", fragment="studio/_heatmap.html",
+                        heatmap=studio.account_heatmap(g.studio_account), weekdays=studio.WEEKDAYS)
+
+
+def _settings_form() -> SettingsForm:
+    account = g.studio_account
+    form = SettingsForm(obj=account)
+    form.time_zone.choices = tiktok.time_zones()
+    return form
+
+
+def _settings_page(form: SettingsForm, status: int = 200) -> Response:
+    return account_page("studio/settings.html", form=form, linked=tiktok.account_linked_profiles(g.studio_account),
+                        status=status)
+
+
+@bp.get("/accounts/<int:account_id>/settings")
+def settings(account_id: int):
+    return _settings_page(_settings_form())
 
 
 @bp.post("/accounts/<int:account_id>/settings")
-@login_required
-def settings(account_id: int):
-    account = _account_or_404(account_id)
-    form = request.form
-    timeout = optional_int(form.get("session_timeout"))
-    threshold = optional_int(form.get("big_gift_threshold"))
-    errors = {}
-    if timeout is None:
-        errors["session_timeout"] = "Enter a number of seconds."
-    if threshold is None:
-        errors["big_gift_threshold"] = "Enter a number of coins."
-    if not errors:
+def save_settings(account_id: int):
+    account = g.studio_account
+    form = _settings_form()
+    if form.validate_on_submit():
         try:
             tiktok.update_settings(account, tiktok.AccountSettings(
-                time_zone=form.get("time_zone", ""), auto_vip=form.get("auto_vip") == "on",
-                birthday_notices=form.get("birthday_notices") == "on", session_timeout=timeout,
-                big_gift_threshold=threshold))
+                time_zone=form.time_zone.data, auto_vip=form.auto_vip.data,
+                birthday_notices=form.birthday_notices.data, session_timeout=form.session_timeout.data,
+                big_gift_threshold=form.big_gift_threshold.data))
         except FieldError as error:
-            errors[error.field] = error.message
-    if errors:
-        return render("studio/account.html", account=account, totals=tiktok.account_totals(account),
-                      linked=tiktok.account_linked_profiles(account), time_zones=tiktok.time_zones(),
-                      errors=errors, page_channels=[f"studio:{account.id}"], status=422)
-    flash("Settings saved.", "success")
-    return redirect_to(url_for("studio.account", account_id=account.id))
+            getattr(form, error.field).errors = [error.message]
+        else:
+            flash("Settings saved.", "success")
+            return redirect_to(url_for("studio.settings", account_id=account.id))
+    return _settings_page(form, status=422)
 
 
 @bp.post("/accounts/<int:account_id>/pause")
-@login_required
 def pause(account_id: int):
-    account = _account_or_404(account_id)
+    account = g.studio_account
     paused = request.form.get("paused") == "1"
     tiktok.set_paused(account, paused)
     flash(f"@{account.handle} is paused." if paused else f"@{account.handle} is recording again.", "success")
-    return redirect_to(url_for("studio.account", account_id=account.id))
+    return redirect_to(url_for("studio.settings", account_id=account.id))
 
 
 @bp.post("/accounts/<int:account_id>/unlink")
-@login_required
 def unlink(account_id: int):
-    account = _account_or_404(account_id)
-    if request.form.get("confirm") != account.handle:
+    account = g.studio_account
+    if request.form.get("confirm", "").strip().lstrip("@").lower() != account.handle:
         flash("Type the handle to confirm: unlinking deletes every viewer profile of this account.", "error")
-        return redirect_to(url_for("studio.account", account_id=account.id))
+        return redirect_to(url_for("studio.settings", account_id=account.id))
     handle = account.handle
     tiktok.unlink_account(account)
     flash(f"@{handle} is unlinked and its viewer data deleted.", "success")
@@ -106,10 +173,9 @@ def unlink(account_id: int):
 
 
 @bp.post("/accounts/<int:account_id>/linked/<int:profile_id>/unlink")
-@login_required
 def unlink_shopper(account_id: int, profile_id: int):
-    account = _account_or_404(account_id)
+    account = g.studio_account
     if not tiktok.unlink_profile_by_streamer(account, profile_id):
         abort(404)
     flash("The shopper is no longer linked to that viewer.", "success")
-    return redirect_to(url_for("studio.account", account_id=account.id))
+    return redirect_to(url_for("studio.settings", account_id=account.id))

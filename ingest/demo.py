@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 from ingest.gifts import GIFTS
 from ingest.records import EventRecord, Viewer
@@ -37,9 +38,18 @@ def _viewers(rng: random.Random, count: int) -> list[tuple[Viewer, float]]:
         handle = f"{rng.choice(FIRST)}.{rng.choice(SECOND)}{index}"
         badges = ({"scene": "FANS", "level": rng.randint(1, 20)},) if rng.random() < 0.1 else ()
         viewer = Viewer(id=7_000_000_000 + index * 7919, handle=handle, nickname=handle.split(".")[0].title(),
-                        avatar=f"https://p16-sign.tiktokcdn.test/avatar/{handle}.webp", badges=badges)
+                        avatar=_avatar(handle, rng), badges=badges)
         people.append((viewer, rng.paretovariate(1.2)))
     return people
+
+
+def _avatar(handle: str, rng: random.Random) -> str:
+    """A drawn avatar as a data: URL, so the demo needs no image host (TikTok's are signed CDN links)."""
+    colour = rng.choice(("e0245e", "6c4cf1", "1f8a4c", "a86400", "0f7cbf", "8e44ad"))
+    svg = (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'><circle cx='16' cy='16' r='16' "
+           f"fill='#{colour}'/><text x='16' y='21' font-size='15' text-anchor='middle' fill='white' "
+           f"font-family='sans-serif'>{handle[:1].upper()}</text></svg>")
+    return "data:image/svg+xml," + quote(svg)
 
 
 def generate(seed: int = 5, viewers: int = 3000, minutes: int = 60,

@@ -150,8 +150,8 @@ def test_a_shopper_gets_a_code_sees_links_and_either_side_unlinks(client, app_ct
     streamer_view = client.application.test_client()
     switch_clients()
     log_in(streamer_view, "riley")
-    studio_page = streamer_view.get(f"/studio/accounts/{account.id}").get_data(as_text=True)
-    assert "@sam.tt is Sam &lt;Shopper&gt;" in studio_page
+    studio_page = streamer_view.get(f"/studio/accounts/{account.id}/settings").get_data(as_text=True)
+    assert "@sam.tt</a> is Sam &lt;Shopper&gt;" in studio_page
     assert streamer_view.post(f"/studio/accounts/{account.id}/linked/{profile.id}/unlink",
                               data={"csrf_token": csrf_from(studio_page)}).status_code == 303
     db.session.expire_all()

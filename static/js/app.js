@@ -120,3 +120,68 @@ document.addEventListener("submit", function (event) {
     });
   });
 })();
+
+// Studio: live regions, the profile dialog and tag chips.
+(function () {
+  "use strict";
+
+  // A pushed account card means a batch landed. Regions that show live data listen for
+  // `studio-changed` and refetch themselves; at most one refetch a second however busy the LIVE,
+  // and always one after the last batch, so they end up current.
+  var pulseTimer = null;
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    if (!event.target.matches || !event.target.matches("[data-studio-pulse]") || pulseTimer !== null) return;
+    pulseTimer = window.setTimeout(function () {
+      pulseTimer = null;
+      htmx.trigger(document.body, "studio-changed");
+    }, 1000);
+  });
+
+  // "Profile" links in the table load the profile into the dialog, then open it.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var trigger = event.detail.requestConfig && event.detail.requestConfig.elt;
+    var dialogId = trigger && trigger.dataset ? trigger.dataset.opensDialog : null;
+    if (!dialogId) return;
+    var dialog = document.getElementById(dialogId);
+    if (dialog && !dialog.open) dialog.showModal();
+  });
+
+  // Tags as chips: Enter (or a comma) in "Add tags" adds a chip; × removes one. The chips are
+  // hidden inputs named "tags", so the form posts them like any other field.
+  function addChips(input) {
+    var list = input.form && input.form.querySelector("[data-chips]");
+    if (!list) return;
+    var existing = Array.prototype.map.call(list.querySelectorAll("input[name=tags]"), function (el) { return el.value; });
+    input.value.split(",").forEach(function (raw) {
+      var tag = raw.trim().toLowerCase();
+      if (!tag || existing.indexOf(tag) !== -1) return;
+      existing.push(tag);
+      var chip = document.createElement("li");
+      chip.className = "chip";
+      var hidden = document.createElement("input");
+      hidden.type = "hidden";
+      hidden.name = "tags";
+      hidden.value = tag;
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "chip-remove";
+      remove.setAttribute("aria-label", "Remove tag " + tag);
+      remove.textContent = "×";
+      chip.appendChild(hidden);
+      chip.appendChild(document.createTextNode(tag + " "));
+      chip.appendChild(remove);
+      list.appendChild(chip);
+    });
+    input.value = "";
+  }
+  document.addEventListener("keydown", function (event) {
+    var input = event.target;
+    if (input.name !== "new_tags" || (event.key !== "Enter" && event.key !== ",")) return;
+    event.preventDefault();
+    addChips(input);
+  });
+  document.addEventListener("click", function (event) {
+    var remove = event.target.closest(".chip-remove");
+    if (remove) remove.closest(".chip").remove();
+  });
+})();

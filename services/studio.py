@@ -1,0 +1,702 @@
+"""The streamer's viewer CRM: the viewer table, overview, profiles, leaderboards, heatmap,
+exports, per-viewer delete and the profile editor. Routes, the benchmark and the tests call these.
+
+Every query is scoped to one linked account; callers have already checked that the current user
+owns it (`services.tiktok.owned_account`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from extensions import db
+from models import (
+    Order,
+    Shop,
+    TikTokAccount,
+    User,
+    ViewerActivity,
+    ViewerGift,
+    ViewerInteraction,
+    ViewerProfile,
+    ViewerSession,
+    VipTier,
+)
+from services.accounts import FieldError
+from services.viewers import (
+    account_tiers,
+    age_on,
+    birthday_in_year,
+    local_time,
+    reevaluate_vip,
+    validate_birthday,
+)
+
+PAGE_SIZE = 50
+ACTIVE_DAYS = 30
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+FILTERS = {
+    "all": "All viewers",
+    "vip": "VIP",
+    "active": f"Active in the last {ACTIVE_DAYS} days",
+    "favorites": "Favorites",
+    "blocked": "Blocked",
+    "linked": "Linked customers",
+    "birthday": "Birthday set",
+}
+SORTS = {
+    "coins": ("Coins", ViewerProfile.total_coins),
+    "watchtime": ("Watchtime", ViewerProfile.total_watch_seconds),
+    "visits": ("Visits", ViewerProfile.total_visits),
+    "last_seen": ("Last seen", ViewerProfile.last_seen_at),
+    "first_seen": ("First seen", ViewerProfile.first_seen_at),
+    "comments": ("Comments", ViewerProfile.total_comments),
+    "likes": ("Likes", ViewerProfile.total_likes),
+}
+DIRECTIONS = {"desc": "Highest / newest first", "asc": "Lowest / oldest first"}
+
+
+# --- the viewer table ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ViewerQuery:
+    """One view of the viewer table: search, filter (and tier), sort, direction and page.
+    It round-trips through the URL, so a view can be bookmarked and shared."""
+
+    search: str = ""
+    filter: str = "all"
+    tier_id: int | None = None
+    sort: str = "coins"
+    direction: str = "desc"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> ViewerQuery:
+        """Parse query-string values; anything unknown falls back to the default."""
+        try:
+            page = int(args.get("page", "1"))
+        except ValueError:
+            page = 1
+        filter_name, tier_id = args.get("filter", "all"), None
+        if filter_name.startswith("vip-") and filter_name[4:].isdigit():
+            filter_name, tier_id = "vip", int(filter_name[4:])
+        return cls(
+            search=(args.get("q") or "").strip()[:100],
+            filter=filter_name if filter_name in FILTERS else "all",
+            tier_id=tier_id,
+            sort=args.get("sort") if args.get("sort") in SORTS else "coins",
+            direction=args.get("dir") if args.get("dir") in DIRECTIONS else "desc",
+            page=page,
+        )
+
+    @property
+    def filter_value(self) -> str:
+        """The filter as the URL and the filter menu spell it ("vip-3" is tier 3 only)."""
+        return f"vip-{self.tier_id}" if self.filter == "vip" and self.tier_id else self.filter
+
+    def args(self, **changes: Any) -> dict[str, Any]:
+        """Query-string arguments for this view (with `changes`), leaving defaults out."""
+        merged = {"q": self.search, "filter": self.filter_value, "sort": self.sort, "dir": self.direction,
+                  "page": self.page, **changes}
+        defaults = {"q": "", "filter": "all", "sort": "coins", "dir": "desc", "page": 1}
+        return {key: value for key, value in merged.items() if value != defaults[key]}
+
+
+@dataclass
+class ViewerPage:
+    query: ViewerQuery
+    viewers: list[ViewerProfile]
+    total: int
+    page: int
+    pages: int
+    tiers: dict[int, VipTier]
+
+    def page_numbers(self) -> list[int]:
+        """The current page ±2, like the original's pager."""
+        return list(range(max(1, self.page - 2), min(self.pages, self.page + 2) + 1))
+
+
+def _conditions(account: TikTokAccount, query: ViewerQuery, now: datetime) -> list[Any]:
+    conditions: list[Any] = [ViewerProfile.account_id == account.id]
+    if query.search:
+        # Folded columns make the search case-insensitive; autoescape makes % and _ literal.
+        term = query.search.lstrip("@").casefold()
+        conditions.append(sa.or_(ViewerProfile.handle_folded.contains(term, autoescape=True),
+                                 ViewerProfile.nickname_folded.contains(term, autoescape=True)))
+    match query.filter:
+        case "vip":
+            conditions.append(ViewerProfile.vip_tier_id == query.tier_id if query.tier_id
+                              else ViewerProfile.vip_tier_id.is_not(None))
+        case "active":
+            conditions.append(ViewerProfile.last_seen_at >= now - timedelta(days=ACTIVE_DAYS))
+        case "favorites":
+            conditions.append(ViewerProfile.is_favorite.is_(True))
+        case "blocked":
+            conditions.append(ViewerProfile.is_blocked.is_(True))
+        case "linked":
+            conditions.append(ViewerProfile.linked_user_id.is_not(None))
+        case "birthday":
+            conditions.append(ViewerProfile.birthday_month.is_not(None))
+    return conditions
+
+
+def _ordering(query: ViewerQuery) -> list[Any]:
+    column = SORTS[query.sort][1]
+    # The id breaks ties, so paging through equal values neither repeats nor skips a viewer.
+    if query.direction == "asc":
+        return [column.asc(), ViewerProfile.id.asc()]
+    return [column.desc(), ViewerProfile.id.desc()]
+
+
+def viewer_page(account: TikTokAccount, query: ViewerQuery, now: datetime) -> ViewerPage:
+    """One page (50 rows) of the table; the page number is clamped to the pages there are."""
+    conditions = _conditions(account, query, now)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(ViewerProfile).where(*conditions)) or 0
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(1, query.page), pages)
+    viewers = list(db.session.scalars(
+        sa.select(ViewerProfile).where(*conditions).order_by(*_ordering(query))
+        .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ))
+    clamped = ViewerQuery(query.search, query.filter, query.tier_id, query.sort, query.direction, page)
+    return ViewerPage(clamped, viewers, total, page, pages, {tier.id: tier for tier in account_tiers(account.id)})
+
+
+def account_viewer(account: TikTokAccount, viewer_id: int) -> ViewerProfile | None:
+    """The viewer if it belongs to `account`, else None (callers answer 404)."""
+    viewer = db.session.get(ViewerProfile, viewer_id)
+    return viewer if viewer is not None and viewer.account_id == account.id else None
+
+
+# --- overview ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Overview:
+    viewers: int
+    coins: int
+    average_watch_seconds: int
+    vip_members: int
+    active: int
+
+
+def overview(account: TikTokAccount, now: datetime) -> Overview:
+    """The five stats cards, in one pass over the account's profiles."""
+    row = db.session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(ViewerProfile.total_coins), 0),
+            sa.func.coalesce(sa.func.avg(ViewerProfile.total_watch_seconds), 0),
+            sa.func.count(ViewerProfile.vip_tier_id),
+            sa.func.coalesce(sa.func.sum(sa.case(
+                (ViewerProfile.last_seen_at >= now - timedelta(days=ACTIVE_DAYS), 1), else_=0)), 0),
+        ).where(ViewerProfile.account_id == account.id)
+    ).one()
+    return Overview(int(row[0]), int(row[1]), round(float(row[2])), int(row[3]), int(row[4]))
+
+
+@dataclass(frozen=True)
+class InTheLive:
+    count: int
+    viewers: list[ViewerProfile]
+
+
+def in_the_live(account: TikTokAccount, limit: int = 20) -> InTheLive | None:
+    """Who is in the LIVE right now (an open session in its room), biggest gifters first;
+    None when the account is not live."""
+    if account.status != "live" or not account.room_id:
+        return None
+    where = (ViewerSession.account_id == account.id, ViewerSession.open_viewer_id.is_not(None),
+             ViewerSession.room_id == account.room_id)
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(ViewerSession).where(*where)) or 0
+    viewers = list(db.session.scalars(
+        sa.select(ViewerProfile).join(ViewerSession, ViewerSession.viewer_id == ViewerProfile.id).where(*where)
+        .order_by(ViewerProfile.total_coins.desc(), ViewerProfile.id).limit(limit)
+    ))
+    return InTheLive(count, viewers)
+
+
+@dataclass(frozen=True)
+class UpcomingBirthday:
+    viewer: ViewerProfile
+    day: date
+    days_until: int
+    age: int | None
+
+
+def upcoming_birthdays(account: TikTokAccount, now: datetime, days: int = 7) -> list[UpcomingBirthday]:
+    """Birthdays in the next `days` days (today first) in the account's time zone, with the age
+    they turn when the year is known; blocked viewers are left out."""
+    today = local_time(now, account.time_zone).date()
+    dates = [today + timedelta(days=offset) for offset in range(days)]
+    wanted = {(day.month, day.day) for day in dates} | {(2, 29)}
+    rows = db.session.scalars(
+        sa.select(ViewerProfile).where(
+            ViewerProfile.account_id == account.id, ViewerProfile.is_blocked.is_(False),
+            sa.tuple_(ViewerProfile.birthday_month, ViewerProfile.birthday_day).in_(sorted(wanted)))
+    )
+    found = []
+    for viewer in rows:
+        for offset, day in enumerate(dates):
+            if birthday_in_year(viewer.birthday_month, viewer.birthday_day, day.year) == day:
+                found.append(UpcomingBirthday(viewer, day, offset,
+                                              age_on(viewer.birthday_year, viewer.birthday_month,
+                                                     viewer.birthday_day, day)))
+                break
+    return sorted(found, key=lambda item: (item.days_until, item.viewer.handle))
+
+
+# --- heatmap -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Heatmap:
+    """A 7x24 grid of activity (rows Monday..Sunday, columns hours 0..23, account time zone)."""
+
+    hits: list[list[int]] = field(default_factory=lambda: [[0] * 24 for _ in range(7)])
+    coins: list[list[int]] = field(default_factory=lambda: [[0] * 24 for _ in range(7)])
+
+    @property
+    def peak(self) -> int:
+        return max(max(row) for row in self.hits)
+
+    @property
+    def total(self) -> int:
+        return sum(sum(row) for row in self.hits)
+
+    def level(self, weekday: int, hour: int) -> int:
+        """0 (none) to 5 (the busiest hour), for shading the cell."""
+        value, peak = self.hits[weekday][hour], self.peak
+        return 0 if not value or not peak else max(1, math.ceil(5 * value / peak))
+
+    def peak_hours(self, count: int = 3) -> list[str]:
+        """The busiest buckets, named: "Friday 20:00–21:00 (1,234 events)"."""
+        buckets = sorted(((hits, -weekday, -hour) for weekday, row in enumerate(self.hits)
+                          for hour, hits in enumerate(row) if hits), reverse=True)[:count]
+        return [f"{WEEKDAYS[-weekday]} {-hour:02d}:00–{(-hour + 1) % 24:02d}:00 ({hits:,} events)"
+                for hits, weekday, hour in buckets]
+
+
+def _heatmap(rows: Iterable[Any]) -> Heatmap:
+    grid = Heatmap()
+    for weekday, hour, hits, coins in rows:
+        grid.hits[weekday][hour] += int(hits)
+        grid.coins[weekday][hour] += int(coins)
+    return grid
+
+
+def account_heatmap(account: TikTokAccount) -> Heatmap:
+    return _heatmap(db.session.execute(
+        sa.select(ViewerActivity.weekday, ViewerActivity.hour, sa.func.sum(ViewerActivity.hits),
+                  sa.func.sum(ViewerActivity.coins))
+        .where(ViewerActivity.account_id == account.id).group_by(ViewerActivity.weekday, ViewerActivity.hour)
+    ))
+
+
+def viewer_heatmap(viewer: ViewerProfile) -> Heatmap:
+    return _heatmap(db.session.execute(
+        sa.select(ViewerActivity.weekday, ViewerActivity.hour, ViewerActivity.hits, ViewerActivity.coins)
+        .where(ViewerActivity.viewer_id == viewer.id)
+    ))
+
+
+# --- profile -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopGift:
+    name: str
+    quantity: int
+    coins: int
+
+
+@dataclass
+class ProfileDetails:
+    top_gifts: list[TopGift]
+    heatmap: Heatmap
+    sessions: list[ViewerSession]
+    interactions: list[ViewerInteraction]
+    orders: list[Order]
+    spend_cents: dict[str, int]
+
+
+def profile_details(account: TikTokAccount, viewer: ViewerProfile) -> ProfileDetails:
+    """What the profile shows besides the counters: top 5 gifts, heatmap, recent sessions and
+    interactions, and the linked shopper's orders from this streamer's shop with their spend."""
+    top = [TopGift(name, int(quantity), int(coins)) for name, quantity, coins in db.session.execute(
+        sa.select(ViewerGift.gift_name, sa.func.sum(ViewerGift.quantity), sa.func.sum(ViewerGift.coins))
+        .where(ViewerGift.viewer_id == viewer.id).group_by(ViewerGift.gift_name)
+        .order_by(sa.func.sum(ViewerGift.coins).desc(), ViewerGift.gift_name).limit(5)
+    )]
+    sessions = list(db.session.scalars(
+        sa.select(ViewerSession).where(ViewerSession.viewer_id == viewer.id)
+        .order_by(ViewerSession.started_at.desc()).limit(10)))
+    interactions = list(db.session.scalars(
+        sa.select(ViewerInteraction).where(ViewerInteraction.viewer_id == viewer.id)
+        .order_by(ViewerInteraction.occurred_at.desc(), ViewerInteraction.id.desc()).limit(20)))
+    orders = linked_orders(account, viewer)
+    spend: dict[str, int] = {}
+    for order in orders:
+        if order.status == "paid":
+            spend[order.currency] = spend.get(order.currency, 0) + order.total_cents
+    return ProfileDetails(top, viewer_heatmap(viewer), sessions, interactions, orders, spend)
+
+
+def linked_orders(account: TikTokAccount, viewer: ViewerProfile, limit: int = 20) -> list[Order]:
+    """The linked shopper's orders in the streamer's own shop (never other sellers' orders)."""
+    if viewer.linked_user_id is None:
+        return []
+    return list(db.session.scalars(
+        sa.select(Order).join(Shop, Shop.id == Order.shop_id)
+        .where(Order.buyer_id == viewer.linked_user_id, Shop.owner_id == account.owner_id)
+        .order_by(Order.created_at.desc()).limit(limit)
+    ))
+
+
+@dataclass(frozen=True)
+class ProfileChanges:
+    """What the profile editor saves. `vip` is "auto" (automatic, unlocked), "none" (locked
+    out of VIP) or a tier id (set and locked)."""
+
+    tts_voice: str | None
+    discord_username: str | None
+    birthday: tuple[int, int, int | None] | None
+    notes: str
+    tags: list[str]
+    is_favorite: bool
+    is_moderator: bool
+    is_blocked: bool
+    vip: str
+
+
+def clean_tags(values: Iterable[str]) -> list[str]:
+    """Tags as chips: trimmed, lower-cased, duplicates dropped, order kept."""
+    tags: list[str] = []
+    for value in values:
+        for part in str(value).split(","):
+            tag = part.strip().lower()
+            if tag and tag not in tags:
+                tags.append(tag)
+    return tags
+
+
+def update_profile(account: TikTokAccount, viewer: ViewerProfile, changes: ProfileChanges, now: datetime) -> None:
+    """Save the editor in one transaction; raises `FieldError` for an impossible birthday or tier."""
+    if changes.birthday is not None:
+        month, day, year = changes.birthday
+        try:
+            validate_birthday(month, day, year)
+        except ValueError:
+            raise FieldError("birthday_day", "That date does not exist.") from None
+    tier = None
+    if changes.vip not in ("auto", "none"):
+        tier = db.session.get(VipTier, int(changes.vip)) if changes.vip.isdigit() else None
+        if tier is None or tier.account_id != account.id:
+            raise FieldError("vip", "Choose a tier from the list.")
+    viewer.tts_voice = changes.tts_voice or None
+    viewer.discord_username = changes.discord_username or None
+    new_birthday = changes.birthday or (None, None, None)
+    if (viewer.birthday_month, viewer.birthday_day) != new_birthday[:2]:
+        viewer.birthday_greeted_on = None  # a corrected birthday may be greeted on its real day
+    viewer.birthday_month, viewer.birthday_day, viewer.birthday_year = new_birthday
+    viewer.notes = changes.notes
+    viewer.tags = changes.tags
+    viewer.is_favorite, viewer.is_moderator, viewer.is_blocked = (changes.is_favorite, changes.is_moderator,
+                                                                  changes.is_blocked)
+    _set_vip(account, viewer, changes.vip, tier, now)
+    viewer.updated_at = now
+    db.session.commit()
+
+
+def _set_vip(account: TikTokAccount, viewer: ViewerProfile, choice: str, tier: VipTier | None, now: datetime) -> None:
+    if choice == "auto":
+        if viewer.vip_source == "manual":
+            # Clearing the lock hands the viewer back to automation, which decides afresh.
+            viewer.vip_source = viewer.vip_tier_id = viewer.vip_since = None
+            db.session.flush()
+            reevaluate_vip(account, [viewer.id], now)
+            db.session.refresh(viewer)
+        return
+    if choice == "none":
+        viewer.vip_tier_id, viewer.vip_source, viewer.vip_since = None, "manual", None
+        return
+    assert tier is not None
+    if viewer.vip_tier_id is None:
+        viewer.vip_since = now
+    viewer.vip_tier_id, viewer.vip_source = tier.id, "manual"
+
+
+def toggle_favorite(viewer: ViewerProfile, now: datetime) -> None:
+    viewer.is_favorite = not viewer.is_favorite
+    viewer.updated_at = now
+    db.session.commit()
+
+
+def delete_viewer(viewer: ViewerProfile) -> None:
+    """Erase the viewer: profile, sessions, gifts, interactions and heatmap rows, in one transaction.
+    Rows are deleted explicitly rather than trusting cascades, which SQLite only honours with a pragma."""
+    viewer_id = viewer.id
+    for model in (ViewerActivity, ViewerInteraction, ViewerGift, ViewerSession):
+        db.session.execute(sa.delete(model).where(model.viewer_id == viewer_id))
+    db.session.execute(sa.delete(ViewerProfile).where(ViewerProfile.id == viewer_id))
+    db.session.commit()
+
+
+# --- leaderboards ------------------------------------------------------------------------------
+
+BOARDS = {"coins": "Coins", "watchtime": "Watchtime", "visits": "Visits", "gifts": "Gifts",
+          "comments": "Comments", "likes": "Likes"}
+PERIODS = {"all": "All time", "30d": f"Last {ACTIVE_DAYS} days", "live": "Current LIVE"}
+_ALL_TIME = {"coins": ViewerProfile.total_coins, "watchtime": ViewerProfile.total_watch_seconds,
+             "visits": ViewerProfile.total_visits, "gifts": ViewerProfile.total_gifts,
+             "comments": ViewerProfile.total_comments, "likes": ViewerProfile.total_likes}
+
+
+@dataclass(frozen=True)
+class Leader:
+    viewer: ViewerProfile
+    value: int
+
+
+def leaderboard(account: TikTokAccount, board: str, period: str, now: datetime, limit: int = 25) -> list[Leader]:
+    """The top viewers by `board` over `period` (all time, 30 days, or the current / last LIVE);
+    blocked viewers are left out."""
+    board = board if board in BOARDS else "coins"
+    if period == "all":
+        column = _ALL_TIME[board]
+        statement = (sa.select(ViewerProfile, column)
+                     .where(ViewerProfile.account_id == account.id, ViewerProfile.is_blocked.is_(False), column > 0)
+                     .order_by(column.desc(), ViewerProfile.id).limit(limit))
+        return [Leader(viewer, int(value)) for viewer, value in db.session.execute(statement)]
+    if period == "live" and not account.room_id:
+        return []
+    model, value = {
+        "coins": (ViewerGift, sa.func.sum(ViewerGift.coins)),
+        "gifts": (ViewerGift, sa.func.sum(ViewerGift.quantity)),
+        "comments": (ViewerInteraction, sa.func.count(ViewerInteraction.id)),
+        "likes": (ViewerInteraction, sa.func.sum(ViewerInteraction.count)),
+        "watchtime": (ViewerSession, sa.func.sum(ViewerSession.credited_seconds)),
+        "visits": (ViewerSession, sa.func.count(sa.distinct(ViewerSession.room_id))),
+    }[board]
+    when = {ViewerGift: ViewerGift.sent_at, ViewerInteraction: ViewerInteraction.occurred_at,
+            ViewerSession: ViewerSession.started_at}[model]
+    conditions = [model.account_id == account.id]
+    conditions.append(model.room_id == account.room_id if period == "live"
+                      else when >= now - timedelta(days=ACTIVE_DAYS))
+    if model is ViewerInteraction:
+        conditions.append(ViewerInteraction.kind == ("comment" if board == "comments" else "like"))
+    totals = (sa.select(model.viewer_id.label("viewer_id"), value.label("value")).where(*conditions)
+              .group_by(model.viewer_id).subquery())
+    statement = (sa.select(ViewerProfile, totals.c.value).join(totals, totals.c.viewer_id == ViewerProfile.id)
+                 .where(ViewerProfile.is_blocked.is_(False), totals.c.value > 0)
+                 .order_by(totals.c.value.desc(), ViewerProfile.id).limit(limit))
+    return [Leader(viewer, int(value)) for viewer, value in db.session.execute(statement)]
+
+
+# --- exports -------------------------------------------------------------------------------------
+
+#: The documented export columns (docs/studio-export.md), in order.
+EXPORT_COLUMNS = (
+    "tiktok_user_id", "handle", "display_name", "vip_tier", "vip_locked", "vip_since", "first_seen_at",
+    "last_seen_at", "visits", "watchtime_seconds", "coins", "gifts", "comments", "likes", "shares",
+    "follows", "birthday", "tts_voice", "discord_username", "tags", "notes", "favorite", "moderator",
+    "blocked", "linked_customer",
+)
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else ""
+
+
+def birthday_text(viewer: ViewerProfile) -> str:
+    """ISO date, or --MM-DD when the year is unknown (ISO 8601's form for a day without a year)."""
+    if viewer.birthday_month is None or viewer.birthday_day is None:
+        return ""
+    if viewer.birthday_year:
+        return f"{viewer.birthday_year:04d}-{viewer.birthday_month:02d}-{viewer.birthday_day:02d}"
+    return f"--{viewer.birthday_month:02d}-{viewer.birthday_day:02d}"
+
+
+def export_record(viewer: ViewerProfile, tiers: Mapping[int, VipTier], linked: Mapping[int, str]) -> dict[str, Any]:
+    tier = tiers.get(viewer.vip_tier_id) if viewer.vip_tier_id else None
+    return {
+        "tiktok_user_id": viewer.tiktok_user_id, "handle": viewer.handle, "display_name": viewer.nickname,
+        "vip_tier": tier.name if tier else "", "vip_locked": viewer.vip_source == "manual",
+        "vip_since": _iso(viewer.vip_since), "first_seen_at": _iso(viewer.first_seen_at),
+        "last_seen_at": _iso(viewer.last_seen_at), "visits": viewer.total_visits,
+        "watchtime_seconds": viewer.total_watch_seconds, "coins": viewer.total_coins, "gifts": viewer.total_gifts,
+        "comments": viewer.total_comments, "likes": viewer.total_likes, "shares": viewer.total_shares,
+        "follows": viewer.follows_streamer, "birthday": birthday_text(viewer), "tts_voice": viewer.tts_voice or "",
+        "discord_username": viewer.discord_username or "", "tags": list(viewer.tags or []), "notes": viewer.notes,
+        "favorite": viewer.is_favorite, "moderator": viewer.is_moderator, "blocked": viewer.is_blocked,
+        "linked_customer": linked.get(viewer.linked_user_id, "") if viewer.linked_user_id else "",
+    }
+
+
+def export_records(account: TikTokAccount, query: ViewerQuery, now: datetime) -> Iterator[dict[str, Any]]:
+    """Every viewer of the current search and filter, in the current sort, streamed in chunks."""
+    tiers = {tier.id: tier for tier in account_tiers(account.id)}
+    linked = {user_id: username for user_id, username in db.session.execute(
+        sa.select(User.id, User.username).join(ViewerProfile, ViewerProfile.linked_user_id == User.id)
+        .where(ViewerProfile.account_id == account.id))}
+    statement = (sa.select(ViewerProfile).where(*_conditions(account, query, now)).order_by(*_ordering(query))
+                 .execution_options(yield_per=1000))
+    for viewer in db.session.scalars(statement):
+        yield export_record(viewer, tiers, linked)
+
+
+def neutralise(text: str) -> str:
+    """A spreadsheet must not run a cell as a formula: prefix a quote to one that starts like one."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        value = ", ".join(value)
+    return neutralise(str(value))
+
+
+def csv_chunks(records: Iterable[dict[str, Any]], chunk_rows: int = 500) -> Iterator[str]:
+    """RFC 4180 CSV (CRLF, quoted when needed, quotes doubled), header always first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for number, record in enumerate(records, start=1):
+        writer.writerow([_csv_cell(record[column]) for column in EXPORT_COLUMNS])
+        if number % chunk_rows == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def viewer_everything(account: TikTokAccount, viewer: ViewerProfile) -> dict[str, Any]:
+    """Everything stored about one viewer (a data-subject request), as plain JSON values."""
+    def rows(model: Any, *order: Any) -> list[dict[str, Any]]:
+        items = db.session.scalars(sa.select(model).where(model.viewer_id == viewer.id).order_by(*order))
+        return [{column.key: _plain(getattr(item, column.key)) for column in model.__table__.columns}
+                for item in items]
+
+    tier = db.session.get(VipTier, viewer.vip_tier_id) if viewer.vip_tier_id else None
+    profile = {column.key: _plain(getattr(viewer, column.key)) for column in ViewerProfile.__table__.columns}
+    profile["vip_tier_name"] = tier.name if tier else None
+    return {
+        "account": account.handle,
+        "profile": profile,
+        "sessions": rows(ViewerSession, ViewerSession.started_at),
+        "gifts": rows(ViewerGift, ViewerGift.sent_at),
+        "interactions": rows(ViewerInteraction, ViewerInteraction.occurred_at),
+        "heatmap": rows(ViewerActivity, ViewerActivity.weekday, ViewerActivity.hour),
+        "orders": [{"id": order.id, "status": order.status, "currency": order.currency,
+                    "total_cents": order.total_cents, "created_at": _iso(order.created_at)}
+                   for order in linked_orders(account, viewer, limit=10_000)],
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+# --- VIP tiers -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TierDraft:
+    name: str
+    min_coins: int
+    min_watch_hours: int
+    min_visits: int
+    colour: str
+    benefits: str
+
+
+def tiers_in_order(account: TikTokAccount) -> list[VipTier]:
+    """Lowest rank first, the order the editor shows."""
+    return list(reversed(account_tiers(account.id)))
+
+
+def account_tier(account: TikTokAccount, tier_id: int) -> VipTier | None:
+    tier = db.session.get(VipTier, tier_id)
+    return tier if tier is not None and tier.account_id == account.id else None
+
+
+def _check_name(account: TikTokAccount, name: str, tier_id: int | None) -> None:
+    taken = db.session.scalar(sa.select(VipTier.id).where(
+        VipTier.account_id == account.id, sa.func.lower(VipTier.name) == name.lower(),
+        VipTier.id != (tier_id or 0)))
+    if taken:
+        raise FieldError("name", "Another tier has this name.")
+
+
+def _reevaluate_all(account: TikTokAccount, now: datetime) -> int:
+    """Re-rank every automatic viewer after the tiers changed; returns how many were considered."""
+    db.session.flush()
+    ids = list(db.session.scalars(sa.select(ViewerProfile.id).where(
+        ViewerProfile.account_id == account.id,
+        sa.or_(ViewerProfile.vip_source.is_(None), ViewerProfile.vip_source == "auto"))))
+    reevaluate_vip(account, ids, now)
+    return len(ids)
+
+
+def _apply_draft(tier: VipTier, draft: TierDraft) -> None:
+    tier.name, tier.min_coins, tier.min_visits = draft.name, draft.min_coins, draft.min_visits
+    tier.min_watch_seconds = draft.min_watch_hours * 3600
+    tier.colour, tier.benefits = draft.colour, draft.benefits
+
+
+def add_tier(account: TikTokAccount, draft: TierDraft, now: datetime) -> VipTier:
+    """A new tier ranked above the others; automatic viewers are re-ranked."""
+    _check_name(account, draft.name, None)
+    top = db.session.scalar(sa.select(sa.func.max(VipTier.rank)).where(VipTier.account_id == account.id)) or 0
+    tier = VipTier(account_id=account.id, rank=top + 1)
+    _apply_draft(tier, draft)
+    db.session.add(tier)
+    _reevaluate_all(account, now)
+    db.session.commit()
+    return tier
+
+
+def edit_tier(account: TikTokAccount, tier: VipTier, draft: TierDraft, now: datetime) -> None:
+    _check_name(account, draft.name, tier.id)
+    _apply_draft(tier, draft)
+    _reevaluate_all(account, now)
+    db.session.commit()
+
+
+def move_tier(account: TikTokAccount, tier: VipTier, direction: str, now: datetime) -> bool:
+    """Swap ranks with the neighbour above ("up") or below ("down"); False at either end."""
+    ordered = tiers_in_order(account)
+    index = ordered.index(tier)
+    other_index = index + 1 if direction == "up" else index - 1
+    if not 0 <= other_index < len(ordered):
+        return False
+    other = ordered[other_index]
+    tier.rank, other.rank = other.rank, tier.rank
+    _reevaluate_all(account, now)
+    db.session.commit()
+    return True
+
+
+def delete_tier(account: TikTokAccount, tier: VipTier, now: datetime) -> None:
+    """Delete a tier; viewers set to it by hand go back to automatic, then everyone is re-ranked."""
+    db.session.execute(sa.update(ViewerProfile).where(ViewerProfile.vip_tier_id == tier.id).values(
+        vip_tier_id=None, vip_source=None, vip_since=None))
+    db.session.delete(tier)
+    _reevaluate_all(account, now)
+    db.session.commit()
+
