@@ -466,3 +466,30 @@ def test_every_studio_page_fragment_action_and_channel_refuses_another_streamer(
     assert not may_subscribe(own.owner, f"studio:{account.id}")
     assert not may_subscribe(AnonymousUserMixin(), f"studio:{account.id}")
     assert may_subscribe(account.owner, f"studio:{account.id}")
+
+
+def test_profile_shows_the_linked_shoppers_orders_in_the_streamers_shop_only(client, account):
+    """The join: gifts and watchtime on TikTok, orders in the shop; another seller's orders stay private."""
+    import uuid
+
+    from services import accounts
+    from services import checkout as checkouts
+    from tests.factories import make_product, make_seller
+
+    own_shop = accounts.open_shop(account.owner, "Riley's Shop", "rileys-shop")
+    _, other_shop = make_seller("othersell")
+    mug = make_product(own_shop, "Riley Mug", 2800)
+    vase = make_product(other_shop, "Secret Vase", 9900)
+    shopper = make_user("sam", display_name="Sam Shopper")
+    for product in (mug, vase):
+        checkout = checkouts.buy_now_checkout(product.id, 1)
+        checkouts.place_order(shopper, checkout, uuid.uuid4().hex, checkout.fingerprint())
+    bob = by_handle(account, "bob.builder")
+    bob.linked_user_id = shopper.id
+    db.session.commit()
+    log_in(client, "riley")
+    body = client.get(f"/studio/accounts/{account.id}/viewers/{bob.id}").get_data(as_text=True)
+    assert "Linked to shopper <strong>Sam Shopper</strong>" in body
+    assert "Spent $28.00" in body and "$28.00" in body and "$99.00" not in body
+    linked = client.get(f"/studio/accounts/{account.id}/viewers/export?format=json&filter=linked").get_json()
+    assert [(row["handle"], row["linked_customer"]) for row in linked] == [("bob.builder", "sam")]
