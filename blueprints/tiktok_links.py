@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, request, url_for
+from flask import Blueprint, abort, flash, url_for
 from flask_login import current_user, login_required
 
 from extensions import utcnow
+from forms.studio import LinkCodeForm
 from services import tiktok
 from services.accounts import FieldError
 from web import redirect_to, render
@@ -13,26 +14,29 @@ from web import redirect_to, render
 bp = Blueprint("tiktok_links", __name__, url_prefix="/account/tiktok")
 
 
-def _page(errors: dict[str, str] | None = None, form: dict[str, str] | None = None, status: int = 200):
+def _page(form: LinkCodeForm, status: int = 200):
     return render("account/tiktok.html", codes=tiktok.pending_codes(current_user, utcnow()),
-                  linked=tiktok.linked_profiles(current_user), errors=errors or {}, form=form or {},
-                  minutes=tiktok.LINK_CODE_MINUTES, status=status)
+                  linked=tiktok.linked_profiles(current_user), form=form, minutes=tiktok.LINK_CODE_MINUTES,
+                  status=status)
 
 
 @bp.get("/")
 @login_required
 def index():
-    return _page()
+    return _page(LinkCodeForm())
 
 
 @bp.post("/codes")
 @login_required
 def request_code():
-    form = {"account": request.form.get("account", ""), "handle": request.form.get("handle", "")}
+    form = LinkCodeForm()
+    if not form.validate_on_submit():
+        return _page(form, status=422)
     try:
-        code = tiktok.request_link_code(current_user, form["account"], form["handle"])
+        code = tiktok.request_link_code(current_user, form.account.data, form.handle.data)
     except FieldError as error:
-        return _page({error.field: error.message}, form, status=422)
+        getattr(form, error.field).errors = [error.message]
+        return _page(form, status=422)
     flash(f"Type {code.code} in @{code.account.handle}'s LIVE chat as @{code.handle} within "
           f"{tiktok.LINK_CODE_MINUTES} minutes.", "success")
     return redirect_to(url_for("tiktok_links.index"))

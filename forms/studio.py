@@ -156,3 +156,12 @@ class TierForm(FlaskForm):
     colour = ColorField("Colour", default="#888888",
                          validators=[Regexp(r"^#[0-9a-fA-F]{6}$", message="A colour like #ffd700.")])
     benefits = TextAreaField("Benefits", validators=[Length(max=500)])
+
+
+class LinkCodeForm(FlaskForm):
+    """A shopper asks for a one-time code to prove their TikTok handle in a streamer's LIVE."""
+
+    account = StringField("The streamer's TikTok handle",
+                          validators=[DataRequired("Enter the streamer's TikTok handle.")])
+    handle = StringField("Your TikTok handle", description="Only a comment from this handle can use the code.",
+                         validators=[DataRequired("Enter your own TikTok handle.")])
