@@ -81,17 +81,19 @@ class ViewerProfile(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("account_id", "tiktok_user_id"),
         sa.CheckConstraint("vip_source IN ('manual', 'auto')", name="vip_source_known"),
-        # The studio's searches (handle / display name, case-insensitive through the folded
-        # columns) and sorts, always within one account.
-        sa.Index("ix_viewer_profiles_account_handle", "account_id", "handle_folded"),
-        sa.Index("ix_viewer_profiles_account_nickname", "account_id", "nickname_folded"),
-        sa.Index("ix_viewer_profiles_account_coins", "account_id", "total_coins"),
-        sa.Index("ix_viewer_profiles_account_watchtime", "account_id", "total_watch_seconds"),
-        sa.Index("ix_viewer_profiles_account_visits", "account_id", "total_visits"),
-        sa.Index("ix_viewer_profiles_account_last_seen", "account_id", "last_seen_at"),
-        sa.Index("ix_viewer_profiles_account_first_seen", "account_id", "first_seen_at"),
-        sa.Index("ix_viewer_profiles_account_comments", "account_id", "total_comments"),
-        sa.Index("ix_viewer_profiles_account_likes", "account_id", "total_likes"),
+        # The studio's search (handle or display name contains the term, case-insensitive through
+        # the folded columns): no B-tree can seek a substring, so this one holds both columns and
+        # the id, and a search reads it alone (an index-only scan) instead of every profile's row.
+        sa.Index("ix_viewer_profiles_account_search", "account_id", "handle_folded", "nickname_folded", "id"),
+        # The sorts, always within one account; the id is the table's tie-breaker, so a page
+        # is read in index order (without it PostgreSQL sorts every profile of a tied value).
+        sa.Index("ix_viewer_profiles_account_coins", "account_id", "total_coins", "id"),
+        sa.Index("ix_viewer_profiles_account_watchtime", "account_id", "total_watch_seconds", "id"),
+        sa.Index("ix_viewer_profiles_account_visits", "account_id", "total_visits", "id"),
+        sa.Index("ix_viewer_profiles_account_last_seen", "account_id", "last_seen_at", "id"),
+        sa.Index("ix_viewer_profiles_account_first_seen", "account_id", "first_seen_at", "id"),
+        sa.Index("ix_viewer_profiles_account_comments", "account_id", "total_comments", "id"),
+        sa.Index("ix_viewer_profiles_account_likes", "account_id", "total_likes", "id"),
         sa.Index("ix_viewer_profiles_account_birthday", "account_id", "birthday_month", "birthday_day"),
         sa.Index("ix_viewer_profiles_account_vip", "account_id", "vip_tier_id"),
     )
