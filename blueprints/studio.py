@@ -16,7 +16,7 @@ from models import TikTokAccount
 from services import studio, tiktok
 from services.accounts import FieldError
 from services.viewers import local_time
-from web import redirect_to, render
+from web import redirect_to, render, wants_fragment
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
@@ -41,8 +41,12 @@ def account_page(template: str, fragment: str | None = None, status: int = 200, 
     """Render one of an account's studio pages: every one shows the account's status card and
     listens on its studio channel (notices, status, and the pulse that refreshes live regions)."""
     account = g.studio_account
+    chosen = fragment if fragment and wants_fragment() else template
+    # The status card's totals cost a pass over the account's profiles: only a whole page shows them.
+    whole_page = not chosen.rsplit("/", 1)[-1].startswith("_")
     return render(template, fragment=fragment, status=status, account=account,
-                  totals=tiktok.account_totals(account), page_channels=[f"studio:{account.id}"], **context)
+                  totals=tiktok.account_totals(account) if whole_page else None,
+                  page_channels=[f"studio:{account.id}"], **context)
 
 
 @bp.app_template_filter("duration")

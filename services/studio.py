@@ -280,10 +280,14 @@ def upcoming_birthdays(account: TikTokAccount, now: datetime, days: int = 7) -> 
     they turn when the year is known; blocked viewers are left out."""
     today = local_time(now, account.time_zone).date()
     dates = [today + timedelta(days=offset) for offset in range(days)]
-    wanted = {(day.month, day.day) for day in dates} | {(2, 29)}
+    wanted = {(day.month, day.day) for day in dates}
+    if (2, 28) in wanted:
+        wanted.add((2, 29))  # celebrated on 28 February in other years
     rows = db.session.scalars(
         sa.select(ViewerProfile).where(
             ViewerProfile.account_id == account.id, ViewerProfile.is_blocked.is_(False),
+            # The month alone lets SQLite seek the birthday index (it cannot for a row-value IN).
+            ViewerProfile.birthday_month.in_(sorted({month for month, _ in wanted})),
             sa.tuple_(ViewerProfile.birthday_month, ViewerProfile.birthday_day).in_(sorted(wanted)))
     )
     found = []
@@ -546,7 +550,7 @@ def leaderboard(account: TikTokAccount, board: str, period: str, now: datetime, 
 
 # --- exports -------------------------------------------------------------------------------------
 
-#: The documented export columns (docs/studio-export.md), in order.
+#: The documented export columns (docs/studio.md), in order.
 EXPORT_COLUMNS = (
     "tiktok_user_id", "handle", "display_name", "vip_tier", "vip_locked", "vip_since", "first_seen_at",
     "last_seen_at", "visits", "watchtime_seconds", "coins", "gifts", "comments", "likes", "shares",

@@ -493,3 +493,15 @@ def test_profile_shows_the_linked_shoppers_orders_in_the_streamers_shop_only(cli
     assert "Spent $28.00" in body and "$28.00" in body and "$99.00" not in body
     linked = client.get(f"/studio/accounts/{account.id}/viewers/export?format=json&filter=linked").get_json()
     assert [(row["handle"], row["linked_customer"]) for row in linked] == [("bob.builder", "sam")]
+
+
+def test_a_29_february_birthday_comes_up_on_28_february_in_other_years(account):
+    dan = by_handle(account, "dan")
+    dan.birthday_month, dan.birthday_day, dan.birthday_year = 2, 29, 2000
+    db.session.commit()
+    before = datetime(2027, 2, 25, 12, 0, tzinfo=UTC)
+    assert [(item.day.isoformat(), item.days_until, item.age) for item in studio.upcoming_birthdays(account, before)
+            ] == [("2027-02-28", 3, 27)]
+    leap = datetime(2028, 2, 25, 12, 0, tzinfo=UTC)
+    assert [item.day.isoformat() for item in studio.upcoming_birthdays(account, leap)] == ["2028-02-29"]
+    assert studio.upcoming_birthdays(account, datetime(2027, 3, 1, 12, 0, tzinfo=UTC)) == []
