@@ -155,9 +155,11 @@ def is_birthday_today(month: int | None, day: int | None, moment: datetime, time
 
 
 def age_on(birth_year: int | None, month: int, day: int, today: date) -> int | None:
+    """The age on `today`, counting the birthday as passed on the day it is celebrated (a 29
+    February birthday turns a year older on 28 February in other years)."""
     if birth_year is None:
         return None
-    return today.year - birth_year - (1 if (today.month, today.day) < (month, day) else 0)
+    return today.year - birth_year - (1 if today < birthday_in_year(month, day, today.year) else 0)
 
 
 def validate_birthday(month: int, day: int, year: int | None) -> None:
