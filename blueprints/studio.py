@@ -44,8 +44,9 @@ def account_page(template: str, fragment: str | None = None, status: int = 200, 
     chosen = fragment if fragment and wants_fragment() else template
     # The status card's totals cost a pass over the account's profiles: only a whole page shows them.
     whole_page = not chosen.rsplit("/", 1)[-1].startswith("_")
+    if whole_page and context.get("totals") is None:
+        context["totals"] = tiktok.account_totals(account)
     return render(template, fragment=fragment, status=status, account=account,
-                  totals=tiktok.account_totals(account) if whole_page else None,
                   page_channels=[f"studio:{account.id}"], **context)
 
 
@@ -99,9 +100,11 @@ def account(account_id: int):
     """The overview: five stats cards, who is in the LIVE, upcoming birthdays, live notices."""
     now = utcnow()
     account = g.studio_account
-    return account_page("studio/overview.html", fragment="studio/_overview.html",
-                        overview=studio.overview(account, now), in_live=studio.in_the_live(account),
-                        birthdays=studio.upcoming_birthdays(account, now))
+    stats = studio.overview(account, now)
+    # The status card shows two of the cards' figures: no need to count them twice.
+    return account_page("studio/overview.html", fragment="studio/_overview.html", overview=stats,
+                        totals={"viewers": stats.viewers, "coins": stats.coins},
+                        in_live=studio.in_the_live(account), birthdays=studio.upcoming_birthdays(account, now))
 
 
 @bp.get("/accounts/<int:account_id>/leaderboards")
