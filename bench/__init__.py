@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask import Flask
 
 
 def fresh_database(tmp: Path) -> tuple[str, Callable[[], None]]:
@@ -29,3 +31,25 @@ def fresh_database(tmp: Path) -> tuple[str, Callable[[], None]]:
         admin.dispose()
 
     return server.set(database=name).render_as_string(hide_password=False), drop
+
+
+@contextmanager
+def bench_app(tmp: Path) -> Iterator[tuple[Flask, str]]:
+    """The app (testing config, fast password hashes) on a fresh database with the schema created,
+    and that database's URL; afterwards the connections are closed and the database dropped."""
+    from app import create_app
+    from extensions import db
+    from tests.support import FAST_HASH
+
+    database_url, drop_database = fresh_database(tmp)
+    try:
+        app = create_app({"STREAMSHOP_ENV": "testing", "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": database_url,
+                          "PASSWORD_HASH_METHOD": FAST_HASH, "INSTANCE_PATH": str(tmp)})
+        with app.app_context():
+            db.create_all()
+        yield app, database_url
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        drop_database()

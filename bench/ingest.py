@@ -28,7 +28,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import fresh_database  # noqa: E402
+from bench import bench_app  # noqa: E402
 
 
 def generated_events(count: int, account_id: int):  # noqa: ANN201
@@ -53,22 +53,15 @@ def main() -> None:
 
     import gevent
 
-    from app import create_app
     from extensions import db, utcnow
     from ingest.writer import Writer
     from services import tiktok
     from tests.factories import make_user
-    from tests.support import FAST_HASH
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        database_url, drop_database = fresh_database(tmp)
-        try:
-            app = create_app({"STREAMSHOP_ENV": "testing", "SECRET_KEY": "bench",
-                              "SQLALCHEMY_DATABASE_URI": database_url, "PASSWORD_HASH_METHOD": FAST_HASH,
-                              "INSTANCE_PATH": str(tmp)})
+        with bench_app(tmp) as (app, database_url):
             with app.app_context():
-                db.create_all()
                 account_id = tiktok.link_account(make_user("bench-streamer"), "bench.host").id
                 events = generated_events(args.events, account_id)
                 db.session.remove()
@@ -100,9 +93,6 @@ def main() -> None:
             with app.app_context():
                 viewers_count = db.session.execute(sa.text("SELECT count(*) FROM viewer_profiles")).scalar()
                 db.session.remove()
-                db.engine.dispose()
-        finally:
-            drop_database()
 
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] * 1000

@@ -40,8 +40,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import fresh_database  # noqa: E402
-from tests.support import FAST_HASH, TEST_PASSWORD, csrf_from  # noqa: E402
+from bench import bench_app  # noqa: E402
+from tests.support import TEST_PASSWORD, csrf_from  # noqa: E402
 
 FIRST = (
     "aaron", "abby", "adam", "adele", "ahmed", "aiko", "alba", "alex", "alice", "amir", "amy", "ana", "andre",
@@ -209,7 +209,6 @@ def main() -> None:
     if args.profiles < 1:
         parser.error("--profiles must be at least 1")
 
-    from app import create_app
     from extensions import db, utcnow
     from models import TikTokAccount, ViewerProfile
     from services import studio, tiktok
@@ -217,13 +216,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        database_url, drop_database = fresh_database(tmp)
-        try:
-            app = create_app({"STREAMSHOP_ENV": "testing", "SECRET_KEY": "bench",
-                              "SQLALCHEMY_DATABASE_URI": database_url, "PASSWORD_HASH_METHOD": FAST_HASH,
-                              "INSTANCE_PATH": str(tmp)})
+        with bench_app(tmp) as (app, database_url):
             with app.app_context():
-                db.create_all()
                 account = tiktok.link_account(make_user("bench-streamer"), "bench.host", "Europe/Berlin")
                 account_id = account.id
                 began = time.perf_counter()
@@ -270,11 +264,6 @@ def main() -> None:
                         assert response.status_code == 200, f"{url}: {response.status_code}"
                         if round_number >= 0:
                             timings[kind, label].append(elapsed)
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
-        finally:
-            drop_database()
 
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     pooled: dict[str, list[float]] = {}

@@ -32,7 +32,8 @@ def owned_account_or_404() -> TikTokAccount:
 
 @bp.before_request
 @login_required
-def _load_account() -> None:
+def load_owned_account() -> None:
+    """Every studio blueprint runs this first: log in, and 404 unless the account is the user's."""
     if request.view_args and "account_id" in request.view_args:
         g.studio_account = owned_account_or_404()
 

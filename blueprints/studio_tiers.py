@@ -13,10 +13,10 @@ from services import studio
 from services.accounts import FieldError
 from web import redirect_to
 
-from .studio import _load_account, account_page
+from .studio import account_page, load_owned_account
 
 bp = Blueprint("studio_tiers", __name__, url_prefix="/studio/accounts/<int:account_id>/tiers")
-bp.before_request(_load_account)
+bp.before_request(load_owned_account)
 
 
 def _tier_or_404(tier_id: int) -> VipTier:

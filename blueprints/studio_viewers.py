@@ -17,10 +17,10 @@ from services.accounts import FieldError
 from services.viewers import account_tiers
 from web import is_htmx, redirect_to
 
-from .studio import _load_account, account_page
+from .studio import account_page, load_owned_account
 
 bp = Blueprint("studio_viewers", __name__, url_prefix="/studio/accounts/<int:account_id>/viewers")
-bp.before_request(_load_account)
+bp.before_request(load_owned_account)
 
 
 def _viewer_or_404(viewer_id: int) -> ViewerProfile:
@@ -89,8 +89,7 @@ def _profile_form(viewer: ViewerProfile, formdata: bool = True) -> ProfileForm:
 
 def _profile(viewer: ViewerProfile, form: ProfileForm, status: int = 200, saved: bool = False) -> Response:
     account = g.studio_account
-    tier = next((tier for tier in account_tiers(account.id) if tier.id == viewer.vip_tier_id), None)
-    return account_page("studio/profile.html", fragment="studio/_profile.html", viewer=viewer, tier=tier,
+    return account_page("studio/profile.html", fragment="studio/_profile.html", viewer=viewer, tier=viewer.vip_tier,
                         details=studio.profile_details(account, viewer), form=form, saved=saved,
                         weekdays=studio.WEEKDAYS, status=status)
 

@@ -78,13 +78,6 @@ class TagsField(Field):
     def process_formdata(self, valuelist: list[str]) -> None:
         self.data = clean_tags(valuelist)
 
-    def pre_validate(self, form: FlaskForm) -> None:
-        if len(self.data or []) > MAX_TAGS:
-            raise ValueError(f"Keep it to {MAX_TAGS} tags.")
-        for tag in self.data or []:
-            if len(tag) > 30:
-                raise ValueError(f"“{tag[:30]}…” is too long: a tag has at most 30 characters.")
-
 
 class ProfileForm(FlaskForm):
     # Not validated against the list: a voice stored earlier stays selectable.
@@ -119,9 +112,14 @@ class ProfileForm(FlaskForm):
     def validate(self, extra_validators=None) -> bool:  # noqa: ANN001
         valid = super().validate(extra_validators)
         self.tags.data = clean_tags([*(self.tags.data or []), self.new_tags.data or ""])
+        # Checked after "Add tags" is merged in, so a typed tag is held to the same rules as a chip.
         if len(self.tags.data) > MAX_TAGS:
             self.tags.errors = [*self.tags.errors, f"Keep it to {MAX_TAGS} tags."]
             valid = False
+        for tag in self.tags.data:
+            if len(tag) > 30:
+                self.tags.errors = [*self.tags.errors, f"“{tag[:30]}…” is too long: a tag has at most 30 characters."]
+                valid = False
         month, day, year = self.birthday_month.data or 0, self.birthday_day.data, self.birthday_year.data
         if (month and day is None) or (day is not None and not month):
             target = self.birthday_day if month else self.birthday_month

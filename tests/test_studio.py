@@ -247,6 +247,7 @@ def test_the_editor_saves_every_field(client, account):
     ({"discord_username": "no spaces please"}, "A Discord name has 2–32 letters"),
     ({"vip": "999999"}, "Not a valid choice"),
     ({"notes": "x" * 5001}, "Notes have at most 5,000 characters."),
+    ({"new_tags": "fine, " + "t" * 31}, "a tag has at most 30 characters."),
 ])
 def test_the_editor_rejects_bad_input_with_a_message_and_saves_nothing(client, account, changes, message):
     token = log_in(client, "riley")
