@@ -7,6 +7,7 @@ from flask import Flask
 
 from services import accounts
 from services.demo import seed_demo
+from services.errors import FieldError
 
 
 @click.command("create-admin")
@@ -20,7 +21,7 @@ def create_admin_command(email: str, username: str, display_name: str | None, pa
         raise click.BadParameter("A password has at least 8 characters.", param_hint="password")
     try:
         user = accounts.register_user(email, username, display_name or username, password, is_admin=True)
-    except accounts.FieldError as error:
+    except FieldError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"Administrator {user.username} <{user.email}> created.")
 

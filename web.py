@@ -24,6 +24,7 @@ from markupsafe import Markup
 
 from extensions import db, login_manager
 from models import User
+from realtime.channels import seller_channel, stream_channel, studio_channel, user_channel
 
 #: The header navigation. An entry shows once a blueprint provides its endpoint, so a link never
 #: leads to a page that does not exist yet.
@@ -130,7 +131,7 @@ def _template_context() -> dict[str, Any]:
         """The websocket URL for this page: its own channels plus the user's header channel."""
         channels = list(page_channels or [])
         if current_user.is_authenticated:
-            channels.append(f"user:{current_user.id}")
+            channels.append(user_channel(current_user.id))
         return url_for("realtime.socket", channel=channels) if channels else None
 
     def cart_count(user: User | Any = None) -> int:
@@ -140,7 +141,8 @@ def _template_context() -> dict[str, Any]:
         user = user if user is not None else current_user
         return count_for(user) if user.is_authenticated else 0
 
-    return {"navigation": _navigation, "socket_url": socket_url, "cart_count": cart_count, "csrf_field": csrf_field}
+    return {"navigation": _navigation, "socket_url": socket_url, "cart_count": cart_count, "csrf_field": csrf_field,
+            "stream_channel": stream_channel, "seller_channel": seller_channel, "studio_channel": studio_channel}
 
 
 def csrf_field() -> Markup:

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from forms.accounts import OpenShopForm
 from services import accounts
+from services.errors import FieldError
 from web import redirect_to, render
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -25,7 +26,7 @@ def open_shop():
     if form.validate_on_submit():
         try:
             shop = accounts.open_shop(current_user, form.name.data, form.slug.data)
-        except accounts.FieldError as error:
+        except FieldError as error:
             getattr(form, error.field).errors.append(error.message)
         else:
             flash(f"Your shop “{shop.name}” is open. You are now a seller.", "success")

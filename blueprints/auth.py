@@ -8,6 +8,7 @@ from flask_login import current_user, login_user, logout_user
 from extensions import limiter
 from forms.accounts import LoginForm, RegisterForm
 from services import accounts
+from services.errors import FieldError
 from web import redirect_to, render, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -29,7 +30,7 @@ def register():
             user = accounts.register_user(
                 form.email.data, form.username.data, form.display_name.data, form.password.data
             )
-        except accounts.FieldError as error:
+        except FieldError as error:
             getattr(form, error.field).errors.append(error.message)
         else:
             login_user(user)

@@ -9,7 +9,7 @@ from extensions import db
 from forms.shop import AddToCartForm, QuantityForm
 from models import Product
 from services import cart as carts
-from services.accounts import FieldError
+from services.errors import FieldError
 from web import optional_int, redirect_to, render, wants_fragment
 
 bp = Blueprint("cart", __name__, url_prefix="/cart")

@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from extensions import db
+from services.errors import DomainError, FieldError, Forbidden, Invalid, NotFound
 from web import render, wants_fragment
 
 bp = Blueprint("errors", __name__)
@@ -47,6 +48,19 @@ def http_error(error: HTTPException):  # noqa: ANN201
         return error
     detail = error.description if error.code in (400, 422) and error.description != type(error).description else None
     return _error_response(error.code, detail)
+
+
+#: How each domain error a service raises answers over HTTP (the most specific class wins).
+DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (FieldError, 422), (Invalid, 400), (Forbidden, 403), (NotFound, 404),
+)
+
+
+@bp.app_errorhandler(DomainError)
+def domain_error(error: DomainError):  # noqa: ANN201
+    """A service refused: answer with its status, and its message where it is meant for the user."""
+    status = next((code for kind, code in DOMAIN_STATUS if isinstance(error, kind)), 400)
+    return _error_response(status, error.message if status in (400, 422) and error.message else None)
 
 
 @bp.app_errorhandler(InternalServerError)

@@ -13,7 +13,7 @@ from extensions import db, limiter
 from forms.live import CommentForm
 from models import SavedStream
 from services import live
-from services.accounts import FieldError
+from services.errors import FieldError
 from web import redirect_to, render, wants_fragment
 
 bp = Blueprint("live", __name__, url_prefix="/live")

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from forms.shop import ProductForm
 from services import catalog, orders
-from services.accounts import FieldError
+from services.errors import FieldError
 from web import redirect_to, render
 
 bp = Blueprint("seller", __name__, url_prefix="/seller")

@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 
 from forms.live import ShowForm
 from services import catalog, live, tiktok
-from services.accounts import FieldError
+from services.errors import FieldError
 from web import optional_int, redirect_to, render, wants_fragment
 
 bp = Blueprint("shows", __name__, url_prefix="/seller/shows")

@@ -13,8 +13,9 @@ from werkzeug.wrappers import Response
 from extensions import utcnow
 from forms.studio import LinkAccountForm, SettingsForm
 from models import TikTokAccount
+from realtime.channels import studio_channel
 from services import studio, tiktok
-from services.accounts import FieldError
+from services.errors import FieldError
 from services.viewers import local_time
 from web import redirect_to, render, wants_fragment
 
@@ -48,7 +49,7 @@ def account_page(template: str, fragment: str | None = None, status: int = 200, 
     if whole_page and context.get("totals") is None:
         context["totals"] = tiktok.account_totals(account)
     return render(template, fragment=fragment, status=status, account=account,
-                  page_channels=[f"studio:{account.id}"], **context)
+                  page_channels=[studio_channel(account.id)], **context)
 
 
 @bp.app_template_filter("duration")
@@ -74,7 +75,7 @@ def _index(form: LinkAccountForm, status: int = 200) -> Response:
     accounts = tiktok.user_accounts(current_user)
     # The cards update live (a socket takes at most 8 channels; the user's own is one of them).
     return render("studio/index.html", accounts=accounts, totals={a.id: tiktok.account_totals(a) for a in accounts},
-                  form=form, page_channels=[f"studio:{a.id}" for a in accounts[:7]], status=status)
+                  form=form, page_channels=[studio_channel(a.id) for a in accounts[:7]], status=status)
 
 
 @bp.get("/")

@@ -10,7 +10,7 @@ from extensions import utcnow
 from forms.studio import TierForm
 from models import VipTier
 from services import studio
-from services.accounts import FieldError
+from services.errors import FieldError
 from web import redirect_to
 
 from .studio import account_page, load_owned_account

@@ -13,7 +13,7 @@ from extensions import utcnow
 from forms.studio import ProfileForm
 from models import ViewerProfile
 from services import studio
-from services.accounts import FieldError
+from services.errors import FieldError
 from services.viewers import account_tiers
 from web import is_htmx, redirect_to
 

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from extensions import utcnow
 from forms.studio import LinkCodeForm
 from services import tiktok
-from services.accounts import FieldError
+from services.errors import FieldError
 from web import redirect_to, render
 
 bp = Blueprint("tiktok_links", __name__, url_prefix="/account/tiktok")

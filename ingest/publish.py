@@ -7,13 +7,10 @@ from collections.abc import Iterable
 from extensions import db
 from models import TikTokAccount
 from realtime import publish
+from realtime.channels import studio_channel
 from realtime.fragments import render_oob
 from services.tiktok import account_totals
 from services.viewers import Notice
-
-
-def studio_channel(account_id: int) -> str:
-    return f"studio:{account_id}"
 
 
 def publish_account(account_id: int, notices: Iterable[Notice] = ()) -> None:

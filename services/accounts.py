@@ -8,16 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from extensions import db
 from models import Shop, User
 from realtime import publish
+from realtime.channels import user_channel
 from realtime.fragments import render_oob
-
-
-class FieldError(Exception):
-    """A value the user typed is unacceptable; `field` names the form field to show it on."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+from services.errors import FieldError
 
 
 def find_user_by_login(identifier: str) -> User | None:
@@ -75,4 +68,4 @@ def open_shop(user: User, name: str, slug: str) -> Shop:
 
 def publish_header(user: User) -> None:
     """Refresh the navigation in every open tab of `user` (it changes when they become a seller)."""
-    publish(f"user:{user.id}", render_oob("_nav.html", user=user))
+    publish(user_channel(user.id), render_oob("_nav.html", user=user))

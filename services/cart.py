@@ -7,8 +7,9 @@ import sqlalchemy as sa
 from extensions import db
 from models import STREAM_SOURCES, Cart, CartItem, Product, User
 from realtime import publish
+from realtime.channels import user_channel
 from realtime.fragments import render_oob
-from services.accounts import FieldError
+from services.errors import FieldError
 
 MAX_QUANTITY = 99
 
@@ -98,4 +99,4 @@ def remove_item(user: User, item_id: int) -> None:
 
 
 def publish_cart_badge(user: User) -> None:
-    publish(f"user:{user.id}", render_oob("_cart_badge.html", count=cart_count(user)))
+    publish(user_channel(user.id), render_oob("_cart_badge.html", count=cart_count(user)))

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from typing import IO
 
 import sqlalchemy as sa
-from flask import abort
 
 from extensions import db
 from models import OrderItem, Product, Shop, User
-from services.accounts import FieldError
+from services.errors import FieldError, Forbidden, NotFound
 from services.images import ImageRejected, delete_product_image, store_product_image
 
 
@@ -28,9 +27,11 @@ class ProductDraft:
 
 def owned_product(user: User, product_id: int) -> Product:
     """The product, if it belongs to `user`'s shop: 404 when it does not exist, 403 when it is another's."""
-    product = db.get_or_404(Product, product_id)
+    product = db.session.get(Product, product_id)
+    if product is None:
+        raise NotFound("There is no such product.")
     if user.shop is None or product.shop_id != user.shop.id:
-        abort(403)
+        raise Forbidden("This product belongs to another shop.")
     return product
 
 

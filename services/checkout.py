@@ -15,13 +15,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from flask import abort
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import STREAM_SOURCES, CartItem, Order, OrderItem, Product, StreamOrder, User
 from services import cart as carts
 from services import live
+from services.errors import Invalid, NotFound
 from services.payments import PaymentDeclined, payment_provider
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{32}$")
@@ -103,9 +103,11 @@ def cart_checkout(user: User) -> Checkout:
 def buy_now_checkout(
     product_id: int, quantity: int, stream_id: int | None = None, source: str | None = None
 ) -> Checkout:
-    product = db.get_or_404(Product, product_id)
+    product = db.session.get(Product, product_id)
+    if product is None:
+        raise NotFound("There is no such product.")
     if not 1 <= quantity <= carts.MAX_QUANTITY:
-        abort(400, f"Choose a quantity from 1 to {carts.MAX_QUANTITY}.")
+        raise Invalid(f"Choose a quantity from 1 to {carts.MAX_QUANTITY}.")
     source = source if source in STREAM_SOURCES else ("live" if stream_id else None)
     return Checkout([CheckoutLine(product, quantity, stream_id, source)], buy_now=True)
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import gevent
 import sqlalchemy as sa
-from flask import abort, current_app
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db, utcnow
@@ -36,11 +36,11 @@ from models import (
     User,
 )
 from realtime import publish
-from realtime.channels import channel_rule
+from realtime.channels import seller_channel, stream_channel
 from realtime.fragments import render_oob
 from realtime.presence import PresenceTracker, track_presence
 from services import presence
-from services.accounts import FieldError
+from services.errors import FieldError, Forbidden, NotFound
 
 COMMENT_MAX = 500
 
@@ -73,14 +73,23 @@ class StreamStats:
 
 
 def get_stream(stream_id: int) -> LiveStream:
-    return db.get_or_404(LiveStream, stream_id)
+    stream = db.session.get(LiveStream, stream_id)
+    if stream is None:
+        raise NotFound("There is no such show.")
+    return stream
+
+
+def public_stream(stream_id: int) -> LiveStream | None:
+    """The show, if it exists and its seller has not deleted it."""
+    stream = db.session.get(LiveStream, stream_id)
+    return stream if stream is not None and stream.discarded_at is None else None
 
 
 def owned_stream(user: User, stream_id: int) -> LiveStream:
     """The show if `user` owns it: 404 when it does not exist, 403 when it is someone else's."""
     stream = get_stream(stream_id)
     if not user.is_authenticated or user.shop is None or stream.shop_id != user.shop.id:
-        abort(403)
+        raise Forbidden("This show belongs to another shop.")
     return stream
 
 
@@ -319,7 +328,7 @@ def react(stream: LiveStream, user: User, kind: str, now: datetime | None = None
     """Like or dislike: one reaction per person; the same again removes it, the other switches it.
     Returns the person's reaction afterwards."""
     if kind not in REACTIONS:
-        abort(404)
+        raise NotFound("There is no such reaction.")
     if stream.status == "ended":
         raise FieldError("reaction", "This show has ended.")
     for attempt in range(2):
@@ -374,8 +383,8 @@ def post_comment(stream: LiveStream, user: User, text: str, now: datetime | None
     db.session.flush()
     record_event(stream, "comment", now, comment_id=comment.id, user_id=user.id)
     db.session.commit()
-    publish(f"stream:{stream.id}", render_oob("live/_chat_line.html", stream=stream, comment=comment))
-    publish(f"stream-seller:{stream.id}", render_oob("shows/_comment_line.html", stream=stream, comment=comment)
+    publish(stream_channel(stream.id), render_oob("live/_chat_line.html", stream=stream, comment=comment))
+    publish(seller_channel(stream.id), render_oob("shows/_comment_line.html", stream=stream, comment=comment)
             + _seller_stats_html(stream))
     return comment
 
@@ -387,20 +396,21 @@ def delete_comment(stream: LiveStream, comment_id: int) -> None:
                                            StreamInteraction.interaction_type == "comment")
     )
     if comment is None:
-        abort(404)
+        raise NotFound("There is no such comment.")
     comment.deleted_at = utcnow()
     record_event(stream, "comment_deleted", comment_id=comment_id)
     db.session.commit()
     removal = f'<div id="comment-{comment_id}" hx-swap-oob="delete"></div>'
-    publish(f"stream:{stream.id}", removal)
-    publish(f"stream-seller:{stream.id}",
+    publish(stream_channel(stream.id), removal)
+    publish(seller_channel(stream.id),
             f'<div id="feed-comment-{comment_id}" hx-swap-oob="delete"></div>' + _seller_stats_html(stream))
 
 
 def mute_user(stream: LiveStream, user_id: int) -> None:
     if user_id == stream.shop.owner_id:
         raise FieldError("user", "You cannot mute yourself.")
-    db.get_or_404(User, user_id)
+    if db.session.get(User, user_id) is None:
+        raise NotFound("There is no such user.")
     if not db.session.scalar(sa.select(StreamMute.id).where(StreamMute.stream_id == stream.id,
                                                             StreamMute.user_id == user_id)):
         db.session.add(StreamMute(stream_id=stream.id, user_id=user_id))
@@ -421,7 +431,7 @@ def announce_orders(orders: list[Order]) -> None:
                 record_event(stream, "order", order_id=order.id, total_cents=order.total_cents)
         db.session.commit()
         publish_products(stream)
-        publish(f"stream-seller:{stream.id}", render_oob("shows/_orders_feed.html", stream=stream,
+        publish(seller_channel(stream.id), render_oob("shows/_orders_feed.html", stream=stream,
                                                          orders=stream_orders(stream)) + _seller_stats_html(stream))
 
 
@@ -434,48 +444,32 @@ def _seller_stats_html(stream: LiveStream) -> str:
 
 def publish_counts(stream: LiveStream) -> None:
     current = stats(stream)
-    publish(f"stream:{stream.id}", render_oob("live/_counts.html", stream=stream, stats=current))
-    publish(f"stream-seller:{stream.id}", render_oob("shows/_stats.html", stream=stream, stats=current))
+    publish(stream_channel(stream.id), render_oob("live/_counts.html", stream=stream, stats=current))
+    publish(seller_channel(stream.id), render_oob("shows/_stats.html", stream=stream, stats=current))
 
 
 def publish_products(stream: LiveStream) -> None:
-    publish(f"stream:{stream.id}", render_oob("live/_products.html", stream=stream))
-    publish(f"stream-seller:{stream.id}", render_oob("shows/_featured.html", stream=stream))
+    publish(stream_channel(stream.id), render_oob("live/_products.html", stream=stream))
+    publish(seller_channel(stream.id), render_oob("shows/_featured.html", stream=stream))
 
 
 def publish_status(stream: LiveStream) -> None:
     current = stats(stream)
-    publish(f"stream:{stream.id}", render_oob("live/_status.html", stream=stream)
+    publish(stream_channel(stream.id), render_oob("live/_status.html", stream=stream)
             + render_oob("live/_counts.html", stream=stream, stats=current)
             + render_oob("live/_comment_form_oob.html", stream=stream))
-    publish(f"stream-seller:{stream.id}", render_oob("shows/_controls.html", stream=stream, stats=current)
+    publish(seller_channel(stream.id), render_oob("shows/_controls.html", stream=stream, stats=current)
             + render_oob("shows/_stats.html", stream=stream, stats=current))
 
 
 def publish_presence(stream: LiveStream) -> None:
     current = stats(stream)
-    publish(f"stream:{stream.id}", render_oob("live/_counts.html", stream=stream, stats=current))
-    publish(f"stream-seller:{stream.id}", render_oob("shows/_stats.html", stream=stream, stats=current)
+    publish(stream_channel(stream.id), render_oob("live/_counts.html", stream=stream, stats=current))
+    publish(seller_channel(stream.id), render_oob("shows/_stats.html", stream=stream, stats=current)
             + render_oob("shows/_viewer_list.html", stream=stream, viewers=active_viewers(stream), stats=current))
 
 
-# --- channels and presence ---------------------------------------------------------------------
-
-
-def _stream_from_key(key: str) -> LiveStream | None:
-    return db.session.get(LiveStream, int(key)) if key.isdigit() else None
-
-
-@channel_rule("stream")
-def _anyone_may_watch(viewer, key: str) -> bool:  # noqa: ANN001
-    """A show's public channel carries only what its public page shows."""
-    return _stream_from_key(key) is not None
-
-
-@channel_rule("stream-seller")
-def _owner_only(viewer, key: str) -> bool:  # noqa: ANN001
-    stream = _stream_from_key(key)
-    return bool(stream and viewer.is_authenticated and viewer.shop and stream.shop_id == viewer.shop.id)
+# --- presence ------------------------------------------------------------------------------------
 
 
 #: Presence changes are coalesced per show: at most one count and viewer-list publish per this many

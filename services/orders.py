@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort
 
 from extensions import db, utcnow
 from models import Order, Product, Shop, User
-from services.accounts import FieldError
+from services.errors import FieldError, NotFound
 
 PAGE_SIZE = 50
 
@@ -21,7 +20,7 @@ def buyer_order(buyer: User, order_id: int) -> Order:
     """The buyer's own order; anyone else's is a 404 (its existence is private)."""
     order = db.session.get(Order, order_id)
     if order is None or order.buyer_id != buyer.id:
-        abort(404)
+        raise NotFound("There is no such order.")
     return order
 
 
@@ -43,7 +42,7 @@ def shop_orders(shop: Shop, page: int = 1) -> tuple[list[Order], int]:
 def shop_order(seller: User, order_id: int) -> Order:
     order = db.session.get(Order, order_id)
     if order is None or seller.shop is None or order.shop_id != seller.shop.id:
-        abort(404)
+        raise NotFound("There is no such order.")
     return order
 
 

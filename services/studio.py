@@ -30,7 +30,7 @@ from models import (
     ViewerSession,
     VipTier,
 )
-from services.accounts import FieldError
+from services.errors import FieldError
 from services.viewers import (
     account_tiers,
     age_on,

@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import TikTokAccount, TikTokLinkCode, User, ViewerProfile
-from services.accounts import FieldError
 from services.clock import SYSTEM_CLOCK, Clock
+from services.errors import FieldError
 from services.viewers import fold, seed_default_tiers
 
 HANDLE = re.compile(r"^[a-z0-9_.]{2,24}$")

@@ -12,7 +12,7 @@ from models import CartItem, Order, OrderItem, Product, StreamOrder
 from services import cart as carts
 from services import checkout as checkouts
 from services import orders
-from services.accounts import FieldError
+from services.errors import FieldError
 from tests.factories import make_product, make_seller, make_stream, make_user
 
 

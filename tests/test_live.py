@@ -14,7 +14,7 @@ from models import LiveStream, SavedStream, StreamEvent, StreamInteraction, Stre
 from realtime.channels import may_subscribe
 from services import checkout as checkouts
 from services import live, presence
-from services.accounts import FieldError
+from services.errors import FieldError
 from tests.factories import make_product, make_seller, make_stream, make_user
 
 
@@ -259,12 +259,12 @@ def test_public_channel_never_carries_private_data(app, seller, stream):
     assert "Secret Buyer" in private_messages and "revenue" in private_messages
 
 
-def test_lookup_of_a_missing_show_is_404(app_ctx):
-    from werkzeug.exceptions import NotFound
+def test_lookup_of_a_missing_show_raises_not_found_which_answers_404(app, client):
+    from services.errors import NotFound
 
-    with pytest.raises(NotFound):
+    with app.app_context(), pytest.raises(NotFound):
         live.get_stream(424242)
-    assert db.session.get(LiveStream, 424242) is None
+    assert client.get("/live/424242").status_code == 404
 
 
 def test_a_show_can_be_linked_to_the_sellers_own_tiktok_account(seller):
