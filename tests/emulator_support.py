@@ -1,4 +1,4 @@
-"""Running the TikTok emulator (ingest/emulator.py) and ingesting gunicorn servers in tests."""
+"""Running the TikTok emulator (tests/tiktok_emulator/) and ingesting gunicorn servers in tests."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.support import ROOT, free_port
 
 
 class Emulator:
-    """`python -m ingest.emulator` in its own process, serving the rooms given."""
+    """`python -m tests.tiktok_emulator` in its own process, serving the rooms given."""
 
     def __init__(self, tmp_path: Path, rooms: list[dict[str, Any]], delay: float = 0.05) -> None:
         config = tmp_path / f"emulator-{time.monotonic_ns()}.json"
@@ -28,7 +28,7 @@ class Emulator:
         self.log_path = tmp_path / f"emulator-{self.port}.log"
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ingest.emulator", "--port", str(self.port), "--config", str(config),
+            [sys.executable, "-m", "tests.tiktok_emulator", "--port", str(self.port), "--config", str(config),
              "--delay", str(delay), "--handshake-options", "ping-interval=1"],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
         )

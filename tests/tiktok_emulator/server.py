@@ -33,8 +33,8 @@ POST requests are NOT supported by this server (websockets' HTTP parser refuses
 request bodies) - the connect flow of TikTokLive only uses GETs (+ the WS).
 
 Usage (stand-alone):
-    python -m ingest.emulator --port 8765 --unique-id streamshop_host --script script.json
-    python -m ingest.emulator --config rooms.json   # {"rooms": [{"unique_id", "room_id", "live",
+    python -m tests.tiktok_emulator --port 8765 --unique-id streamshop_host --script script.json
+    python -m tests.tiktok_emulator --config rooms.json   # {"rooms": [{"unique_id", "room_id", "live",
                                                     #   "script", "initial_messages", "history"}]}
     (prints "EMULATOR_READY http://127.0.0.1:8765" once listening)
 

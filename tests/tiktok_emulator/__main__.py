@@ -1,0 +1,3 @@
+from tests.tiktok_emulator.server import main
+
+main()
