@@ -36,6 +36,9 @@ Usage (stand-alone):
     python -m tests.tiktok_emulator --port 8765 --unique-id streamshop_host --script script.json
     python -m tests.tiktok_emulator --config rooms.json   # {"rooms": [{"unique_id", "room_id", "live",
                                                     #   "script", "initial_messages", "history"}]}
+    A room may have "generate": {"rate": 10, "events": 600, "viewers": 50, "seed": 1} instead of
+    a script: a steady LIVE at its own rate (tests/tiktok_emulator/generate.py). Any number of
+    rooms play at once, one per account.
     (prints "EMULATOR_READY http://127.0.0.1:8765" once listening)
 
 The LIVE goes on while a client is away: a reconnecting client continues the script where the
@@ -131,6 +134,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from ingest.gifts import gift_catalogue  # noqa: E402
+from tests.tiktok_emulator.generate import generated_script  # noqa: E402
 
 log = logging.getLogger("tiktok_emulator")
 
@@ -890,8 +894,9 @@ async def _amain(args: argparse.Namespace) -> None:
         with open(args.config) as fh:
             cfg = json.load(fh)
         for r in cfg.get("rooms", []):
+            script = generated_script(**r["generate"]) if r.get("generate") else r.get("script")
             emu.add_room(r["unique_id"], r.get("room_id"), live=r.get("live", True),
-                         script=r.get("script"), initial_messages=r.get("initial_messages"),
+                         script=script, initial_messages=r.get("initial_messages"),
                          history=int(r.get("history", 0)))
     else:
         emu.add_room(args.unique_id, args.room_id, live=not args.offline, script=script,
