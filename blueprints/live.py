@@ -25,7 +25,7 @@ def _comment_rate_key() -> str:
 
 @bp.get("/")
 def index():
-    return render("live/index.html", live_now=live.live_now(), upcoming=live.upcoming(), replays=live.replays())
+    return render("live/index.html", **live.listing())
 
 
 @bp.get("/<int:stream_id>")

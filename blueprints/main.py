@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from realtime import current_hub
+from services import live
 from services.database import check_database
+from services.demo import DEMO_ACCOUNTS
 from web import render
 
 bp = Blueprint("main", __name__)
@@ -13,7 +15,9 @@ bp = Blueprint("main", __name__)
 
 @bp.get("/")
 def index():
-    return render("main/index.html")
+    """Shows live now, upcoming and replays; in development, a banner with the demo logins."""
+    demo_accounts = DEMO_ACCOUNTS if current_app.config["STREAMSHOP_ENV"] == "development" else ()
+    return render("main/index.html", demo_accounts=demo_accounts, **live.listing())
 
 
 @bp.get("/healthz")

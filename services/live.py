@@ -108,6 +108,26 @@ def live_now() -> list[LiveStream]:
     return list(db.session.scalars(query))
 
 
+def watching_now(streams: list[LiveStream]) -> dict[int, int]:
+    """How many people are watching each of `streams` right now (the figure the show page shows)."""
+    ids = [stream.id for stream in streams]
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(StreamViewer.stream_id, sa.func.count())
+        .where(StreamViewer.stream_id.in_(ids), StreamViewer.is_active)
+        .group_by(StreamViewer.stream_id)
+    ).all()
+    return {stream_id: 0 for stream_id in ids} | dict(rows)
+
+
+def listing() -> dict[str, object]:
+    """What the live index and the home page list: shows live now (with who is watching), the
+    upcoming ones and the replays."""
+    now_live = live_now()
+    return {"live_now": now_live, "watching": watching_now(now_live), "upcoming": upcoming(), "replays": replays()}
+
+
 def upcoming() -> list[LiveStream]:
     query = (
         sa.select(LiveStream)

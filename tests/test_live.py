@@ -10,7 +10,7 @@ from flask_login import AnonymousUserMixin
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db, utcnow
-from models import LiveStream, SavedStream, StreamEvent, StreamInteraction, StreamOrder, StreamViewer
+from models import SavedStream, StreamEvent, StreamInteraction, StreamOrder, StreamViewer
 from realtime.channels import may_subscribe
 from services import checkout as checkouts
 from services import live, presence

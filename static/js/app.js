@@ -12,6 +12,12 @@
   document.addEventListener("click", function (event) {
     var close = event.target.closest(".flash-close");
     if (close) close.closest(".flash").remove();
+    // On phones the header's nav folds behind the Menu button.
+    var menu = event.target.closest(".menu-toggle");
+    if (menu) {
+      var open = menu.closest(".site-header").classList.toggle("menu-open");
+      menu.setAttribute("aria-expanded", open ? "true" : "false");
+    }
   });
 
   // Live regions listen for `socket-poll` on the body (hx-trigger="socket-poll from:body").
@@ -85,6 +91,18 @@ document.addEventListener("submit", function (event) {
     });
   }
   window.setInterval(tickDurations, 1000);
+
+  // Times the server writes in UTC are shown in the reader's own time zone.
+  function localTimes(root) {
+    root.querySelectorAll("time[data-local-time]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      el.textContent = when.toLocaleString(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+      el.title = when.toString();
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
+  document.addEventListener("htmx:load", function (event) { localTimes(event.target); });
 
   function startPlayers(root) {
     root.querySelectorAll("video[data-hls-src]:not([data-started])").forEach(function (video) {
