@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,8 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _flag("COOKIE_SECURE", production),
+        # A login session (and its remember-me cookie) lasts this long unless revoked sooner.
+        "LOGIN_SESSION_DAYS": int(os.environ.get("LOGIN_SESSION_DAYS", "365")),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust.
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
@@ -107,6 +110,7 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
                 "set SECRET_KEY, or STREAMSHOP_ENV=development for a local run."
             )
         config["SECRET_KEY"] = _development_secret_key(instance_path)
+    config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(days=config["LOGIN_SESSION_DAYS"]))
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # A writer waits up to 15 s for another process's write lock instead of failing at once.
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {

@@ -22,9 +22,10 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from extensions import db, login_manager
+from extensions import login_manager
 from models import User
 from realtime.channels import seller_channel, stream_channel, studio_channel, user_channel
+from services.accounts import user_for_session
 
 #: The header navigation. An entry shows once a blueprint provides its endpoint, so a link never
 #: leads to a page that does not exist yet.
@@ -100,8 +101,8 @@ def _current_page_path() -> str:
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+def _load_user(cookie_id: str) -> User | None:
+    return user_for_session(cookie_id)
 
 
 @login_manager.unauthorized_handler

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, url_for
 from flask_login import current_user, login_required
 
-from forms.accounts import OpenShopForm
+from forms.accounts import OpenShopForm, PasswordChangeForm
 from services import accounts
 from services.errors import FieldError
 from web import redirect_to, render
@@ -16,7 +16,7 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 @bp.get("/")
 @login_required
 def index():
-    return render("account/index.html", form=OpenShopForm())
+    return render("account/index.html", form=OpenShopForm(), password_form=PasswordChangeForm())
 
 
 @bp.post("/shop")
@@ -31,4 +31,5 @@ def open_shop():
         else:
             flash(f"Your shop “{shop.name}” is open. You are now a seller.", "success")
             return redirect_to(url_for("account.index"))
-    return render("account/index.html", fragment="account/_open_shop.html", form=form, status=422)
+    return render("account/index.html", fragment="account/_open_shop.html", form=form,
+                  password_form=PasswordChangeForm(), status=422)

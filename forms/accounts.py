@@ -44,6 +44,18 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired("Choose a new password."), Length(8, 128, "A password has 8 to 128 characters.")],
+    )
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[DataRequired("Repeat the new password."), EqualTo("new_password", "The passwords do not match.")],
+    )
+
+
 class OpenShopForm(FlaskForm):
     name = StringField(
         "Shop name",

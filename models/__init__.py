@@ -28,11 +28,12 @@ from models.tiktok import (
     ViewerSession,
     VipTier,
 )
-from models.user import User
+from models.user import LoginSession, User
 
 __all__ = [
     "ACCOUNT_STATUSES",
     "IngestLease",
+    "LoginSession",
     "IngestedMessage",
     "TikTokAccount",
     "TikTokLinkCode",

@@ -44,5 +44,25 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    #: The signed-in browser this instance was loaded for (set by `services.accounts`); see `get_id`.
+    login_token = None  # str | None; a plain attribute, not a column
+
+    def get_id(self) -> str:
+        """What the session and remember cookies hold: the user and their browser's login session, so
+        deleting that session (logout, "log out everywhere", a new password) makes the cookies worthless."""
+        return f"{self.id}:{self.login_token or ''}"
+
     def __repr__(self) -> str:
         return f"<User {self.username}>"
+
+
+class LoginSession(db.Model):
+    """One signed-in browser. Its cookies carry the token; only the token's hash is stored, so a
+    copy of the database signs nobody in."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
