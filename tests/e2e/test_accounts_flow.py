@@ -27,7 +27,7 @@ def test_register_log_out_log_in_and_open_a_shop(live_server, new_page):
     page.get_by_role("button", name="Register").click()
     expect(page.get_by_text("Welcome to Streamshop, Pat Potter!")).to_be_visible()
 
-    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Log out", exact=True).click()
     expect(page.get_by_text("You are logged out.")).to_be_visible()
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Log in").click()

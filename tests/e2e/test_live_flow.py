@@ -18,7 +18,7 @@ def log_in(page, base_url: str, username: str) -> None:  # noqa: ANN001
     page.get_by_label("Email or username").fill(username)
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.get_by_role("button", name="Log out", exact=True)).to_be_visible()
 
 
 def test_live_show_from_go_live_to_replay(app_ctx, live_server, new_page):

@@ -46,7 +46,7 @@ def open_studio(page, base_url: str) -> None:  # noqa: ANN001
     page.get_by_label("Email or username").fill(STREAMER.username)
     page.get_by_label("Password").fill(STREAMER.password)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.get_by_role("button", name="Log out", exact=True)).to_be_visible()
     page.goto(base_url + "/studio/")
     page.get_by_role("link", name=f"Open @{DEMO_TIKTOK_HANDLE}").click()
     expect(page.get_by_role("heading", name=f"@{DEMO_TIKTOK_HANDLE}")).to_be_visible()
