@@ -95,6 +95,7 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "DEMO_REPLAY": os.environ.get("DEMO_REPLAY") or None,
         "DEMO_REPLAY_SPEED": float(os.environ.get("DEMO_REPLAY_SPEED", "1")),
         "INGEST_LEASE_SECONDS": float(os.environ.get("INGEST_LEASE_SECONDS", "15")),
+        "INGEST_MAX_ACCOUNTS": int(os.environ.get("INGEST_MAX_ACCOUNTS", "0")),
         "INGEST_SWEEP_SECONDS": float(os.environ.get("INGEST_SWEEP_SECONDS", "60")),
         "INGEST_OFFLINE_RECHECK_SECONDS": float(os.environ.get("INGEST_OFFLINE_RECHECK_SECONDS", "60")),
         "INGEST_BACKOFF_BASE_SECONDS": float(os.environ.get("INGEST_BACKOFF_BASE_SECONDS", "2")),

@@ -69,9 +69,18 @@ def render_migration_item(type_: str, obj: object, autogen_context: object) -> s
     return False
 
 
+def include_in_migrations(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Alembic compares every table and index but the viewer search's (models/viewer_search.py)."""
+    from models.viewer_search import include_name
+
+    return include_name(name, type_, parent_names)
+
+
 db = SQLAlchemy(model_class=Base)
 # Batch mode lets later migrations alter SQLite tables (which cannot ALTER most things in place).
-migrate = Migrate(render_as_batch=True, compare_type=True, render_item=render_migration_item)
+# A batch alter of viewer_profiles recreates it without the search triggers: recreate them after.
+migrate = Migrate(render_as_batch=True, compare_type=True, render_item=render_migration_item,
+                  include_name=include_in_migrations)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,8 @@ class Supervisor:
         # period: a dead holder's account is taken over within one lease period of its last renewal.
         self.check_seconds = max(0.2, self.lease_seconds / 5)
         self.expiry_seconds = self.lease_seconds - self.check_seconds
+        #: The most accounts this process runs at once (0: no limit beyond its fair share).
+        self.max_accounts = int(app.config.get("INGEST_MAX_ACCOUNTS", 0))
         self.writer = Writer(app, sweep_accounts=lambda: list(self.running))
         #: account id -> (kind, handle): the asyncio task or replay greenlet running it.
         self.running: dict[int, Any] = {}
@@ -59,12 +62,15 @@ class Supervisor:
         self.loop.run_forever()
 
     def stop(self) -> None:
-        for account_id in list(self.running):
+        held = list(self.running)
+        for account_id in held:
             self._stop_account(account_id)
         with self.app.app_context():
-            for account_id in list(self.running):
+            for account_id in held:
                 with contextlib.suppress(Exception):
                     leases.release(account_id, self.holder)
+            with contextlib.suppress(Exception):
+                leases.retire(self.holder)
             db.session.remove()
         for greenlet in self._greenlets:
             greenlet.kill(block=False)
@@ -84,22 +90,36 @@ class Supervisor:
             gevent.sleep(self.check_seconds)
 
     def check(self) -> None:
+        """Renew what this process holds, hand back a surplus, and take unheld accounts up to its share."""
+        now = utcnow()
         accounts = db.session.execute(sa.select(TikTokAccount.id, TikTokAccount.handle, TikTokAccount.paused)).all()
+        db.session.rollback()
         wanted = {row.id: row.handle for row in accounts if not row.paused}
         for account_id in list(self.running):
             if account_id not in wanted:
                 self._stop_account(account_id)
                 leases.release(account_id, self.holder)
-        for account_id, handle in wanted.items():
-            held = leases.acquire(account_id, self.holder, utcnow(), self.expiry_seconds)
-            if held and account_id not in self.running:
-                log.info("ingest: this process now runs @%s", handle)
+        workers = leases.heartbeat(self.holder, now, self.expiry_seconds)
+        share = leases.fair_share(len(wanted), workers, self.max_accounts)
+        held = leases.renew(self.holder, sorted(self.running), now, self.expiry_seconds)
+        for account_id in [account_id for account_id in self.running if account_id not in held]:
+            log.warning("ingest: lost the lease on @%s", wanted.get(account_id, account_id))
+            self._stop_account(account_id)
+        # More than a fair share (a worker joined): hand the surplus back for the others to take.
+        for account_id in sorted(held)[share:]:
+            log.info("ingest: handing @%s over to another worker", wanted[account_id])
+            self._stop_account(account_id)
+            leases.release(account_id, self.holder)
+        free = leases.unheld([account_id for account_id in wanted if account_id not in self.running], now)
+        random.shuffle(free)  # workers checking at once then mostly try different accounts
+        for account_id in free:
+            if len(self.running) >= share:
+                break
+            if leases.acquire(account_id, self.holder, now, self.expiry_seconds):
+                log.info("ingest: this process now runs @%s", wanted[account_id])
                 # Sessions left open by whoever ran it before are closed first.
                 self.writer.put(Repair(account_id))
-                self._start_account(account_id, handle)
-            elif not held and account_id in self.running:
-                log.warning("ingest: lost the lease on @%s", handle)
-                self._stop_account(account_id)
+                self._start_account(account_id, wanted[account_id])
 
     def _demo_replay_for(self, handle: str) -> str | None:
         from services.demo import DEMO_TIKTOK_HANDLE

@@ -1,5 +1,6 @@
 """The data model: one module per aggregate, re-exported here."""
 
+from models import viewer_search  # noqa: F401 - registers the search index with the schema
 from models.cart import STREAM_SOURCES, Cart, CartItem
 from models.catalog import CURRENCIES, Product
 from models.live import (
@@ -19,6 +20,7 @@ from models.tiktok import (
     ACCOUNT_STATUSES,
     IngestedMessage,
     IngestLease,
+    IngestWorker,
     TikTokAccount,
     TikTokLinkCode,
     ViewerActivity,
@@ -33,6 +35,7 @@ from models.user import LoginSession, User
 __all__ = [
     "ACCOUNT_STATUSES",
     "IngestLease",
+    "IngestWorker",
     "LoginSession",
     "IngestedMessage",
     "TikTokAccount",

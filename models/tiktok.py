@@ -254,6 +254,16 @@ class IngestLease(db.Model):
     expires_at: Mapped[datetime] = mapped_column()
 
 
+class IngestWorker(db.Model):
+    """A process that runs TikTok clients, seen at its last lease check: the workers alive now share
+    the accounts between them (each takes about its fair share of the leases)."""
+
+    __tablename__ = "ingest_workers"
+
+    holder: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class IngestedMessage(db.Model):
     """Message ids already applied, per account: a replayed message changes nothing."""
 

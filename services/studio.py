@@ -29,6 +29,7 @@ from models import (
     ViewerProfile,
     ViewerSession,
     VipTier,
+    viewer_search,
 )
 from services.errors import FieldError
 from services.viewers import (
@@ -43,6 +44,8 @@ from services.viewers import (
 PAGE_SIZE = 50
 #: A search or filter with up to this many matches is counted and paged from their ids (see `viewer_page`).
 MATCHES_LISTED = 2_000
+#: A search shorter than a trigram (1-2 characters) counts its matches up to this many.
+SHORT_SEARCH_COUNTED = 10_000
 ACTIVE_DAYS = 30
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -122,6 +125,8 @@ class ViewerPage:
     page: int
     pages: int
     tiers: dict[int, VipTier]
+    #: The total is a lower bound: a short search stopped counting (it shows as "10,000+").
+    more: bool = False
 
     def page_numbers(self) -> list[int]:
         """The current page ±2, like the original's pager."""
@@ -131,19 +136,7 @@ class ViewerPage:
 def _conditions(account: TikTokAccount, query: ViewerQuery, now: datetime) -> list[Any]:
     conditions: list[Any] = [ViewerProfile.account_id == account.id]
     if query.search:
-        # Folded columns make the search case-insensitive. The pattern is built here as one
-        # parameter, with no ESCAPE clause unless the term holds a wildcard (% _) or PostgreSQL's
-        # default escape (\), which autoescape then makes literal: in a prepared statement's
-        # generic plan PostgreSQL would otherwise rebuild the pattern ('%' || term || '%', then
-        # like_escape) for every row it scans, which doubles the time of a search.
-        term = query.search.lstrip("@").casefold()
-        if any(character in term for character in "%_\\"):
-            conditions.append(sa.or_(ViewerProfile.handle_folded.contains(term, autoescape=True),
-                                     ViewerProfile.nickname_folded.contains(term, autoescape=True)))
-        else:
-            pattern = f"%{term}%"
-            conditions.append(sa.or_(ViewerProfile.handle_folded.like(pattern),
-                                     ViewerProfile.nickname_folded.like(pattern)))
+        conditions.append(_search_condition(query.search.lstrip("@").casefold()))
     match query.filter:
         case "vip":
             conditions.append(ViewerProfile.vip_tier_id == query.tier_id if query.tier_id
@@ -161,6 +154,26 @@ def _conditions(account: TikTokAccount, query: ViewerQuery, now: datetime) -> li
     return conditions
 
 
+def _search_condition(term: str) -> Any:
+    """Handle or display name contains `term` (folded, so any case; % and _ are plain characters).
+
+    A term of three characters or more is looked up in the trigram index (models/viewer_search.py):
+    SQLite's FTS5 table, or PostgreSQL's pg_trgm indexes, which the planner uses for the LIKE below.
+    A shorter one cannot be, and is tested on the covering search index instead (see
+    `_count_matches` for how its count stays bounded)."""
+    if len(term) >= viewer_search.MIN_TERM and db.session.get_bind().dialect.name == "sqlite":
+        return ViewerProfile.id.in_(viewer_search.matching_ids(term))
+    # The pattern is one parameter, with no ESCAPE clause unless the term holds a wildcard (% _)
+    # or PostgreSQL's default escape (\), which autoescape then makes literal: in a prepared
+    # statement's generic plan PostgreSQL would otherwise rebuild the pattern ('%' || term || '%',
+    # then like_escape) for every row it scans, which doubles the time of a search.
+    if any(character in term for character in "%_\\"):
+        return sa.or_(ViewerProfile.handle_folded.contains(term, autoescape=True),
+                      ViewerProfile.nickname_folded.contains(term, autoescape=True))
+    pattern = f"%{term}%"
+    return sa.or_(ViewerProfile.handle_folded.like(pattern), ViewerProfile.nickname_folded.like(pattern))
+
+
 def _ordering(query: ViewerQuery) -> list[Any]:
     column = SORTS[query.sort][1]
     # The id breaks ties, so paging through equal values neither repeats nor skips a viewer.
@@ -172,7 +185,7 @@ def _ordering(query: ViewerQuery) -> list[Any]:
 def viewer_page(account: TikTokAccount, query: ViewerQuery, now: datetime) -> ViewerPage:
     """One page (50 rows) of the table; the page number is clamped to the pages there are."""
     conditions = _conditions(account, query, now)
-    total, matching = _count_matches(query, conditions)
+    total, matching, more = _count_matches(query, conditions)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, query.page), pages)
     # Few matches: the page is sorted from their ids (as literals: two thousand bound parameters
@@ -185,25 +198,34 @@ def viewer_page(account: TikTokAccount, query: ViewerQuery, now: datetime) -> Vi
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     )) if total else []
     clamped = ViewerQuery(query.search, query.filter, query.tier_id, query.sort, query.direction, page)
-    return ViewerPage(clamped, viewers, total, page, pages, {tier.id: tier for tier in account_tiers(account.id)})
+    return ViewerPage(clamped, viewers, total, page, pages, {tier.id: tier for tier in account_tiers(account.id)},
+                      more)
 
 
-def _count_matches(query: ViewerQuery, conditions: list[Any]) -> tuple[int, list[int] | None]:
-    """How many profiles match, and their ids when there are at most MATCHES_LISTED, in one pass.
+def _count_matches(query: ViewerQuery, conditions: list[Any]) -> tuple[int, list[int] | None, bool]:
+    """How many profiles match, their ids when there are at most MATCHES_LISTED, and whether the
+    count stopped at SHORT_SEARCH_COUNTED (a short search), in one pass.
 
-    The matches are read in the order of an index (a search: the folded-columns index, which
-    holds all it tests), the first MATCHES_LISTED + 1 of them listed; when there are more, the
-    count carries on after the last one listed rather than reading the index again."""
+    The first MATCHES_LISTED + 1 matches are listed in id order (a trigram search: from its index)
+    or, for a search too short for it, in the order of the covering search index, which holds all
+    it tests. When there are more, the count carries on after the last one listed rather than
+    reading the index again; a short search, which no index can seek, counts only up to
+    SHORT_SEARCH_COUNTED, so a million profiles are not all tested to print one number."""
     if len(conditions) == 1:  # the whole account
-        return db.session.scalar(sa.select(sa.func.count()).select_from(ViewerProfile).where(*conditions)) or 0, None
-    key = ((ViewerProfile.handle_folded, ViewerProfile.nickname_folded, ViewerProfile.id) if query.search
-           else (ViewerProfile.id,))
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(ViewerProfile).where(*conditions)) or 0
+        return total, None, False
+    short = bool(query.search) and len(query.search.lstrip("@").casefold()) < viewer_search.MIN_TERM
+    key = (ViewerProfile.handle_folded, ViewerProfile.nickname_folded, ViewerProfile.id) if short \
+        else (ViewerProfile.id,)
     listed = db.session.execute(sa.select(*key).where(*conditions).order_by(*key).limit(MATCHES_LISTED + 1)).all()
     if len(listed) <= MATCHES_LISTED:
-        return len(listed), [row[-1] for row in listed]
+        return len(listed), [row[-1] for row in listed], False
     after_last = sa.tuple_(*key) > sa.tuple_(*(sa.literal(value) for value in listed[-1]))
-    rest = db.session.scalar(sa.select(sa.func.count()).select_from(ViewerProfile).where(*conditions, after_last))
-    return len(listed) + (rest or 0), None
+    rest = sa.select(sa.literal(1)).select_from(ViewerProfile).where(*conditions, after_last)
+    if short:
+        rest = rest.limit(SHORT_SEARCH_COUNTED - len(listed))
+    counted = len(listed) + (db.session.scalar(sa.select(sa.func.count()).select_from(rest.subquery())) or 0)
+    return counted, None, short and counted >= SHORT_SEARCH_COUNTED
 
 
 def account_viewer(account: TikTokAccount, viewer_id: int) -> ViewerProfile | None:

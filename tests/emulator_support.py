@@ -32,7 +32,7 @@ class Emulator:
              "--delay", str(delay), "--handshake-options", "ping-interval=1"],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120  # a busy machine takes a while to import the protobuf schema
         while time.monotonic() < deadline:
             try:
                 if httpx.get(self.url + "/__emulator/state", timeout=1).status_code == 200:

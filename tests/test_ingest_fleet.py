@@ -58,3 +58,34 @@ def test_one_worker_follows_several_lives_and_keeps_them_apart(app_ctx, tmp_path
     for handle, spec in LIVES.items():
         expected = truth(generated_script(**spec))
         assert profiles(accounts[handle]) == expected, handle
+
+
+def test_the_accounts_are_spread_over_the_workers(app_ctx, tmp_path):
+    """Two workers, six LIVEs: each worker ends up following three (a worker that took more hands
+    the surplus over), and no LIVE is followed by both."""
+    owners = [make_user(f"spread.owner{n}") for n in range(6)]
+    ids = [tiktok.link_account(owner, f"@spread.{n}", "UTC").id for n, owner in enumerate(owners)]
+    rooms = [{"unique_id": f"spread.{n}", "generate": {"rate": 2, "events": 400, "viewers": 5, "seed": n}}
+             for n in range(6)]
+    with running_emulator(tmp_path, rooms) as emulator, running_server(ingest_env(app_ctx, emulator), workers=2):
+
+        def split() -> list[int] | None:
+            rows = fresh(sa.select(IngestLease.holder, sa.func.count()).where(IngestLease.account_id.in_(ids))
+                         .group_by(IngestLease.holder))
+            counts = sorted(count for _, count in rows)
+            return counts if counts == [3, 3] else None
+
+        wait_for(split, timeout=90, message="three LIVEs per worker")
+
+        def open_per_room() -> dict[int, int]:
+            state = emulator.state()
+            counts: dict[int, int] = {}
+            for connection in state["ws_connections"]:
+                counts[connection["room_id"]] = counts.get(connection["room_id"], 0) + 1
+            for closed in state["ws_closed"]:
+                counts[closed["room_id"]] -= 1
+            return counts
+
+        # One client per LIVE: a LIVE handed over was closed by one worker before the other opened it.
+        wait_for(lambda: sorted(open_per_room().values()) == [1] * 6, timeout=60, message="one connection per LIVE")
+        assert split() == [3, 3]

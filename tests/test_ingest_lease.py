@@ -49,7 +49,6 @@ def kill_server(server: Server, worker_pid: int) -> None:
 
 def test_one_process_runs_the_account_and_the_other_takes_over(app_ctx, tmp_path):
     streamer = make_user("streamer")
-    account_id = tiktok.link_account(streamer, "@lease.host", "UTC").id
     viewer = user(3001, "steady.viewer")
     script = [{"type": "comment", "user": viewer, "text": f"comment {n}", "msg_id": 900_000 + n, "delay": 0.15}
               for n in range(COMMENTS)]
@@ -60,6 +59,9 @@ def test_one_process_runs_the_account_and_the_other_takes_over(app_ctx, tmp_path
         env = ingest_env(app_ctx, emulator, lease_seconds=LEASE_SECONDS)
         first, second = Server(env), Server(env)
         try:
+            # Linked once both run (starting a server can take seconds on a busy machine): the LIVE
+            # must still be on when its holder is killed.
+            account_id = tiktok.link_account(streamer, "@lease.host", "UTC").id
             wait_for(lambda: fresh(sa.select(ViewerProfile.total_comments)) >= [(8,)], timeout=20,
                      message="comments flowing")
             holder = lease_holder(account_id)
@@ -78,7 +80,8 @@ def test_one_process_runs_the_account_and_the_other_takes_over(app_ctx, tmp_path
                                   message="the takeover")
             took = time.monotonic() - killed_at
             assert holder_pid(new_holder) in pids[standby]
-            assert took <= LEASE_SECONDS, f"took over after {took:.2f} s"
+            # Within one lease period of the last renewal (plus a second for a busy machine's scheduling).
+            assert took <= LEASE_SECONDS + 1, f"took over after {took:.2f} s"
             wait_for(lambda: fresh(sa.select(TikTokAccount.status).where(TikTokAccount.id == account_id))
                      == [("offline",)], timeout=30, message="the LIVE to end")
             state = emulator.state()

@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from config import normalise_database_url
-from extensions import db
+from extensions import db, include_in_migrations
 from tests.support import ROOT
 
 
@@ -33,7 +33,8 @@ def assert_schema_matches_models(database_url: str) -> None:
     engine = sa.create_engine(normalise_database_url(database_url))
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(connection, opts={"compare_type": True,
+                                                                   "include_name": include_in_migrations})
             assert compare_metadata(context, db.metadata) == []
             tables = set(sa.inspect(connection).get_table_names())
     finally:

@@ -99,6 +99,35 @@ def test_search_is_case_insensitive_and_takes_percent_and_underscore_literally(a
     assert handles(table(account, q="zzz")) == []
 
 
+def test_search_index_follows_renames_deletions_and_keeps_accounts_apart(account, monkeypatch):
+    """Three characters or more are looked up in the trigram index (FTS5 / pg_trgm): it follows a
+    viewer's new name and a deleted viewer, and another account's viewers never show."""
+    other = tiktok.link_account(make_user("other.streamer"), "other.live", "UTC")
+    record(other, event("comment", NOW, viewer(2, "bob.builder", nickname="BOB the Builder"), text="hi"),
+           event("comment", NOW, viewer(9, 'say"what', nickname="Quote Me"), text="hi"))
+    assert handles(table(account, q="bob the")) == ["bob.builder"]
+    assert handles(table(other, q='y"w')) == ['say"what']  # a quote is a character too
+    assert handles(table(account, q='y"w')) == []
+    record(account, event("comment", NOW, viewer(2, "bob.builder", nickname="Bobby Tables"), text="renamed"))
+    assert handles(table(account, q="TABLES")) == ["bob.builder"]
+    assert handles(table(account, q="bob the")) == []
+    assert handles(table(other, q="bob the")) == ["bob.builder"]
+    studio.delete_viewer(by_handle(account, "bob.builder"))
+    assert handles(table(account, q="bobby")) == []
+    assert handles(table(account, q="builder")) == []
+
+    # A term shorter than a trigram is tested row by row, and counted only up to a bound.
+    record(account, *[event("comment", NOW, viewer(100 + n, f"zz{n}"), text="hi") for n in range(12)])
+    monkeypatch.setattr(studio, "MATCHES_LISTED", 3)
+    monkeypatch.setattr(studio, "SHORT_SEARCH_COUNTED", 5)
+    page = table(account, q="ZZ")
+    assert (page.total, page.more, len(page.viewers)) == (5, True, 12)  # "5+"; the page still lists 50
+    page = table(account, q="zz1")  # zz1, zz10, zz11: through the index, counted exactly
+    assert (page.total, page.more, sorted(handles(page))) == (3, False, ["zz1", "zz10", "zz11"])
+    monkeypatch.setattr(studio, "SHORT_SEARCH_COUNTED", 100)
+    assert (table(account, q="zz").total, table(account, q="zz").more) == (12, False)
+
+
 def test_each_filter(account):
     ann, bob, cat, dan = (by_handle(account, h) for h in ("ann_50%", "bob.builder", "cat_x", "dan"))
     gold = db.session.scalar(sa.select(VipTier).where(VipTier.account_id == account.id, VipTier.name == "Gold"))
