@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from forms.shop import AddToCartForm, CheckoutForm
 from services import checkout as checkouts
 from services.payments import PaymentDeclined
-from web import optional_int, redirect_to, render
+from web import optional_int, redirect_to, render, wants_fragment
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
@@ -27,8 +27,10 @@ def _checkout_from(values) -> checkouts.Checkout:  # noqa: ANN001
 
 
 def _page(checkout: checkouts.Checkout, form: CheckoutForm, error: str | None = None, status: int = 200):  # noqa: ANN202
+    """The checkout page, or (for htmx, as in a show's checkout sheet) just its checkout section."""
     form.fingerprint.data = checkout.fingerprint()
-    return render("checkout/show.html", checkout=checkout, form=form, error=error, status=status)
+    return render("checkout/show.html", "checkout/_checkout.html", checkout=checkout, form=form, error=error,
+                  status=status, in_sheet=wants_fragment())
 
 
 @bp.get("/")
@@ -64,6 +66,8 @@ def place():
         placed = checkouts.place_order(current_user, checkout, form.idempotency_key.data, form.fingerprint.data)
     except (checkouts.CheckoutError, PaymentDeclined) as error:
         return _page(checkouts.Checkout(checkout.lines, checkout.buy_now), form, str(error), 422)
+    if wants_fragment():  # the sheet over a show: its success state, no page change
+        return render("checkout/_placed.html", orders=placed.orders)
     numbers = ", ".join(f"#{order.id}" for order in placed.orders)
     word = "Order" if len(placed.orders) == 1 else "Orders"
     flash(f"{word} {numbers} {'is' if len(placed.orders) == 1 else 'are'} placed and paid. Thank you!", "success")

@@ -61,6 +61,11 @@ class CheckoutLine:
     def line_total_cents(self) -> int:
         return self.product.price_cents * self.quantity
 
+    @property
+    def short_of_stock(self) -> bool:
+        """True when the product has fewer than the quantity asked for (or cannot be bought)."""
+        return not self.product.is_buyable or self.quantity > self.product.stock
+
 
 @dataclass
 class Checkout:

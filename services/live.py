@@ -469,7 +469,8 @@ def publish_counts(stream: LiveStream) -> None:
 
 
 def publish_products(stream: LiveStream) -> None:
-    publish(stream_channel(stream.id), render_oob("live/_products.html", stream=stream))
+    publish(stream_channel(stream.id), render_oob("live/_products.html", stream=stream)
+            + render_oob("live/_pinned.html", stream=stream))
     publish(seller_channel(stream.id), render_oob("shows/_featured.html", stream=stream))
 
 

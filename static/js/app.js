@@ -203,3 +203,77 @@ document.addEventListener("submit", function (event) {
     if (remove) remove.closest(".chip").remove();
   });
 })();
+
+// The show page: the Shop sheet, closing sheets, and a chat that follows new messages unless the
+// reader has scrolled up (then a "New messages" pill says there are more below).
+(function () {
+  "use strict";
+
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest(".shop-toggle, .shop-close");
+    if (toggle) {
+      var sheet = document.getElementById(toggle.getAttribute("aria-controls"));
+      var open = toggle.classList.contains("shop-toggle") ? !sheet.classList.contains("open") : false;
+      sheet.classList.toggle("open", open);
+      document.querySelectorAll('.shop-toggle[aria-controls="' + sheet.id + '"]').forEach(function (button) {
+        button.setAttribute("aria-expanded", open ? "true" : "false");
+      });
+      if (open) { sheet.setAttribute("tabindex", "-1"); sheet.focus(); }
+    }
+    var closer = event.target.closest("[data-close-dialog]");
+    if (closer) {
+      var dialog = document.getElementById(closer.dataset.closeDialog);
+      if (dialog && dialog.open) dialog.close();
+    }
+    // A product bought from the Shop sheet: the sheet gives way to the checkout sheet.
+    if (event.target.closest('.shop-sheet.open [data-opens-dialog]')) {
+      var shop = event.target.closest(".shop-sheet");
+      shop.classList.remove("open");
+    }
+    var pill = event.target.closest(".new-messages-pill");
+    if (pill) {
+      var log = document.getElementById(pill.dataset.scrollTo);
+      if (log) log.scrollTop = log.scrollHeight;
+      pill.hidden = true;
+    }
+  });
+
+  // Whether each chat log is scrolled to its end; kept up to date as the reader scrolls.
+  function atEnd(log) { return log.scrollHeight - log.scrollTop - log.clientHeight < 24; }
+  document.addEventListener("scroll", function (event) {
+    var log = event.target;
+    if (!log.classList || !log.classList.contains("chat-log")) return;
+    log.dataset.atEnd = atEnd(log) ? "1" : "0";
+    if (log.dataset.atEnd === "1") {
+      var pill = document.querySelector('[data-scroll-to="' + log.id + '"]');
+      if (pill) pill.hidden = true;
+    }
+  }, true);
+
+  function follow(log) {
+    if (log.dataset.atEnd === "0") {
+      var pill = document.querySelector('[data-scroll-to="' + log.id + '"]');
+      if (pill) pill.hidden = false;
+    } else {
+      log.scrollTop = log.scrollHeight;
+    }
+  }
+  function followAll() { document.querySelectorAll(".chat-log, [data-follow-end]").forEach(function (log) { log.scrollTop = log.scrollHeight; }); }
+  document.addEventListener("DOMContentLoaded", function () {
+    followAll();
+    new MutationObserver(function (mutations) {
+      var seen = [];
+      mutations.forEach(function (mutation) {
+        var target = mutation.target.nodeType === 1 ? mutation.target : mutation.target.parentElement;
+        var log = target && target.closest(".chat-log, [data-follow-end]");
+        if (!log && mutation.addedNodes.length) {
+          mutation.addedNodes.forEach(function (node) {
+            if (node.nodeType === 1 && node.matches(".chat-log, [data-follow-end]")) log = node;
+          });
+        }
+        if (log && seen.indexOf(log) === -1) seen.push(log);
+      });
+      seen.forEach(follow);
+    }).observe(document.body, { childList: true, subtree: true });
+  });
+})();

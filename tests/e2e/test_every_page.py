@@ -102,7 +102,7 @@ def test_every_page_fits_the_screen_for_every_role(app_ctx, live_server, chromiu
                 if scroll_width > width:
                     wide = page.evaluate(WIDEST_ELEMENTS, width)
                     problems.append(f"{role} {path}: page is {scroll_width}px wide on a {width}px screen; {wide}")
-                page.screenshot(path=str(folder / f"{role}-{name}.png"), full_page=True)
+                page.screenshot(path=str(folder / f"{role}-{name}.png"), full_page=True, caret="initial")
                 if errors:
                     problems.append(f"{role} {path}: console errors {errors}")
                     errors.clear()
