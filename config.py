@@ -77,6 +77,9 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         # A login session (and its remember-me cookie) lasts this long unless revoked sooner.
         "LOGIN_SESSION_DAYS": int(os.environ.get("LOGIN_SESSION_DAYS", "365")),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        # Strict-Transport-Security max-age in seconds (0: no header). On in production: browsers
+        # then refuse plain HTTP for the site. Turn it off only for a deployment without HTTPS.
+        "HSTS_SECONDS": int(os.environ.get("HSTS_SECONDS", str(365 * 86400 if production else 0))),
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust.
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         # simple-websocket pings every socket; a client that misses a pong is dropped.

@@ -87,6 +87,14 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def same_site_referrer() -> str | None:
+    """The page that sent this request (path and query) if it is on this site, else None."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.scheme not in ("http", "https") or referrer.netloc != request.host:
+        return None
+    return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+
+
 def _current_page_path() -> str:
     """The page the user is looking at: for htmx, the page that sent the request, not the fragment URL."""
     if is_htmx():
@@ -177,6 +185,12 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     response.headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self)")
+    if current_app.config["HSTS_SECONDS"]:
+        response.headers.setdefault("Strict-Transport-Security", f"max-age={current_app.config['HSTS_SECONDS']}")
+    if request.endpoint != "static" and "Cache-Control" not in response.headers and current_user.is_authenticated:
+        # Someone's own page: never kept by a shared cache, or by the browser for the back button
+        # after logout on a shared computer.
+        response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

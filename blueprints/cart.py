@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, request, url_for
+from flask import Blueprint, abort, flash, url_for
 from flask_login import current_user, login_required
 
 from extensions import db
@@ -10,7 +10,7 @@ from forms.shop import AddToCartForm, QuantityForm
 from models import Product
 from services import cart as carts
 from services.errors import FieldError
-from web import optional_int, redirect_to, render, wants_fragment
+from web import optional_int, redirect_to, render, same_site_referrer, wants_fragment
 
 bp = Blueprint("cart", __name__, url_prefix="/cart")
 
@@ -43,8 +43,8 @@ def add():
                       source=form.source.data, badge_count=carts.cart_count(current_user),
                       status=200 if added else 422)
     flash(f"Added “{product.title}” to your cart." if added else message, "success" if added else "error")
-    return redirect_to(request.referrer if added and request.referrer else url_for("shop.product_page",
-                                                                                      product_id=product.id))
+    back = same_site_referrer() if added else None
+    return redirect_to(back or url_for("shop.product_page", product_id=product.id))
 
 
 @bp.post("/items/<int:item_id>")

@@ -30,7 +30,7 @@ def index():
 
 @bp.get("/<int:stream_id>")
 def show(stream_id: int):
-    stream = live.get_stream(stream_id)
+    stream = live.get_public_stream(stream_id)
     if stream.saved is not None:
         return redirect(url_for("live.replay", saved_id=stream.saved.id))
     response = render("live/show.html", stream=stream, stats=live.stats(stream), comments=live.comments(stream),
@@ -45,7 +45,7 @@ def show(stream_id: int):
 @bp.get("/<int:stream_id>/refresh")
 def refresh(stream_id: int):
     """Every live region of the public page as out-of-band fragments (the poll while the socket is down)."""
-    stream = live.get_stream(stream_id)
+    stream = live.get_public_stream(stream_id)
     response = make_response(render("live/_refresh.html", stream=stream, stats=live.stats(stream),
                                     comments=live.comments(stream), oob=True))
     return response
@@ -56,7 +56,7 @@ def refresh(stream_id: int):
 # Every reaction is pushed to every viewer: a generous limit, but not a way to flood the show.
 @limiter.limit("10 per 10 seconds", key_func=lambda: f"react:{current_user.id}")
 def react(stream_id: int, kind: str):
-    stream = live.get_stream(stream_id)
+    stream = live.get_public_stream(stream_id)
     try:
         reaction = live.react(stream, current_user, kind)
     except FieldError as error:
@@ -71,7 +71,7 @@ def react(stream_id: int, kind: str):
 @login_required
 @limiter.limit("3 per 2 seconds;8 per 10 seconds", key_func=_comment_rate_key)
 def comment(stream_id: int):
-    stream = live.get_stream(stream_id)
+    stream = live.get_public_stream(stream_id)
     form = CommentForm()
     error = None
     if form.validate():

@@ -52,7 +52,7 @@ def export(account_id: int):
     records = studio.export_records(account, query, utcnow())
     kind = request.args.get("format", "csv")
     if kind == "csv":
-        body, mimetype = studio.csv_chunks(records), "text/csv; charset=utf-8"
+        body, mimetype = studio.csv_chunks(records), "text/csv"  # Werkzeug adds "; charset=utf-8"
     elif kind == "json":
         body, mimetype = _json_array(records), "application/json"
     else:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from extensions import db
-from models import STREAM_SOURCES, Cart, CartItem, Product, User
+from models import Cart, CartItem, Product, User
 from realtime import publish
 from realtime.channels import user_channel
 from realtime.fragments import render_oob
 from services.errors import FieldError
+from services.live import credited_show
 
 MAX_QUANTITY = 99
 
@@ -42,8 +43,9 @@ def add_to_cart(
     user: User, product: Product, quantity: int = 1, stream_id: int | None = None, source: str | None = None
 ) -> CartItem:
     """Put `quantity` of `product` in the cart (adding to a line already there); the line remembers
-    the show it came from."""
+    the show it came from, if that show may be credited with the sale (`live.credited_show`)."""
     _check_quantity(quantity)
+    stream_id, source = credited_show(product.id, stream_id, source)
     if not product.is_buyable:
         raise FieldError("quantity", f"“{product.title}” is {product.availability.lower()}.")
     cart = cart_for(user)
@@ -64,7 +66,7 @@ def add_to_cart(
         item.quantity = wanted
     if stream_id is not None:
         item.stream_id = stream_id
-        item.stream_source = source if source in STREAM_SOURCES else "live"
+        item.stream_source = source
     db.session.commit()
     publish_cart_badge(user)
     return item

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
-from models import STREAM_SOURCES, CartItem, Order, OrderItem, Product, StreamOrder, User
+from models import CartItem, Order, OrderItem, Product, StreamOrder, User
 from services import cart as carts
 from services import live
 from services.errors import Invalid, NotFound
@@ -113,7 +113,7 @@ def buy_now_checkout(
         raise NotFound("There is no such product.")
     if not 1 <= quantity <= carts.MAX_QUANTITY:
         raise Invalid(f"Choose a quantity from 1 to {carts.MAX_QUANTITY}.")
-    source = source if source in STREAM_SOURCES else ("live" if stream_id else None)
+    stream_id, source = live.credited_show(product.id, stream_id, source)
     return Checkout([CheckoutLine(product, quantity, stream_id, source)], buy_now=True)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from extensions import db, utcnow
 from models import (
     REACTIONS,
+    STREAM_SOURCES,
     LiveStream,
     Order,
     Product,
@@ -36,7 +37,7 @@ from models import (
     User,
 )
 from realtime import publish
-from realtime.channels import seller_channel, stream_channel
+from realtime.channels import MAX_ID, seller_channel, stream_channel
 from realtime.fragments import render_oob
 from realtime.presence import PresenceTracker, track_presence
 from services import presence
@@ -83,6 +84,38 @@ def public_stream(stream_id: int) -> LiveStream | None:
     """The show, if it exists and its seller has not deleted it."""
     stream = db.session.get(LiveStream, stream_id)
     return stream if stream is not None and stream.discarded_at is None else None
+
+
+def get_public_stream(stream_id: int) -> LiveStream:
+    """The show as the public sees it: a show its seller deleted is gone (NotFound), like no show."""
+    stream = public_stream(stream_id)
+    if stream is None:
+        raise NotFound("There is no such show.")
+    return stream
+
+
+def credited_show(product_id: int, stream_id: int | None, source: str | None) -> tuple[int | None, str | None]:
+    """The show (and how: "live" or "replay") a sale of the product may be credited to, or (None, None).
+
+    Only a show of the product's shop that features it, and that is live, or saved (a replay), or
+    ended a moment ago and not yet saved or deleted (a buyer still in checkout when the show
+    ended). Anything else, an unknown id included, leaves the sale unattributed.
+    """
+    if stream_id is None or not 0 < stream_id <= MAX_ID:
+        return None, None
+    stream = public_stream(stream_id)
+    featured = stream is not None and db.session.scalar(
+        sa.select(StreamProduct.id).join(Product, Product.id == StreamProduct.product_id)
+        .where(StreamProduct.stream_id == stream_id, StreamProduct.product_id == product_id,
+               Product.shop_id == stream.shop_id)
+    )
+    if not featured:
+        return None, None
+    if stream.is_live or stream.awaiting_decision:
+        return stream.id, "live"
+    if stream.saved is not None:
+        return stream.id, source if source in STREAM_SOURCES else "replay"
+    return None, None
 
 
 def owned_stream(user: User, stream_id: int) -> LiveStream:
