@@ -32,7 +32,15 @@ from models.tiktok import (
 )
 from models.user import LoginSession, User
 
+#: The largest id: primary keys are `INTEGER` (32-bit on PostgreSQL), so a larger number names
+#: nothing and must not reach a query (PostgreSQL would refuse it: "integer out of range").
+MAX_ID = 2**31 - 1
+#: The largest whole number any `INTEGER` column holds (counts, cents, coins, thresholds).
+MAX_INT = 2**31 - 1
+
 __all__ = [
+    "MAX_ID",
+    "MAX_INT",
     "ACCOUNT_STATUSES",
     "IngestLease",
     "IngestWorker",

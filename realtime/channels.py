@@ -12,13 +12,10 @@ from collections.abc import Callable
 
 from flask_login import AnonymousUserMixin
 
-from models import User
+from models import MAX_ID, User
 
 Viewer = User | AnonymousUserMixin
 Rule = Callable[[Viewer, int], bool]
-
-#: Ids are 64-bit on every backend; anything longer is not an id (and would overflow the query).
-MAX_ID = 2**63 - 1
 
 # --- names -------------------------------------------------------------------------------------
 
@@ -45,7 +42,7 @@ def studio_channel(account_id: int) -> str:
 
 def parse_id(key: str) -> int | None:
     """The id in a channel key, or None when the key is not a positive id in range."""
-    if not key.isascii() or not key.isdigit() or len(key) > 19:
+    if not key.isascii() or not key.isdigit() or len(key) > len(str(MAX_ID)):
         return None
     value = int(key)
     return value if 0 < value <= MAX_ID else None

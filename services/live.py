@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db, utcnow
 from models import (
+    MAX_ID,
     REACTIONS,
     STREAM_SOURCES,
     LiveStream,
@@ -37,7 +38,7 @@ from models import (
     User,
 )
 from realtime import publish
-from realtime.channels import MAX_ID, seller_channel, stream_channel
+from realtime.channels import seller_channel, stream_channel
 from realtime.fragments import render_oob
 from realtime.presence import PresenceTracker, track_presence
 from services import presence
