@@ -73,7 +73,7 @@ def generated_rows(count: int, account_id: int, tiers: list[Any], now: datetime,
                    seed: int = 7) -> Iterator[tuple[list[dict], list[dict], list[dict], list[dict]]]:
     """Profiles with their sessions, gifts and heatmap rows, in chunks of CHUNK profiles; ids are
     given (1..count) so the child rows can point at them without a round trip."""
-    from services.viewers import qualifying_tier
+    from services.vip import qualifying_tier
 
     rng = random.Random(seed)
     rooms = [f"75{number:017d}" for number in range(120)]
@@ -161,7 +161,7 @@ def load(count: int, account_id: int, now: datetime) -> dict[str, int]:
     """Insert the generated rows in bulk, then ANALYZE; returns the row counts."""
     from extensions import db
     from models import ViewerActivity, ViewerGift, ViewerProfile, ViewerSession
-    from services.viewers import account_tiers
+    from services.vip import account_tiers
 
     tiers = account_tiers(account_id)
     counts = {"profiles": 0, "sessions": 0, "gifts": 0, "heatmap": 0}

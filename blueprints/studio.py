@@ -16,7 +16,7 @@ from models import TikTokAccount
 from realtime.channels import studio_channel
 from services import studio, tiktok
 from services.errors import FieldError
-from services.viewers import local_time
+from services.local_time import local_time
 from web import redirect_to, render, wants_fragment
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from extensions import utcnow
 from forms.studio import TierForm
 from models import VipTier
-from services import studio
+from services import vip
 from services.errors import FieldError
 from web import redirect_to
 
@@ -20,7 +20,7 @@ bp.before_request(load_owned_account)
 
 
 def _tier_or_404(tier_id: int) -> VipTier:
-    tier = studio.account_tier(g.studio_account, tier_id)
+    tier = vip.account_tier(g.studio_account, tier_id)
     if tier is None:
         abort(404)
     return tier
@@ -34,7 +34,7 @@ def _tier_form(tier: VipTier) -> TierForm:
 
 def _editor(new_form: TierForm | None = None, failed: tuple[int, TierForm] | None = None, status: int = 200
             ) -> Response:
-    tiers = studio.tiers_in_order(g.studio_account)
+    tiers = vip.tiers_in_order(g.studio_account)
     forms = {tier.id: _tier_form(tier) for tier in tiers}
     if failed:
         forms[failed[0]] = failed[1]
@@ -42,8 +42,8 @@ def _editor(new_form: TierForm | None = None, failed: tuple[int, TierForm] | Non
                         status=status)
 
 
-def _draft(form: TierForm) -> studio.TierDraft:
-    return studio.TierDraft(form.name.data.strip(), form.min_coins.data, form.min_watch_hours.data,
+def _draft(form: TierForm) -> vip.TierDraft:
+    return vip.TierDraft(form.name.data.strip(), form.min_coins.data, form.min_watch_hours.data,
                             form.min_visits.data, form.colour.data.lower(), (form.benefits.data or "").strip())
 
 
@@ -57,7 +57,7 @@ def add(account_id: int):
     form = TierForm(prefix="new")
     if form.validate_on_submit():
         try:
-            tier = studio.add_tier(g.studio_account, _draft(form), utcnow())
+            tier = vip.add_tier(g.studio_account, _draft(form), utcnow())
         except FieldError as error:
             getattr(form, error.field).errors = [error.message]
         else:
@@ -72,7 +72,7 @@ def edit(account_id: int, tier_id: int):
     form = TierForm(prefix=f"tier-{tier.id}")
     if form.validate_on_submit():
         try:
-            studio.edit_tier(g.studio_account, tier, _draft(form), utcnow())
+            vip.edit_tier(g.studio_account, tier, _draft(form), utcnow())
         except FieldError as error:
             getattr(form, error.field).errors = [error.message]
         else:
@@ -87,7 +87,7 @@ def move(account_id: int, tier_id: int):
     direction = request.form.get("direction")
     if direction not in ("up", "down"):
         abort(400, "Move a tier up or down.")
-    if studio.move_tier(g.studio_account, tier, direction, utcnow()):
+    if vip.move_tier(g.studio_account, tier, direction, utcnow()):
         flash(f"{tier.name} moved {direction}; automatic VIPs are re-ranked.", "success")
     return redirect_to(url_for("studio_tiers.editor", account_id=account_id))
 
@@ -96,6 +96,6 @@ def move(account_id: int, tier_id: int):
 def delete(account_id: int, tier_id: int):
     tier = _tier_or_404(tier_id)
     name = tier.name
-    studio.delete_tier(g.studio_account, tier, utcnow())
+    vip.delete_tier(g.studio_account, tier, utcnow())
     flash(f"The {name} tier is deleted; its viewers are re-ranked automatically.", "success")
     return redirect_to(url_for("studio_tiers.editor", account_id=account_id))

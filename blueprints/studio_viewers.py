@@ -12,9 +12,9 @@ from werkzeug.wrappers import Response
 from extensions import utcnow
 from forms.studio import ProfileForm
 from models import ViewerProfile
-from services import studio
+from services import exports, studio
 from services.errors import FieldError
-from services.viewers import account_tiers
+from services.vip import account_tiers
 from web import is_htmx, redirect_to
 
 from .studio import account_page, load_owned_account
@@ -49,10 +49,10 @@ def export(account_id: int):
     """CSV or JSON of every viewer in the current search and filter, streamed."""
     account = g.studio_account
     query = studio.ViewerQuery.from_args(request.args)
-    records = studio.export_records(account, query, utcnow())
+    records = exports.export_records(account, query, utcnow())
     kind = request.args.get("format", "csv")
     if kind == "csv":
-        body, mimetype = studio.csv_chunks(records), "text/csv"  # Werkzeug adds "; charset=utf-8"
+        body, mimetype = exports.csv_chunks(records), "text/csv"  # Werkzeug adds "; charset=utf-8"
     elif kind == "json":
         body, mimetype = _json_array(records), "application/json"
     else:
@@ -142,7 +142,7 @@ def favorite(account_id: int, viewer_id: int):
 def export_one(account_id: int, viewer_id: int):
     """Everything stored about one viewer, as a JSON download."""
     viewer = _viewer_or_404(viewer_id)
-    response = Response(json.dumps(studio.viewer_everything(g.studio_account, viewer), indent=2, ensure_ascii=False),
+    response = Response(json.dumps(exports.viewer_everything(g.studio_account, viewer), indent=2, ensure_ascii=False),
                         mimetype="application/json")
     name = f"viewer-{g.studio_account.handle}-{viewer.handle or viewer.tiktok_user_id}.json"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'

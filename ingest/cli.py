@@ -9,10 +9,10 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from extensions import db, utcnow
-from ingest import demo
+from ingest import demo, sessions
 from ingest.replay import replay
 from ingest.writer import Writer
-from services import tiktok, viewers
+from services import tiktok
 
 ingest_cli = AppGroup("ingest", help="TikTok LIVE ingest: replay recorded events, write demo LIVEs.")
 
@@ -38,7 +38,7 @@ def replay_command(file: Path, handle: str, speed: float, fresh: bool) -> None:
     finally:
         writer.stop()
     writer.drain()
-    viewers.sweep(account_id)
+    sessions.sweep(account_id)
     click.echo(f"Replayed {count} events into @{account.handle} ({writer.applied} new).")
 
 

@@ -15,10 +15,11 @@ from urllib.parse import quote
 
 from ingest.gifts import GIFTS
 from ingest.records import EventRecord, Viewer
+from services.demo import KNOWN_BIRTHDAY, KNOWN_GIFTER
 
 #: Two viewers the demo streamer knows already (services/demo.py seeds their profiles).
-BIRTHDAY_VIEWER = Viewer(id=7_100_000_001, handle="bella.bday", nickname="Bella 🎂")
-BIG_GIFTER = Viewer(id=7_100_000_002, handle="max.gifts", nickname="Max Gifts",
+BIRTHDAY_VIEWER = Viewer(id=KNOWN_BIRTHDAY.id, handle=KNOWN_BIRTHDAY.handle, nickname=KNOWN_BIRTHDAY.nickname)
+BIG_GIFTER = Viewer(id=KNOWN_GIFTER.id, handle=KNOWN_GIFTER.handle, nickname=KNOWN_GIFTER.nickname,
                     badges=({"scene": "USER_GRADE", "level": 31},))
 COMMENTS = (
     "hi from Berlin!", "how much is the mug?", "love this", "is the tote still available?", "😍😍😍",

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import IngestLease, IngestWorker
-from services.viewers import _insert
+from services.database import upsert
 
 
 def new_holder_id() -> str:
@@ -28,7 +28,7 @@ def new_holder_id() -> str:
 def acquire(account_id: int, holder: str, now: datetime, seconds: float) -> bool:
     """Take or renew the lease on `account_id`; False while another live holder has it."""
     table = IngestLease.__table__
-    statement = _insert(table).values(account_id=account_id, holder=holder, acquired_at=now,
+    statement = upsert(table).values(account_id=account_id, holder=holder, acquired_at=now,
                                       expires_at=now + timedelta(seconds=seconds))
     statement = statement.on_conflict_do_update(
         index_elements=["account_id"],
@@ -62,7 +62,7 @@ def holder_of(account_id: int) -> IngestLease | None:
 def heartbeat(holder: str, now: datetime, seconds: float) -> int:
     """Say this process is alive until `now + seconds`; the number of live workers, this one included."""
     table = IngestWorker.__table__
-    statement = _insert(table).values(holder=holder, expires_at=now + timedelta(seconds=seconds))
+    statement = upsert(table).values(holder=holder, expires_at=now + timedelta(seconds=seconds))
     statement = statement.on_conflict_do_update(index_elements=["holder"],
                                                 set_={"expires_at": statement.excluded.expires_at})
     try:

@@ -9,8 +9,8 @@ from models import TikTokAccount
 from realtime import publish
 from realtime.channels import studio_channel
 from realtime.fragments import render_oob
+from services.notices import Notice
 from services.tiktok import account_totals
-from services.viewers import Notice
 
 
 def publish_account(account_id: int, notices: Iterable[Notice] = ()) -> None:

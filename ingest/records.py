@@ -74,16 +74,42 @@ class EventRecord:
         return json.dumps(line, separators=(",", ":"), ensure_ascii=False)
 
 
-def _int(value: Any, name: str, minimum: int = 0) -> int:
+def check(record: EventRecord) -> None:
+    """The one check of what the rules can apply, whichever way the record came (a replay file, the
+    TikTokLive handlers, a test): raises `MalformedEvent` with the reason. Readers only convert."""
+    if record.kind not in KINDS:
+        raise MalformedEvent(f"unknown kind {record.kind!r}")
+    if record.user is not None and (not _whole(record.user.id) or record.user.id <= 0):
+        raise MalformedEvent(f"user id must be a positive number, not {record.user.id!r}")
+    if record.kind in VIEWER_KINDS and record.user is None:
+        raise MalformedEvent(f"a {record.kind} needs a user")
+    if record.time.tzinfo is None:
+        raise MalformedEvent("time must be timezone-aware")
+    if record.kind == "gift":
+        for name in ("gift_id", "diamond_count", "repeat_count"):
+            value = record.data.get(name)
+            if not _whole(value) or value < (1 if name == "repeat_count" else 0):
+                raise MalformedEvent(f"gift {name} must be a whole number, not {value!r}")
+    if record.kind == "viewers" and (not _whole(record.data.get("total", 0)) or record.data.get("total", 0) < 0):
+        raise MalformedEvent(f"viewer total must be a whole number, not {record.data.get('total')!r}")
+    if record.kind == "like":
+        count = record.data.get("count")
+        if not _whole(count) or count < 1:
+            raise MalformedEvent(f"like count must be a positive number, not {count!r}")
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(value: Any, name: str) -> int:
+    """A whole number read from JSON (a number or a string of digits); `check` judges its range."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise MalformedEvent(f"{name} must be a whole number, not {value!r}")
     try:
-        number = int(value)
+        return int(value)
     except ValueError:
         raise MalformedEvent(f"{name} must be a whole number, not {value!r}") from None
-    if number < minimum:
-        raise MalformedEvent(f"{name} must be at least {minimum}, not {number}")
-    return number
 
 
 def _text(value: Any, limit: int) -> str:
@@ -99,7 +125,7 @@ def parse_viewer(data: Any) -> Viewer:
     counts = {name: (_int(data[name], f"user.{name}") if data.get(name) is not None else None)
               for name in ("follower_count", "following_count")}
     return Viewer(
-        id=_int(data.get("id"), "user.id", minimum=1),
+        id=_int(data.get("id"), "user.id"),
         handle=_text(data.get("handle"), 64).lstrip("@"),
         nickname=_text(data.get("nickname"), 120),
         avatar=_text(data.get("avatar"), 1000) or None,
@@ -124,7 +150,8 @@ def parse_time(value: Any) -> datetime:
 
 
 def parse_record(line: dict[str, Any] | str, account_id: int | None = None) -> EventRecord:
-    """One record from its JSON form; raises `MalformedEvent` with the reason."""
+    """One record from its JSON form; raises `MalformedEvent` when a field cannot be read as its
+    type. What the values may be is `check`'s to say, once, when the writer applies the record."""
     if isinstance(line, str):
         try:
             line = json.loads(line)
@@ -147,11 +174,11 @@ def parse_record(line: dict[str, Any] | str, account_id: int | None = None) -> E
             "gift_id": _int(line.get("gift_id"), "gift_id"),
             "gift_name": _text(line.get("gift_name"), 80) or "Gift",
             "diamond_count": _int(line.get("diamond_count"), "diamond_count"),
-            "repeat_count": _int(line.get("repeat_count", 1), "repeat_count", minimum=1),
+            "repeat_count": _int(line.get("repeat_count", 1), "repeat_count"),
             "streaking": bool(line.get("streaking", False)),
         }
     elif kind == "like":
-        data["count"] = _int(line.get("count", 1), "count", minimum=1)
+        data["count"] = _int(line.get("count", 1), "count")
     elif kind == "viewers":
         top = line.get("top") or []
         if not isinstance(top, list):

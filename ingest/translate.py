@@ -80,8 +80,8 @@ def translate(kind: str, event: Any, account_id: int, room_id: str | None) -> Ev
             return None
         data = {"gift_id": int(event.gift.id or event.gift_id), "gift_name": str(event.gift.name or "Gift")[:80],
                 "diamond_count": int(event.gift.diamond_count or 0),
-                "repeat_count": max(1, int(event.repeat_count or 1)),
+                "repeat_count": int(event.repeat_count or 1),
                 "streaking": False}
     elif kind == "like":
-        data["count"] = max(1, int(event.count or 1))
+        data["count"] = int(event.count or 1)
     return EventRecord(kind, message_id, moment, room_id, user, data, account_id=account_id)

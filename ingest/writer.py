@@ -16,10 +16,11 @@ import gevent.queue
 from flask import Flask
 
 from extensions import db
+from ingest import rules, sessions
 from ingest.publish import publish_account
 from ingest.records import EventRecord
-from services import viewers
 from services.clock import SYSTEM_CLOCK, Clock
+from services.notices import Notice
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +107,15 @@ class Writer:
 
     def apply(self, batch: list) -> None:
         events: dict[int, list[EventRecord]] = defaultdict(list)
-        changed: dict[int, list[viewers.Notice]] = defaultdict(list)
+        changed: dict[int, list[Notice]] = defaultdict(list)
         for item in batch:
             if isinstance(item, StatusUpdate):
                 self._flush(events, changed)
-                if viewers.set_status(item.account_id, item.status, item.error, self.clock):
+                if rules.set_status(item.account_id, item.status, item.error, self.clock):
                     changed[item.account_id]
             elif isinstance(item, Repair):
                 self._flush(events, changed)
-                closed = viewers.repair_open_sessions(item.account_id, self.clock)
+                closed = sessions.repair_open_sessions(item.account_id, self.clock)
                 if closed:
                     log.info("closed %d sessions left open on account %d", closed, item.account_id)
             elif item.account_id is not None:
@@ -127,21 +128,21 @@ class Writer:
                 except Exception:  # noqa: BLE001 - a failed publish must not lose the next batch
                     log.exception("could not publish to the studio of account %d", account_id)
 
-    def _flush(self, events: dict[int, list[EventRecord]], changed: dict[int, list[viewers.Notice]]) -> None:
+    def _flush(self, events: dict[int, list[EventRecord]], changed: dict[int, list[Notice]]) -> None:
         for account_id, records in events.items():
             try:
-                results = [viewers.apply_batch(account_id, records, self.clock)]
+                results = [rules.apply_batch(account_id, records, self.clock)]
             except Exception:  # noqa: BLE001 - find the bad event, apply the rest
                 log.exception("batch of %d events for account %d failed; applying one by one", len(records),
                               account_id)
                 results = []
                 for record in records:
                     try:
-                        results.append(viewers.apply_batch(account_id, [record], self.clock))
+                        results.append(rules.apply_batch(account_id, [record], self.clock))
                     except Exception:  # noqa: BLE001
                         log.exception("skipping event %s (%s) that cannot be applied", record.message_id,
                                       record.kind)
-            result = viewers.BatchResult(
+            result = rules.BatchResult(
                 applied=sum(r.applied for r in results),
                 notices=[notice for r in results for notice in r.notices],
                 account_changed=any(r.account_changed for r in results),
@@ -157,7 +158,7 @@ class Writer:
     def sweep(self) -> None:
         for account_id in list(self.sweep_accounts()):
             try:
-                notices = viewers.sweep(account_id, self.clock, self.retention_days)
+                notices = sessions.sweep(account_id, self.clock, self.retention_days)
                 if self.publish:
                     publish_account(account_id, notices)
             except Exception:  # noqa: BLE001

@@ -14,6 +14,18 @@ DEMO_PASSWORD = "streamshop-demo"  # noqa: S105 - published in the README on pur
 
 
 @dataclass(frozen=True)
+class KnownViewer:
+    id: int
+    handle: str
+    nickname: str
+
+
+#: Two viewers the demo streamer knows already; the demo LIVE (ingest/demo.py) features them.
+KNOWN_BIRTHDAY = KnownViewer(7_100_000_001, "bella.bday", "Bella 🎂")
+KNOWN_GIFTER = KnownViewer(7_100_000_002, "max.gifts", "Max Gifts")
+
+
+@dataclass(frozen=True)
 class DemoAccount:
     role: str
     email: str
@@ -120,20 +132,20 @@ def _seed_tiktok(streamer: User) -> None:
     from datetime import timedelta
 
     from extensions import utcnow
-    from ingest.demo import BIG_GIFTER, BIRTHDAY_VIEWER
     from models import TikTokAccount, ViewerProfile
-    from services import tiktok, viewers
+    from services import tiktok, vip
+    from services.local_time import local_time
 
     account = db.session.scalar(sa.select(TikTokAccount).where(TikTokAccount.handle == DEMO_TIKTOK_HANDLE))
     if account is None:
         account = tiktok.link_account(streamer, DEMO_TIKTOK_HANDLE, "Europe/London")
     now = utcnow()
-    today = viewers.local_time(now, account.time_zone).date()
+    today = local_time(now, account.time_zone).date()
     known = {
-        BIRTHDAY_VIEWER.id: (BIRTHDAY_VIEWER, {"birthday_month": today.month, "birthday_day": today.day,
+        KNOWN_BIRTHDAY.id: (KNOWN_BIRTHDAY, {"birthday_month": today.month, "birthday_day": today.day,
                                                "birthday_year": today.year - 25, "total_visits": 3,
                                                "total_watch_seconds": 5400}),
-        BIG_GIFTER.id: (BIG_GIFTER, {"total_visits": 30, "total_watch_seconds": 25 * 3600, "total_coins": 4200,
+        KNOWN_GIFTER.id: (KNOWN_GIFTER, {"total_visits": 30, "total_watch_seconds": 25 * 3600, "total_coins": 4200,
                                      "total_gifts": 310}),
     }
     for user_id, (viewer, values) in known.items():
@@ -150,5 +162,5 @@ def _seed_tiktok(streamer: User) -> None:
             profile.birthday_month, profile.birthday_day = values["birthday_month"], values["birthday_day"]
     db.session.flush()
     ids = db.session.scalars(sa.select(ViewerProfile.id).where(ViewerProfile.account_id == account.id))
-    viewers.reevaluate_vip(account, ids, now)
+    vip.reevaluate_vip(account, ids, now)
     db.session.commit()

@@ -1,5 +1,6 @@
 """The streamer's viewer CRM: the viewer table, overview, profiles, leaderboards, heatmap,
-exports, per-viewer delete and the profile editor. Routes, the benchmark and the tests call these.
+per-viewer delete and the profile editor (exports: services/exports.py; tiers: services/vip.py).
+Routes, the benchmark and the tests call these.
 
 Every query is scoped to one linked account; callers have already checked that the current user
 owns it (`services.tiktok.owned_account`).
@@ -7,10 +8,8 @@ owns it (`services.tiktok.owned_account`).
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -22,7 +21,6 @@ from models import (
     Order,
     Shop,
     TikTokAccount,
-    User,
     ViewerActivity,
     ViewerGift,
     ViewerInteraction,
@@ -32,14 +30,8 @@ from models import (
     viewer_search,
 )
 from services.errors import FieldError
-from services.viewers import (
-    account_tiers,
-    age_on,
-    birthday_in_year,
-    local_time,
-    reevaluate_vip,
-    validate_birthday,
-)
+from services.local_time import age_on, birthday_in_year, local_time, validate_birthday
+from services.vip import account_tiers, set_vip
 
 PAGE_SIZE = 50
 #: A search or filter with up to this many matches is counted and paged from their ids (see `viewer_page`).
@@ -200,6 +192,11 @@ def viewer_page(account: TikTokAccount, query: ViewerQuery, now: datetime) -> Vi
     clamped = ViewerQuery(query.search, query.filter, query.tier_id, query.sort, query.direction, page)
     return ViewerPage(clamped, viewers, total, page, pages, {tier.id: tier for tier in account_tiers(account.id)},
                       more)
+
+
+def matching_viewers(account: TikTokAccount, query: ViewerQuery, now: datetime) -> sa.Select:
+    """Every profile of the view's search and filter, in its sort (the exports stream this)."""
+    return sa.select(ViewerProfile).where(*_conditions(account, query, now)).order_by(*_ordering(query))
 
 
 def _count_matches(query: ViewerQuery, conditions: list[Any]) -> tuple[int, list[int] | None, bool]:
@@ -480,27 +477,9 @@ def update_profile(account: TikTokAccount, viewer: ViewerProfile, changes: Profi
     viewer.tags = changes.tags
     viewer.is_favorite, viewer.is_moderator, viewer.is_blocked = (changes.is_favorite, changes.is_moderator,
                                                                   changes.is_blocked)
-    _set_vip(account, viewer, changes.vip, tier, now)
+    set_vip(account, viewer, changes.vip, tier, now)
     viewer.updated_at = now
     db.session.commit()
-
-
-def _set_vip(account: TikTokAccount, viewer: ViewerProfile, choice: str, tier: VipTier | None, now: datetime) -> None:
-    if choice == "auto":
-        if viewer.vip_source == "manual":
-            # Clearing the lock hands the viewer back to automation, which decides afresh.
-            viewer.vip_source = viewer.vip_tier_id = viewer.vip_since = None
-            db.session.flush()
-            reevaluate_vip(account, [viewer.id], now)
-            db.session.refresh(viewer)
-        return
-    if choice == "none":
-        viewer.vip_tier_id, viewer.vip_source, viewer.vip_since = None, "manual", None
-        return
-    assert tier is not None
-    if viewer.vip_tier_id is None:
-        viewer.vip_since = now
-    viewer.vip_tier_id, viewer.vip_source = tier.id, "manual"
 
 
 def toggle_favorite(viewer: ViewerProfile, now: datetime) -> None:
@@ -568,202 +547,3 @@ def leaderboard(account: TikTokAccount, board: str, period: str, now: datetime, 
                  .where(ViewerProfile.is_blocked.is_(False), totals.c.value > 0)
                  .order_by(totals.c.value.desc(), ViewerProfile.id).limit(limit))
     return [Leader(viewer, int(value)) for viewer, value in db.session.execute(statement)]
-
-
-# --- exports -------------------------------------------------------------------------------------
-
-#: The documented export columns (docs/studio.md), in order.
-EXPORT_COLUMNS = (
-    "tiktok_user_id", "handle", "display_name", "vip_tier", "vip_locked", "vip_since", "first_seen_at",
-    "last_seen_at", "visits", "watchtime_seconds", "coins", "gifts", "comments", "likes", "shares",
-    "follows", "birthday", "tts_voice", "discord_username", "tags", "notes", "favorite", "moderator",
-    "blocked", "linked_customer",
-)
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _iso(moment: datetime | None) -> str:
-    return moment.isoformat() if moment else ""
-
-
-def birthday_text(viewer: ViewerProfile) -> str:
-    """ISO date, or --MM-DD when the year is unknown (ISO 8601's form for a day without a year)."""
-    if viewer.birthday_month is None or viewer.birthday_day is None:
-        return ""
-    if viewer.birthday_year:
-        return f"{viewer.birthday_year:04d}-{viewer.birthday_month:02d}-{viewer.birthday_day:02d}"
-    return f"--{viewer.birthday_month:02d}-{viewer.birthday_day:02d}"
-
-
-def export_record(viewer: ViewerProfile, tiers: Mapping[int, VipTier], linked: Mapping[int, str]) -> dict[str, Any]:
-    tier = tiers.get(viewer.vip_tier_id) if viewer.vip_tier_id else None
-    return {
-        "tiktok_user_id": viewer.tiktok_user_id, "handle": viewer.handle, "display_name": viewer.nickname,
-        "vip_tier": tier.name if tier else "", "vip_locked": viewer.vip_source == "manual",
-        "vip_since": _iso(viewer.vip_since), "first_seen_at": _iso(viewer.first_seen_at),
-        "last_seen_at": _iso(viewer.last_seen_at), "visits": viewer.total_visits,
-        "watchtime_seconds": viewer.total_watch_seconds, "coins": viewer.total_coins, "gifts": viewer.total_gifts,
-        "comments": viewer.total_comments, "likes": viewer.total_likes, "shares": viewer.total_shares,
-        "follows": viewer.follows_streamer, "birthday": birthday_text(viewer), "tts_voice": viewer.tts_voice or "",
-        "discord_username": viewer.discord_username or "", "tags": list(viewer.tags or []), "notes": viewer.notes,
-        "favorite": viewer.is_favorite, "moderator": viewer.is_moderator, "blocked": viewer.is_blocked,
-        "linked_customer": linked.get(viewer.linked_user_id, "") if viewer.linked_user_id else "",
-    }
-
-
-def export_records(account: TikTokAccount, query: ViewerQuery, now: datetime) -> Iterator[dict[str, Any]]:
-    """Every viewer of the current search and filter, in the current sort, streamed in chunks."""
-    tiers = {tier.id: tier for tier in account_tiers(account.id)}
-    linked = {user_id: username for user_id, username in db.session.execute(
-        sa.select(User.id, User.username).join(ViewerProfile, ViewerProfile.linked_user_id == User.id)
-        .where(ViewerProfile.account_id == account.id))}
-    statement = (sa.select(ViewerProfile).where(*_conditions(account, query, now)).order_by(*_ordering(query))
-                 .execution_options(yield_per=1000))
-    for viewer in db.session.scalars(statement):
-        yield export_record(viewer, tiers, linked)
-
-
-def neutralise(text: str) -> str:
-    """A spreadsheet must not run a cell as a formula: prefix a quote to one that starts like one."""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def _csv_cell(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        value = ", ".join(value)
-    return neutralise(str(value))
-
-
-def csv_chunks(records: Iterable[dict[str, Any]], chunk_rows: int = 500) -> Iterator[str]:
-    """RFC 4180 CSV (CRLF, quoted when needed, quotes doubled), header always first."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for number, record in enumerate(records, start=1):
-        writer.writerow([_csv_cell(record[column]) for column in EXPORT_COLUMNS])
-        if number % chunk_rows == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-def viewer_everything(account: TikTokAccount, viewer: ViewerProfile) -> dict[str, Any]:
-    """Everything stored about one viewer (a data-subject request), as plain JSON values."""
-    def rows(model: Any, *order: Any) -> list[dict[str, Any]]:
-        items = db.session.scalars(sa.select(model).where(model.viewer_id == viewer.id).order_by(*order))
-        return [{column.key: _plain(getattr(item, column.key)) for column in model.__table__.columns}
-                for item in items]
-
-    tier = db.session.get(VipTier, viewer.vip_tier_id) if viewer.vip_tier_id else None
-    profile = {column.key: _plain(getattr(viewer, column.key)) for column in ViewerProfile.__table__.columns}
-    profile["vip_tier_name"] = tier.name if tier else None
-    return {
-        "account": account.handle,
-        "profile": profile,
-        "sessions": rows(ViewerSession, ViewerSession.started_at),
-        "gifts": rows(ViewerGift, ViewerGift.sent_at),
-        "interactions": rows(ViewerInteraction, ViewerInteraction.occurred_at),
-        "heatmap": rows(ViewerActivity, ViewerActivity.weekday, ViewerActivity.hour),
-        "orders": [{"id": order.id, "status": order.status, "currency": order.currency,
-                    "total_cents": order.total_cents, "created_at": _iso(order.created_at)}
-                   for order in linked_orders(account, viewer, limit=10_000)],
-    }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
-# --- VIP tiers -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TierDraft:
-    name: str
-    min_coins: int
-    min_watch_hours: int
-    min_visits: int
-    colour: str
-    benefits: str
-
-
-def tiers_in_order(account: TikTokAccount) -> list[VipTier]:
-    """Lowest rank first, the order the editor shows."""
-    return list(reversed(account_tiers(account.id)))
-
-
-def account_tier(account: TikTokAccount, tier_id: int) -> VipTier | None:
-    tier = db.session.get(VipTier, tier_id)
-    return tier if tier is not None and tier.account_id == account.id else None
-
-
-def _check_name(account: TikTokAccount, name: str, tier_id: int | None) -> None:
-    taken = db.session.scalar(sa.select(VipTier.id).where(
-        VipTier.account_id == account.id, sa.func.lower(VipTier.name) == name.lower(),
-        VipTier.id != (tier_id or 0)))
-    if taken:
-        raise FieldError("name", "Another tier has this name.")
-
-
-def _reevaluate_all(account: TikTokAccount, now: datetime) -> int:
-    """Re-rank every automatic viewer after the tiers changed; returns how many were considered."""
-    db.session.flush()
-    ids = list(db.session.scalars(sa.select(ViewerProfile.id).where(
-        ViewerProfile.account_id == account.id,
-        sa.or_(ViewerProfile.vip_source.is_(None), ViewerProfile.vip_source == "auto"))))
-    reevaluate_vip(account, ids, now)
-    return len(ids)
-
-
-def _apply_draft(tier: VipTier, draft: TierDraft) -> None:
-    tier.name, tier.min_coins, tier.min_visits = draft.name, draft.min_coins, draft.min_visits
-    tier.min_watch_seconds = draft.min_watch_hours * 3600
-    tier.colour, tier.benefits = draft.colour, draft.benefits
-
-
-def add_tier(account: TikTokAccount, draft: TierDraft, now: datetime) -> VipTier:
-    """A new tier ranked above the others; automatic viewers are re-ranked."""
-    _check_name(account, draft.name, None)
-    top = db.session.scalar(sa.select(sa.func.max(VipTier.rank)).where(VipTier.account_id == account.id)) or 0
-    tier = VipTier(account_id=account.id, rank=top + 1)
-    _apply_draft(tier, draft)
-    db.session.add(tier)
-    _reevaluate_all(account, now)
-    db.session.commit()
-    return tier
-
-
-def edit_tier(account: TikTokAccount, tier: VipTier, draft: TierDraft, now: datetime) -> None:
-    _check_name(account, draft.name, tier.id)
-    _apply_draft(tier, draft)
-    _reevaluate_all(account, now)
-    db.session.commit()
-
-
-def move_tier(account: TikTokAccount, tier: VipTier, direction: str, now: datetime) -> bool:
-    """Swap ranks with the neighbour above ("up") or below ("down"); False at either end."""
-    ordered = tiers_in_order(account)
-    index = ordered.index(tier)
-    other_index = index + 1 if direction == "up" else index - 1
-    if not 0 <= other_index < len(ordered):
-        return False
-    other = ordered[other_index]
-    tier.rank, other.rank = other.rank, tier.rank
-    _reevaluate_all(account, now)
-    db.session.commit()
-    return True
-
-
-def delete_tier(account: TikTokAccount, tier: VipTier, now: datetime) -> None:
-    """Delete a tier; viewers set to it by hand go back to automatic, then everyone is re-ranked."""
-    db.session.execute(sa.update(ViewerProfile).where(ViewerProfile.vip_tier_id == tier.id).values(
-        vip_tier_id=None, vip_source=None, vip_since=None))
-    db.session.delete(tier)
-    _reevaluate_all(account, now)
-    db.session.commit()
-

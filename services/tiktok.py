@@ -15,13 +15,18 @@ from extensions import db
 from models import TikTokAccount, TikTokLinkCode, User, ViewerProfile
 from services.clock import SYSTEM_CLOCK, Clock
 from services.errors import FieldError
-from services.viewers import fold, seed_default_tiers
+from services.vip import seed_default_tiers
 
 HANDLE = re.compile(r"^[a-z0-9_.]{2,24}$")
 LINK_CODE_MINUTES = 15
 # No 0/O or 1/I: the code is read off one screen and typed into another.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 MAX_PENDING_CODES = 5
+
+
+def fold(text: str) -> str:
+    """Text as the search and the link codes compare it (casefolded)."""
+    return text.casefold()
 
 
 def normalise_handle(value: str, field: str = "handle") -> str:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from extensions import db
 from models import TikTokAccount, ViewerActivity, ViewerGift, ViewerInteraction, ViewerProfile, ViewerSession
 from services import tiktok
-from services.viewers import heatmap_bucket
+from services.local_time import heatmap_bucket
 from tests.emulator_support import ingest_env, running_emulator, user, wait_for
 from tests.factories import make_user
 from tests.support import running_server

@@ -11,7 +11,7 @@ from collections import Counter
 import sqlalchemy as sa
 
 from extensions import db
-from ingest import demo
+from ingest import demo, rules
 from ingest.gifts import GIFTS
 from ingest.records import parse_record
 from models import ViewerGift, ViewerProfile
@@ -114,12 +114,10 @@ def test_the_demo_live_is_realistic(tmp_path):
 
 
 def test_gift_rows_match_the_file(app_ctx, tmp_path):
-    from services import viewers
-
     records = demo.generate(seed=9, viewers=120, minutes=10)
     account = tiktok.link_account(make_user("riley"), "riley.live")
     for start in range(0, len(records), 250):
-        viewers.apply_batch(account.id, records[start:start + 250])
+        rules.apply_batch(account.id, records[start:start + 250])
     gifts = [r for r in records if r.kind == "gift"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerGift)) == len(gifts)
     assert db.session.scalar(sa.select(sa.func.sum(ViewerGift.coins))) == sum(

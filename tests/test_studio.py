@@ -1,7 +1,7 @@
 """The streamer's viewer CRM: table search, filters, sorts and paging; profiles and the editor;
 VIP tiers; leaderboards; heatmap; exports; per-viewer delete; and that every studio page,
 fragment and channel refuses another streamer. Viewers are recorded through the same ingest rules
-the writer applies (services.viewers.apply_batch), on the real database."""
+the writer applies (ingest.rules.apply_batch), on the real database."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from flask import g
 from flask_login import AnonymousUserMixin
 
 from extensions import db
+from ingest import rules, sessions
 from models import (
     ViewerActivity,
     ViewerGift,
@@ -25,7 +26,8 @@ from models import (
     VipTier,
 )
 from realtime.channels import may_subscribe
-from services import studio, tiktok, viewers
+from services import exports, studio, tiktok, vip
+from services.local_time import local_time
 from services.studio import ViewerQuery
 from tests.factories import make_user
 from tests.ingest_support import FakeClock, event, gift, viewer
@@ -44,7 +46,7 @@ def log_in(client, username: str) -> str:  # noqa: ANN001
 
 
 def record(account, *records, at: datetime = NOW):  # noqa: ANN001, ANN201
-    return viewers.apply_batch(account.id, list(records), FakeClock(at))
+    return rules.apply_batch(account.id, list(records), FakeClock(at))
 
 
 def by_handle(account, handle: str) -> ViewerProfile:  # noqa: ANN001
@@ -173,7 +175,7 @@ def test_watchtime_and_visits_sorts(account):
     # Comments 4 minutes apart (within the 300 s session timeout): one 12-minute session.
     record(account, *[event("comment", clock_start + timedelta(minutes=m), fan, text="a") for m in (0, 4, 8, 12)],
            at=NOW)
-    viewers.sweep(account.id, FakeClock(NOW + timedelta(minutes=30)))  # closes sessions, credits watchtime
+    sessions.sweep(account.id, FakeClock(NOW + timedelta(minutes=30)))  # closes sessions, credits watchtime
     other_room = event("comment", NOW + timedelta(minutes=40), fan, room="7300000000000000999", text="again")
     record(account, other_room, at=NOW + timedelta(minutes=40))
     assert handles(table(account, sort="watchtime"))[0] == "fan"
@@ -330,7 +332,7 @@ def test_tier_edits_rerank_automatic_viewers_but_not_locked_ones(client, account
 def test_tiers_reorder_and_delete(client, account):
     token = log_in(client, "riley")
     url = f"/studio/accounts/{account.id}/tiers"
-    names = lambda: [tier.name for tier in studio.tiers_in_order(account)]  # noqa: E731
+    names = lambda: [tier.name for tier in vip.tiers_in_order(account)]  # noqa: E731
     assert names() == ["Bronze", "Silver", "Gold", "Platinum"]
     silver = db.session.scalar(sa.select(VipTier).where(VipTier.account_id == account.id, VipTier.name == "Silver"))
     client.post(f"{url}/{silver.id}/move", data={"csrf_token": token, "direction": "up"})
@@ -353,7 +355,7 @@ def test_overview_cards_birthdays_and_who_is_in_the_live(client, account):
     log_in(client, "riley")
     record(account, event("live_start", NOW - timedelta(hours=1), None))
     dan, cat, eve = (by_handle(account, handle) for handle in ("dan", "cat_x", "eve"))
-    today = viewers.local_time(NOW, "Europe/Berlin").date()
+    today = local_time(NOW, "Europe/Berlin").date()
     dan.birthday_month, dan.birthday_day, dan.birthday_year = today.month, today.day, today.year - 30
     soon, later = today + timedelta(days=3), today + timedelta(days=8)
     cat.birthday_month, cat.birthday_day = soon.month, soon.day
@@ -415,7 +417,7 @@ def test_csv_export_round_trips_awkward_values_and_neutralises_formulas(client, 
     text = response.get_data(as_text=True)
     assert "\r\n" in text
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    assert list(rows[0]) == list(studio.EXPORT_COLUMNS)
+    assert list(rows[0]) == list(exports.EXPORT_COLUMNS)
     exported = {row["handle"]: row for row in rows}
     assert len(rows) == 6
     assert exported["bob.builder"]["notes"] == awkward  # comma, quote and newline intact
@@ -436,7 +438,7 @@ def test_export_honours_search_and_filter_and_has_a_header_when_empty(client, ac
     active = json.loads(client.get(f"{base}?format=json&filter=active&q=B").get_data(as_text=True))
     assert [row["handle"] for row in active] == ["bob.builder"]
     empty = client.get(f"{base}?format=csv&q=nobody").get_data(as_text=True)
-    assert empty == ",".join(studio.EXPORT_COLUMNS) + "\r\n"
+    assert empty == ",".join(exports.EXPORT_COLUMNS) + "\r\n"
     assert client.get(f"{base}?format=xml").status_code == 400
 
 
@@ -486,7 +488,7 @@ def test_every_studio_page_fragment_action_and_channel_refuses_another_streamer(
     for url in actions:
         assert client.post(url, data={"csrf_token": token, "confirm": "bob.builder", "direction": "up"}
                            ).status_code == 404, url
-    assert by_handle(account, "bob.builder") is not None and len(studio.tiers_in_order(account)) == 4
+    assert by_handle(account, "bob.builder") is not None and len(vip.tiers_in_order(account)) == 4
     # The owner's own viewer, addressed through another account's URL, is a 404 too.
     own = tiktok.link_account(db.session.scalar(sa.select(type(account.owner)).where(
         type(account.owner).username == "mallory")), "mallory.live")

@@ -10,9 +10,10 @@ from flask import g
 from flask_login import AnonymousUserMixin
 
 from extensions import db
+from ingest import rules
 from models import TikTokAccount, TikTokLinkCode, ViewerProfile
 from realtime.channels import may_subscribe
-from services import tiktok, viewers
+from services import tiktok
 from tests.factories import make_user
 from tests.ingest_support import FakeClock, event, viewer
 from tests.support import TEST_PASSWORD, csrf_from
@@ -71,7 +72,7 @@ def test_settings_pause_and_the_error_status(client, app_ctx):
     paused = client.post(url + "/pause", data={"csrf_token": token, "paused": "1"}, follow_redirects=True)
     assert "is paused" in paused.get_data(as_text=True) and "Resume recording" in paused.get_data(as_text=True)
     client.post(url + "/pause", data={"csrf_token": token, "paused": "0"})
-    viewers.set_status(account.id, "error", "TikTok said <no>")
+    rules.set_status(account.id, "error", "TikTok said <no>")
     page = client.get(url).get_data(as_text=True)
     assert "Error" in page and "TikTok said &lt;no&gt;" in page
 
@@ -109,7 +110,7 @@ def test_every_post_needs_the_csrf_token(client, app_ctx):
 def test_unlinking_needs_the_handle_typed_and_deletes_the_viewers(client, app_ctx):
     owner = make_user("riley")
     account = tiktok.link_account(owner, "riley.live")
-    viewers.apply_batch(account.id, [event("comment", datetime.now(UTC), viewer(), text="hi")])
+    rules.apply_batch(account.id, [event("comment", datetime.now(UTC), viewer(), text="hi")])
     token = log_in(client, "riley")
     url = f"/studio/accounts/{account.id}/unlink"
     kept = client.post(url, data={"csrf_token": token, "confirm": "wrong"}, follow_redirects=True)
@@ -140,7 +141,7 @@ def test_a_shopper_gets_a_code_sees_links_and_either_side_unlinks(client, app_ct
 
     # The code typed in the chat (through the same rules the ingester applies) links them.
     now = datetime.now(UTC)
-    result = viewers.apply_batch(account.id, [event("comment", now, viewer(77, "sam.tt"), text=f"hi {code.code}")],
+    result = rules.apply_batch(account.id, [event("comment", now, viewer(77, "sam.tt"), text=f"hi {code.code}")],
                                  FakeClock(now))
     assert [n.kind for n in result.notices if n.kind == "linked"] == ["linked"]
     linked = client.get("/account/tiktok/").get_data(as_text=True)
@@ -181,7 +182,7 @@ def test_studio_publishes_go_to_the_owner_channel_escaped_and_without_private_no
                               hub.subscribe(["user:1"]))
     sneaky = viewer(9, "<script>alert(1)</script>")
     now = datetime.now(UTC)
-    viewers.apply_batch(account.id, [event("join", now, sneaky)])
+    rules.apply_batch(account.id, [event("join", now, sneaky)])
     secret = db.session.scalar(sa.select(ViewerProfile))
     secret.notes = "owes me money"
     secret.birthday_month, secret.birthday_day = now.month, now.day

@@ -1,4 +1,4 @@
-"""The viewer-profile rules, applied through `services.viewers` exactly as the writer applies them,
+"""The viewer-profile rules, applied through `ingest.rules` exactly as the writer applies them,
 on a real database, with a controllable clock. Docstrings name the original's bug each test catches
 (research/viewer-profiles-original.md §6)."""
 
@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
 from extensions import db
+from ingest import rules, sessions
 from ingest.records import EventRecord, Viewer
 from models import (
     IngestedMessage,
@@ -22,7 +24,8 @@ from models import (
     ViewerSession,
     VipTier,
 )
-from services import tiktok, viewers
+from services import local_time, studio, tiktok, vip
+from services.errors import FieldError
 from tests.factories import make_user
 from tests.ingest_support import ROOM, FakeClock, event, gift, viewer
 
@@ -44,7 +47,7 @@ def profile(account, user_id: int = 1001) -> ViewerProfile:  # noqa: ANN001
 
 
 def apply(account, clock, *records):  # noqa: ANN001, ANN201
-    return viewers.apply_batch(account.id, list(records), clock)
+    return rules.apply_batch(account.id, list(records), clock)
 
 
 @pytest.fixture(name="clock")
@@ -88,16 +91,16 @@ def test_watchtime_is_credited_incrementally_and_bounded_by_the_timeout(app_ctx,
     for _ in range(3):  # active for three minutes
         clock.advance(60)
         apply(account, clock, event("like", clock.now(), someone, count=1))
-        viewers.sweep(account.id, clock)
+        sessions.sweep(account.id, clock)
     assert profile(account).total_watch_seconds == 180  # credited while the session is open
     session = db.session.scalar(sa.select(ViewerSession))
     assert session.ended_at is None
     clock.advance(240)  # quiet, but within the timeout: nothing more to credit
-    viewers.sweep(account.id, clock)
+    sessions.sweep(account.id, clock)
     assert profile(account).total_watch_seconds == 180
     clock.advance(3600)  # long gone: closed at the last activity, still 180 s
-    viewers.sweep(account.id, clock)
-    viewers.sweep(account.id, clock)
+    sessions.sweep(account.id, clock)
+    sessions.sweep(account.id, clock)
     db.session.expire_all()
     session = db.session.scalar(sa.select(ViewerSession))
     assert session.ended_at == START + timedelta(seconds=180)
@@ -124,8 +127,8 @@ def test_live_end_closes_every_session_and_start_up_repair_closes_orphans(app_ct
     apply(account, clock, event("join", clock.now(), viewer(3), room="7300000000000000777"))
     clock.advance(45)
     apply(account, clock, event("like", clock.now(), viewer(3), room="7300000000000000777", count=2))
-    assert viewers.repair_open_sessions(account.id, clock) == 1
-    assert viewers.repair_open_sessions(account.id, clock) == 0
+    assert sessions.repair_open_sessions(account.id, clock) == 1
+    assert sessions.repair_open_sessions(account.id, clock) == 0
     assert profile(account, 3).total_watch_seconds == 45
 
 
@@ -184,7 +187,7 @@ def test_a_malformed_event_is_logged_and_skipped(app_ctx, clock, caplog):
     account = linked()
     bad_like = EventRecord("like", "bad-1", clock.now(), ROOM, viewer(7), {"count": "lots"})
     no_user = EventRecord("comment", "bad-2", clock.now(), ROOM, None, {"text": "who?"})
-    with caplog.at_level(logging.WARNING, logger="services.viewers"):
+    with caplog.at_level(logging.WARNING, logger="ingest.rules"):
         result = apply(account, clock, bad_like, event("comment", clock.now(), viewer(8), text="fine"), no_user)
     assert (result.applied, result.malformed) == (1, 2)
     assert profile(account, 8).total_comments == 1
@@ -218,7 +221,7 @@ def test_viewer_is_keyed_by_numeric_id_and_keeps_what_events_carry(app_ctx, cloc
 def test_times_are_stored_as_aware_utc(app_ctx, clock):
     """T1: every stored time comes back as an aware UTC datetime, whatever zone it was given in."""
     account = linked(time_zone="Asia/Tokyo")
-    tokyo = START.astimezone(viewers.ZoneInfo("Asia/Tokyo"))
+    tokyo = START.astimezone(ZoneInfo("Asia/Tokyo"))
     apply(account, clock, event("comment", tokyo, viewer(), text="hi"))
     viewer_profile = profile(account)
     assert viewer_profile.first_seen_at == START and viewer_profile.first_seen_at.tzinfo == UTC
@@ -251,7 +254,7 @@ def test_concurrent_batches_never_lose_increments(app, clock):
         with app.app_context():
             try:
                 for n in range(40):
-                    viewers.apply_batch(account_id, [event("comment", START, viewer(42), text="x",
+                    rules.apply_batch(account_id, [event("comment", START, viewer(42), text="x",
                                                            message_id=f"{prefix}-{n}")], clock)
             except Exception as error:  # noqa: BLE001
                 errors.append(error)
@@ -292,6 +295,14 @@ def _regular(account, visits: int, hours: int, coins: int = 0, user_id: int = 10
     return viewer_profile
 
 
+def _edit_vip(account, viewer_profile: ViewerProfile, choice: str, clock) -> None:  # noqa: ANN001
+    """Save the profile editor with only its VIP choice changed: the path the studio takes."""
+    studio.update_profile(account, viewer_profile, studio.ProfileChanges(
+        tts_voice=viewer_profile.tts_voice, discord_username=viewer_profile.discord_username, birthday=None,
+        notes=viewer_profile.notes, tags=list(viewer_profile.tags or []), is_favorite=viewer_profile.is_favorite,
+        is_moderator=viewer_profile.is_moderator, is_blocked=viewer_profile.is_blocked, vip=choice), clock.now())
+
+
 def test_promotion_follows_watchtime_and_visits_too_and_only_upward_is_announced(app_ctx, clock):
     """B9: tiers are re-evaluated when watchtime or visits change (not only on gifts), a promotion is
     announced only when the rank goes up, and losing a tier (edited thresholds) is not "promoted"."""
@@ -308,7 +319,7 @@ def test_promotion_follows_watchtime_and_visits_too_and_only_upward_is_announced
 
     # The streamer raises Bronze above what they have: demoted, silently, and vip_since reset.
     bronze = db.session.scalar(sa.select(VipTier).where(VipTier.account_id == account.id, VipTier.name == "Bronze"))
-    viewers.update_tier(bronze, clock.now(), min_coins=50_000)
+    vip.edit_tier(account, bronze, vip.TierDraft("Bronze", 50_000, 5, 10, bronze.colour, bronze.benefits), clock.now())
     demoted = profile(account)
     assert (demoted.vip_tier_id, demoted.vip_source, demoted.vip_since) == (None, None, None)
     assert regular.id == demoted.id
@@ -320,17 +331,18 @@ def test_a_manual_tier_is_never_overridden_by_automation(app_ctx, clock):
     account = linked()
     _regular(account, visits=60, hours=60, coins=10)
     gold = db.session.scalar(sa.select(VipTier).where(VipTier.account_id == account.id, VipTier.name == "Gold"))
-    viewers.set_manual_tier(profile(account), gold, clock.now())
+    _edit_vip(account, profile(account), str(gold.id), clock)
     result = apply(account, clock, gift(clock.now(), viewer(1001, "regular1001"), name="Lion", price=29999))
     locked = profile(account)
     assert (locked.vip_tier.name, locked.vip_source) == ("Gold", "manual")
     assert [n for n in result.notices if n.kind == "vip"] == []
-    viewers.set_manual_tier(locked, None, clock.now(), lock=False)  # clear: 30,009 coins, 60 h, 61 visits
+    _edit_vip(account, locked, "auto", clock)  # clear: 30,009 coins, 60 h, 61 visits
     cleared = profile(account)
     assert (cleared.vip_tier.name, cleared.vip_source) == ("Gold", "auto")
     other_account_tier = db.session.scalar(sa.select(VipTier).where(VipTier.account_id == linked("@other").id))
-    with pytest.raises(ValueError):
-        viewers.set_manual_tier(cleared, other_account_tier, clock.now())
+    with pytest.raises(FieldError):
+        _edit_vip(account, cleared, str(other_account_tier.id), clock)
+    assert profile(account).vip_source == "auto"
 
 
 def test_a_removed_vip_stays_removed(app_ctx, clock):
@@ -339,7 +351,7 @@ def test_a_removed_vip_stays_removed(app_ctx, clock):
     _regular(account, visits=30, hours=30, coins=9000)
     apply(account, clock, event("join", clock.now(), viewer(1001, "regular1001")))
     assert profile(account).vip_tier.name == "Silver"
-    viewers.set_manual_tier(profile(account), None, clock.now())
+    _edit_vip(account, profile(account), "none", clock)
     result = apply(account, clock, gift(clock.now(), viewer(1001, "regular1001"), name="Lion", price=29999))
     removed = profile(account)
     assert (removed.vip_tier_id, removed.vip_source, removed.vip_since) == (None, "manual", None)
@@ -359,22 +371,22 @@ def test_a_removed_vip_stays_removed(app_ctx, clock):
 ])
 def test_birthday_today_is_today_in_the_accounts_zone(zone, moment, expected):
     """T2: "today" is the account's local date, not the UTC date."""
-    assert viewers.is_birthday_today(expected.month, expected.day, moment, zone)
+    assert local_time.is_birthday_today(expected.month, expected.day, moment, zone)
     other = expected + timedelta(days=1)
-    assert not viewers.is_birthday_today(other.month, other.day, moment, zone)
+    assert not local_time.is_birthday_today(other.month, other.day, moment, zone)
 
 
 def test_29_february_is_celebrated_on_28_february_in_other_years():
     """T2: a leap-day birthday never matched in non-leap years in the original."""
-    assert viewers.is_birthday_today(2, 29, datetime(2027, 2, 28, 12, tzinfo=UTC), "UTC")
-    assert not viewers.is_birthday_today(2, 29, datetime(2027, 3, 1, 12, tzinfo=UTC), "UTC")
-    assert viewers.is_birthday_today(2, 29, datetime(2028, 2, 29, 12, tzinfo=UTC), "UTC")
-    assert not viewers.is_birthday_today(2, 29, datetime(2028, 2, 28, 12, tzinfo=UTC), "UTC")
-    viewers.validate_birthday(2, 29, None)
+    assert local_time.is_birthday_today(2, 29, datetime(2027, 2, 28, 12, tzinfo=UTC), "UTC")
+    assert not local_time.is_birthday_today(2, 29, datetime(2027, 3, 1, 12, tzinfo=UTC), "UTC")
+    assert local_time.is_birthday_today(2, 29, datetime(2028, 2, 29, 12, tzinfo=UTC), "UTC")
+    assert not local_time.is_birthday_today(2, 29, datetime(2028, 2, 28, 12, tzinfo=UTC), "UTC")
+    local_time.validate_birthday(2, 29, None)
     with pytest.raises(ValueError):
-        viewers.validate_birthday(2, 30, None)
+        local_time.validate_birthday(2, 30, None)
     with pytest.raises(ValueError):
-        viewers.validate_birthday(2, 29, 2027)
+        local_time.validate_birthday(2, 29, 2027)
 
 
 def test_birthday_notice_once_per_local_day_and_remembered_in_the_database(app_ctx):
@@ -415,7 +427,7 @@ def test_heatmap_buckets_are_in_the_accounts_zone_monday_first(app_ctx, clock):
     rows = db.session.execute(sa.select(ViewerActivity.weekday, ViewerActivity.hour, ViewerActivity.hits,
                                         ViewerActivity.coins)).all()
     assert rows == [(0, 9, 2, 299)]
-    assert viewers.heatmap_bucket(sunday_night_utc, "UTC") == (6, 20)
+    assert local_time.heatmap_bucket(sunday_night_utc, "UTC") == (6, 20)
 
 
 # --- privacy and storage ---------------------------------------------------------------------------
@@ -444,6 +456,6 @@ def test_old_interactions_and_message_ids_are_pruned(app_ctx, clock):
     apply(account, clock, event("comment", clock.now(), viewer(), text="old"))
     clock.advance(91 * 86400)
     apply(account, clock, event("comment", clock.now(), viewer(), text="new"))
-    viewers.sweep(account.id, clock, retention_days=90)
+    sessions.sweep(account.id, clock, retention_days=90)
     assert db.session.scalars(sa.select(ViewerInteraction.content)).all() == ["new"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(IngestedMessage)) == 1

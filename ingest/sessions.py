@@ -1,0 +1,214 @@
+"""Session rules: a session runs from a viewer's first event in a LIVE (room) to their last
+activity, and ends after the account's `session_timeout` without any, or at live end. At most one
+session per viewer is open. Watchtime is `last activity - start`, credited once (`credited_seconds`).
+A visit is one LIVE: a new session in the room of the viewer's last visit is not a new visit (B1, B2).
+
+`apply_sessions` runs inside a batch's transaction; `sweep`, `close_all` and `repair_open_sessions`
+run outside batches (the writer's sweeper, live end, start-up repair).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from extensions import db
+from models import IngestedMessage, TikTokAccount, ViewerInteraction, ViewerProfile, ViewerSession
+from services.clock import SYSTEM_CLOCK, Clock
+from services.notices import Notice
+from services.vip import reevaluate_vip
+
+SEEN_MESSAGE_DAYS = 2
+
+
+def seconds_between(start: datetime, end: datetime) -> int:
+    return max(0, int((end - start).total_seconds()))
+
+
+@dataclass
+class _Session:
+    id: int | None
+    room_id: str
+    started: datetime
+    last: datetime
+    credited: int
+
+    @property
+    def duration(self) -> int:
+        return seconds_between(self.started, self.last)
+
+
+@dataclass
+class _Walk:
+    """One viewer's sessions after a batch's activity: what closed, what is open, and the visits and
+    watchtime to add to the profile."""
+
+    closed: list[_Session] = field(default_factory=list)
+    open: _Session | None = None
+    visits: int = 0
+    watch: int = 0
+    room: str | None = None
+
+
+def _walk(session: _Session | None, activity: Iterable[tuple[datetime, str]], visited_room: str | None,
+          timeout: timedelta) -> _Walk:
+    """Follow one viewer's activity (time, room) in time order from their open session, if any."""
+    walk = _Walk(room=visited_room)
+    for moment, room in sorted(activity):
+        if session is not None and room == session.room_id and moment - session.last <= timeout:
+            session.last = max(session.last, moment)
+            continue
+        if session is not None:
+            walk.watch += session.duration - session.credited
+            session.credited = session.duration
+            walk.closed.append(session)
+        session = _Session(None, room, moment, moment, 0)
+        if room != walk.room:
+            walk.visits += 1
+            walk.room = room
+    walk.open = session
+    return walk
+
+
+def apply_sessions(account: TikTokAccount, activity: dict[int, list[tuple[datetime, str]]],
+                   last_rooms: dict[int, str | None]) -> None:
+    """Open, extend and close the sessions of these viewers (profile id -> their (time, room)
+    activity in this batch), count visits and credit the watchtime of sessions that closed."""
+    timeout = timedelta(seconds=account.session_timeout)
+    open_rows = db.session.execute(
+        sa.select(ViewerSession.id, ViewerSession.viewer_id, ViewerSession.room_id, ViewerSession.started_at,
+                  ViewerSession.last_activity_at, ViewerSession.credited_seconds)
+        .where(ViewerSession.open_viewer_id.in_(list(activity)))
+    ).all()
+    current = {row.viewer_id: _Session(row.id, row.room_id, row.started_at, row.last_activity_at,
+                                       row.credited_seconds) for row in open_rows}
+    closed_rows, open_rows_touched, inserts, profile_updates = [], [], [], []
+    for viewer_id, times in activity.items():
+        walk = _walk(current.get(viewer_id), times, last_rooms.get(viewer_id), timeout)
+        for session in walk.closed:
+            if session.id is None:
+                inserts.append(_session_row(account, viewer_id, session, ended=True))
+            else:
+                closed_rows.append({"sid": session.id, "ended": session.last, "credited": session.credited,
+                                    "last": session.last})
+        if walk.open is not None and walk.open.id is None:
+            inserts.append(_session_row(account, viewer_id, walk.open, ended=False))
+        elif walk.open is not None:
+            open_rows_touched.append({"sid": walk.open.id, "last": walk.open.last})
+        if walk.visits or walk.watch:
+            profile_updates.append({"pid": viewer_id, "visits": walk.visits, "watch": walk.watch, "room": walk.room})
+    _write_sessions(closed_rows, open_rows_touched, inserts, profile_updates)
+
+
+def _session_row(account: TikTokAccount, viewer_id: int, session: _Session, *, ended: bool) -> dict[str, Any]:
+    return {"viewer_id": viewer_id, "account_id": account.id, "room_id": session.room_id,
+            "live_stream_id": account.live_stream_id, "started_at": session.started,
+            "last_activity_at": session.last, "ended_at": session.last if ended else None,
+            "credited_seconds": session.credited, "open_viewer_id": None if ended else viewer_id}
+
+
+def _write_sessions(closed: list[dict[str, Any]], touched: list[dict[str, Any]], inserts: list[dict[str, Any]],
+                    profile_updates: list[dict[str, Any]]) -> None:
+    table = ViewerSession.__table__
+    if closed:
+        db.session.execute(
+            sa.update(table).where(table.c.id == sa.bindparam("sid")).values(
+                ended_at=sa.bindparam("ended"), credited_seconds=sa.bindparam("credited"),
+                last_activity_at=sa.bindparam("last"), open_viewer_id=None),
+            closed,
+        )
+    if touched:
+        db.session.execute(
+            sa.update(table).where(table.c.id == sa.bindparam("sid")).values(last_activity_at=sa.bindparam("last")),
+            touched,
+        )
+    if inserts:
+        db.session.execute(sa.insert(table), inserts)
+    if profile_updates:
+        profiles = ViewerProfile.__table__
+        db.session.execute(
+            sa.update(profiles).where(profiles.c.id == sa.bindparam("pid")).values(
+                total_visits=profiles.c.total_visits + sa.bindparam("visits"),
+                total_watch_seconds=profiles.c.total_watch_seconds + sa.bindparam("watch"),
+                last_visit_room_id=sa.bindparam("room")),
+            profile_updates,
+        )
+
+
+# --- sessions outside batches: sweeper, live end, start-up repair -----------------------------
+
+
+def _credit_and_close(rows: Sequence[Any], close: bool) -> list[int]:
+    """Credit the uncredited watchtime of these open sessions; close them too when `close`."""
+    credits: dict[int, int] = defaultdict(int)
+    updates = []
+    for row in rows:
+        duration = seconds_between(row.started_at, row.last_activity_at)
+        credits[row.viewer_id] += duration - row.credited_seconds
+        updates.append({"sid": row.id, "credited": duration, "ended": row.last_activity_at})
+    table = ViewerSession.__table__
+    if updates:
+        values: dict[str, Any] = {"credited_seconds": sa.bindparam("credited")}
+        if close:
+            values.update(ended_at=sa.bindparam("ended"), open_viewer_id=None)
+        db.session.execute(sa.update(table).where(table.c.id == sa.bindparam("sid")).values(**values), updates)
+    changed = [{"pid": viewer_id, "watch": seconds} for viewer_id, seconds in credits.items() if seconds]
+    if changed:
+        profiles = ViewerProfile.__table__
+        db.session.execute(
+            sa.update(profiles).where(profiles.c.id == sa.bindparam("pid")).values(
+                total_watch_seconds=profiles.c.total_watch_seconds + sa.bindparam("watch")),
+            changed,
+        )
+    return [row["pid"] for row in changed]
+
+
+def _open_sessions(account_id: int, *conditions: Any) -> Sequence[Any]:
+    return db.session.execute(
+        sa.select(ViewerSession.id, ViewerSession.viewer_id, ViewerSession.started_at,
+                  ViewerSession.last_activity_at, ViewerSession.credited_seconds)
+        .where(ViewerSession.account_id == account_id, ViewerSession.open_viewer_id.is_not(None), *conditions)
+    ).all()
+
+
+def close_all(account: TikTokAccount) -> list[int]:
+    """Live end: every open session closes at its viewer's last activity (the caller commits)."""
+    return _credit_and_close(_open_sessions(account.id), True)
+
+
+def sweep(account_id: int, clock: Clock = SYSTEM_CLOCK, retention_days: int = 90) -> list[Notice]:
+    """Credit watchtime of open sessions and close those idle past the timeout (about every 60 s)."""
+    now = clock.now()
+    account = db.session.get(TikTokAccount, account_id)
+    if account is None:
+        return []
+    idle_before = now - timedelta(seconds=account.session_timeout)
+    idle = _open_sessions(account_id, ViewerSession.last_activity_at < idle_before)
+    active = _open_sessions(account_id, ViewerSession.last_activity_at >= idle_before)
+    credited = _credit_and_close(idle, True) + _credit_and_close(active, False)
+    notices = reevaluate_vip(account, credited, now)
+    db.session.execute(sa.delete(IngestedMessage).where(
+        IngestedMessage.account_id == account_id,
+        IngestedMessage.seen_at < now - timedelta(days=SEEN_MESSAGE_DAYS)))
+    db.session.execute(sa.delete(ViewerInteraction).where(
+        ViewerInteraction.account_id == account_id,
+        ViewerInteraction.occurred_at < now - timedelta(days=retention_days)))
+    db.session.commit()
+    return notices
+
+
+def repair_open_sessions(account_id: int, clock: Clock = SYSTEM_CLOCK) -> int:
+    """Start-up repair: sessions a crashed process left open are closed at their last activity."""
+    account = db.session.get(TikTokAccount, account_id)
+    if account is None:
+        return 0
+    rows = _open_sessions(account_id)
+    credited = _credit_and_close(rows, True)
+    reevaluate_vip(account, credited, clock.now())
+    db.session.commit()
+    return len(rows)

@@ -1,0 +1,191 @@
+"""VIP tiers: the default tiers, the automatic ranking (B9), a viewer's tier set by hand in the
+profile editor, and the tiers editor. The writer, the sweeper and the studio all call these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from extensions import db
+from models import TikTokAccount, ViewerProfile, VipTier
+from services.errors import FieldError
+from services.notices import Notice
+
+#: Name, coins, watch hours, visits, colour, benefits (spec: "VIP tiers").
+DEFAULT_TIERS = (
+    ("Bronze", 1_000, 5, 10, "#cd7f32", "Bronze badge in the studio"),
+    ("Silver", 5_000, 20, 25, "#c0c0c0", "Silver badge; shout-out on the first visit of a LIVE"),
+    ("Gold", 20_000, 50, 50, "#ffd700", "Gold badge; priority answers in chat"),
+    ("Platinum", 100_000, 200, 100, "#e5e4e2", "Platinum badge; early access to drops"),
+)
+
+
+def seed_default_tiers(account: TikTokAccount) -> None:
+    """Give a new account the four default tiers (the caller commits)."""
+    for rank, (name, coins, hours, visits, colour, benefits) in enumerate(DEFAULT_TIERS, start=1):
+        db.session.add(VipTier(account_id=account.id, name=name, rank=rank, min_coins=coins,
+                               min_watch_seconds=hours * 3600, min_visits=visits, colour=colour,
+                               benefits=benefits))
+
+
+def account_tiers(account_id: int) -> list[VipTier]:
+    """The account's tiers, best first."""
+    return list(db.session.scalars(
+        sa.select(VipTier).where(VipTier.account_id == account_id).order_by(VipTier.rank.desc())
+    ))
+
+
+def qualifying_tier(tiers: Sequence[VipTier], coins: int, watch_seconds: int, visits: int) -> VipTier | None:
+    """The best tier whose three thresholds are all met (tiers sorted best first)."""
+    for tier in tiers:
+        if coins >= tier.min_coins and watch_seconds >= tier.min_watch_seconds and visits >= tier.min_visits:
+            return tier
+    return None
+
+
+def reevaluate_vip(account: TikTokAccount, viewer_ids: Iterable[int], now: datetime) -> list[Notice]:
+    """Re-rank the automatic VIPs among `viewer_ids`; a manual tier is never touched (B9).
+    Returns a "promoted" notice only when the rank went up."""
+    ids = list(set(viewer_ids))
+    if not ids or not account.auto_vip:
+        return []
+    tiers = account_tiers(account.id)
+    by_id = {tier.id: tier for tier in tiers}
+    automatic = sa.or_(ViewerProfile.vip_source.is_(None), ViewerProfile.vip_source == "auto")
+    rows = db.session.execute(
+        sa.select(ViewerProfile.id, ViewerProfile.total_coins, ViewerProfile.total_watch_seconds,
+                  ViewerProfile.total_visits, ViewerProfile.vip_tier_id, ViewerProfile.is_blocked,
+                  ViewerProfile.handle, ViewerProfile.nickname)
+        .where(ViewerProfile.id.in_(ids), automatic)
+    ).all()
+    notices = []
+    for row in rows:
+        tier = qualifying_tier(tiers, row.total_coins, row.total_watch_seconds, row.total_visits)
+        new_id = tier.id if tier else None
+        if new_id == row.vip_tier_id:
+            continue
+        old = by_id.get(row.vip_tier_id) if row.vip_tier_id else None
+        values: dict[str, Any] = {"vip_tier_id": new_id, "vip_source": "auto" if tier else None}
+        if tier is None:
+            values["vip_since"] = None
+        elif old is None:
+            values["vip_since"] = now
+        db.session.execute(sa.update(ViewerProfile).where(ViewerProfile.id == row.id, automatic).values(**values))
+        if tier is not None and (old is None or tier.rank > old.rank) and not row.is_blocked:
+            notices.append(Notice("vip", f"@{row.handle} is now {tier.name} VIP", row.id))
+    return notices
+
+
+def set_vip(account: TikTokAccount, viewer: ViewerProfile, choice: str, tier: VipTier | None,
+            now: datetime) -> None:
+    """The profile editor's VIP choice (the caller commits): "auto" hands the viewer back to
+    automation, "none" locks them out of VIP (a removed VIP stays removed), a tier sets and locks it."""
+    if choice == "auto":
+        if viewer.vip_source == "manual":
+            # Clearing the lock hands the viewer back to automation, which decides afresh.
+            viewer.vip_source = viewer.vip_tier_id = viewer.vip_since = None
+            db.session.flush()
+            reevaluate_vip(account, [viewer.id], now)
+            db.session.refresh(viewer)
+        return
+    if choice == "none":
+        viewer.vip_tier_id, viewer.vip_source, viewer.vip_since = None, "manual", None
+        return
+    assert tier is not None and tier.account_id == account.id
+    if viewer.vip_tier_id is None:
+        viewer.vip_since = now
+    viewer.vip_tier_id, viewer.vip_source = tier.id, "manual"
+
+
+# --- the tiers editor ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TierDraft:
+    name: str
+    min_coins: int
+    min_watch_hours: int
+    min_visits: int
+    colour: str
+    benefits: str
+
+
+def tiers_in_order(account: TikTokAccount) -> list[VipTier]:
+    """Lowest rank first, the order the editor shows."""
+    return list(reversed(account_tiers(account.id)))
+
+
+def account_tier(account: TikTokAccount, tier_id: int) -> VipTier | None:
+    tier = db.session.get(VipTier, tier_id)
+    return tier if tier is not None and tier.account_id == account.id else None
+
+
+def _check_name(account: TikTokAccount, name: str, tier_id: int | None) -> None:
+    taken = db.session.scalar(sa.select(VipTier.id).where(
+        VipTier.account_id == account.id, sa.func.lower(VipTier.name) == name.lower(),
+        VipTier.id != (tier_id or 0)))
+    if taken:
+        raise FieldError("name", "Another tier has this name.")
+
+
+def _reevaluate_all(account: TikTokAccount, now: datetime) -> int:
+    """Re-rank every automatic viewer after the tiers changed; returns how many were considered."""
+    db.session.flush()
+    ids = list(db.session.scalars(sa.select(ViewerProfile.id).where(
+        ViewerProfile.account_id == account.id,
+        sa.or_(ViewerProfile.vip_source.is_(None), ViewerProfile.vip_source == "auto"))))
+    reevaluate_vip(account, ids, now)
+    return len(ids)
+
+
+def _apply_draft(tier: VipTier, draft: TierDraft) -> None:
+    tier.name, tier.min_coins, tier.min_visits = draft.name, draft.min_coins, draft.min_visits
+    tier.min_watch_seconds = draft.min_watch_hours * 3600
+    tier.colour, tier.benefits = draft.colour, draft.benefits
+
+
+def add_tier(account: TikTokAccount, draft: TierDraft, now: datetime) -> VipTier:
+    """A new tier ranked above the others; automatic viewers are re-ranked."""
+    _check_name(account, draft.name, None)
+    top = db.session.scalar(sa.select(sa.func.max(VipTier.rank)).where(VipTier.account_id == account.id)) or 0
+    tier = VipTier(account_id=account.id, rank=top + 1)
+    _apply_draft(tier, draft)
+    db.session.add(tier)
+    _reevaluate_all(account, now)
+    db.session.commit()
+    return tier
+
+
+def edit_tier(account: TikTokAccount, tier: VipTier, draft: TierDraft, now: datetime) -> None:
+    """Save a tier's thresholds and looks, then re-rank every automatic viewer of the account."""
+    _check_name(account, draft.name, tier.id)
+    _apply_draft(tier, draft)
+    _reevaluate_all(account, now)
+    db.session.commit()
+
+
+def move_tier(account: TikTokAccount, tier: VipTier, direction: str, now: datetime) -> bool:
+    """Swap ranks with the neighbour above ("up") or below ("down"); False at either end."""
+    ordered = tiers_in_order(account)
+    index = ordered.index(tier)
+    other_index = index + 1 if direction == "up" else index - 1
+    if not 0 <= other_index < len(ordered):
+        return False
+    other = ordered[other_index]
+    tier.rank, other.rank = other.rank, tier.rank
+    _reevaluate_all(account, now)
+    db.session.commit()
+    return True
+
+
+def delete_tier(account: TikTokAccount, tier: VipTier, now: datetime) -> None:
+    """Delete a tier; viewers set to it by hand go back to automatic, then everyone is re-ranked."""
+    db.session.execute(sa.update(ViewerProfile).where(ViewerProfile.vip_tier_id == tier.id).values(
+        vip_tier_id=None, vip_source=None, vip_since=None))
+    db.session.delete(tier)
+    _reevaluate_all(account, now)
+    db.session.commit()
