@@ -242,7 +242,7 @@ document.addEventListener("submit", function (event) {
   function atEnd(log) { return log.scrollHeight - log.scrollTop - log.clientHeight < 24; }
   document.addEventListener("scroll", function (event) {
     var log = event.target;
-    if (!log.classList || !log.classList.contains("chat-log")) return;
+    if (!log.matches || !log.matches(".chat-log, [data-follow-end]")) return;
     log.dataset.atEnd = atEnd(log) ? "1" : "0";
     if (log.dataset.atEnd === "1") {
       var pill = document.querySelector('[data-scroll-to="' + log.id + '"]');
