@@ -3,12 +3,14 @@ login handling for htmx, navigation and security headers."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
     Flask,
     Response,
+    abort,
     current_app,
     flash,
     g,
@@ -21,9 +23,10 @@ from flask import (
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
+from werkzeug.routing import IntegerConverter
 
 from extensions import login_manager
-from models import User
+from models import MAX_ID, MAX_INT, User
 from realtime.channels import seller_channel, stream_channel, studio_channel, user_channel
 from services.accounts import user_for_session
 
@@ -60,11 +63,40 @@ def render(template: str, fragment: str | None = None, status: int = 200, **cont
 
 
 def optional_int(value: object) -> int | None:
-    """A whole number from a form or query value, or None when it is blank or not a number."""
+    """A whole number from a form or query value, or None when it is blank, not a number, or larger
+    than any column holds (so it never reaches a query)."""
+    text = str(value) if value not in (None, "") else ""
+    if not text or len(text) > 12:
+        return None
     try:
-        return int(str(value)) if value not in (None, "") else None
+        number = int(text)
     except ValueError:
         return None
+    return number if -MAX_INT <= number <= MAX_INT else None
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:…>` in a URL: only numbers an id column can hold; a larger one is a 404, not a query."""
+
+    def __init__(self, map, *args: Any, **kwargs: Any) -> None:  # noqa: A002, ANN001
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+#: Form fields that take an upload; a file sent in any other field is refused.
+FILE_FIELDS = frozenset({"image"})
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def refuse_malformed_input() -> None:
+    """Refuse (400, with a message) what no field accepts: control characters such as NUL in any text
+    (PostgreSQL cannot store NUL), and a file sent in a text field."""
+    texts = [*request.args.keys(), *request.args.values(), *request.form.keys(), *request.form.values(),
+             *(value for value in (request.view_args or {}).values() if isinstance(value, str))]
+    if any(_CONTROL.search(text) for text in texts):
+        abort(400, "Text cannot contain control characters (such as NUL). Remove them and try again.")
+    if any(name not in FILE_FIELDS for name in request.files):
+        abort(400, "A file was sent where text was expected.")
 
 
 def redirect_to(location: str, status: int = 303) -> Response:
@@ -198,6 +230,8 @@ def init_app(app: Flask) -> None:
     from services.money import format_money
 
     login_manager.login_view = "auth.login"
+    app.url_map.converters["int"] = BoundedIntConverter
+    app.before_request(refuse_malformed_input)
     app.add_template_filter(format_money, "money")
     app.context_processor(_template_context)
     app.after_request(_security_headers)

@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import HiddenInput
 
+from models import MAX_INT
 from services.studio import clean_tags
 
 #: TikTok's text-to-speech voices offered for a viewer ("" = the TTS default).
@@ -45,6 +46,9 @@ class WholeNumberField(IntegerField):
             super().process_formdata(valuelist)
         except ValueError:
             raise ValueError(self.invalid_message) from None
+        if self.data is not None and not -MAX_INT <= self.data <= MAX_INT:
+            self.data = None
+            raise ValueError(f"Enter a number up to {MAX_INT:,}.")
 
 
 class LinkAccountForm(FlaskForm):

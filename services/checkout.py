@@ -153,7 +153,8 @@ def place_order(buyer: User, checkout: Checkout, key: str, fingerprint: str) -> 
         already = orders_for_key(buyer, key)
         if already:
             return PlacedOrders(already, repeated=True)
-        raise
+        # The key is someone else's (a copied form): nothing was written; a fresh form gets a new key.
+        raise CheckoutError("This checkout form was already used. Reload the page and try again.") from None
     except (CheckoutError, PaymentDeclined):
         db.session.rollback()
         raise

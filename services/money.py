@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+#: The largest amount anyone may type (cents are stored in a 32-bit INTEGER).
+MAX_AMOUNT = Decimal("1000000.00")
 
 
 def format_money(cents: int, currency: str = "USD") -> str:
@@ -26,6 +28,8 @@ def parse_money(text: str) -> int:
         raise ValueError("Enter an amount like 12.50.") from None
     if not amount.is_finite() or amount < 0:
         raise ValueError("Enter an amount of zero or more.")
+    if amount > MAX_AMOUNT:
+        raise ValueError(f"Enter an amount up to {MAX_AMOUNT:,}.")
     if amount != amount.quantize(Decimal("0.01")):
         raise ValueError("Use at most two decimal places.")
     return int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
