@@ -25,8 +25,9 @@ import forms.live
 import forms.shop
 import forms.studio
 from extensions import db
+from ingest import rules
 from models import ViewerProfile
-from services import live, studio, tiktok, viewers
+from services import live, tiktok, vip
 from tests.factories import make_product, make_seller, make_stream, make_user
 from tests.ingest_support import FakeClock, event, viewer
 from tests.support import TEST_PASSWORD, csrf_from
@@ -82,8 +83,8 @@ def world_fixture(app):  # noqa: ANN001, ANN201
         comment = live.post_comment(show, make_user("fan"), "hello")
         account = tiktok.link_account(owner, "owner.live", "UTC")
         now = datetime.now(UTC)
-        viewers.apply_batch(account.id, [event("comment", now, viewer(1, "bob"), text="hi")], FakeClock(now))
-        tier = studio.add_tier(account, studio.TierDraft("Fuzz Tier", 100, 1, 1, "#ffd700", ""), now)
+        rules.apply_batch(account.id, [event("comment", now, viewer(1, "bob"), text="hi")], FakeClock(now))
+        tier = vip.add_tier(account, vip.TierDraft("Fuzz Tier", 100, 1, 1, "#ffd700", ""), now)
         profile_id = db.session.scalar(sa.select(ViewerProfile.id).where(ViewerProfile.account_id == account.id))
         ids = {"product_id": product.id, "stream_id": show.id, "saved_id": saved.id, "order_id": 1,
                "item_id": 1, "comment_id": comment.id, "user_id": 2, "account_id": account.id,
