@@ -24,7 +24,11 @@ bp = Blueprint("auth", __name__)
 def sign_in(user, remember: bool = False) -> None:  # noqa: ANN001
     """Start a fresh login session for this browser: a new session cookie and a new CSRF token, so
     nothing issued before the login (a planted session, a token seen on the login page) carries over."""
+    # What the user was doing when asked to log in (a like on a show) is all that carries over.
+    intent = session.get("show_intent")
     session.clear()
+    if intent:
+        session["show_intent"] = intent
     g.pop("csrf_token", None)
     accounts.start_session(user)
     login_user(user, remember=remember)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, current_app, flash, make_response, redirect, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, current_app, flash, make_response, redirect, request, session, url_for
+from flask_login import current_user
 
 from blueprints.realtime import VISITOR_COOKIE
-from extensions import db, limiter
+from extensions import db, limiter, login_manager
 from forms.live import CommentForm
 from models import SavedStream
 from services import live
@@ -23,6 +23,32 @@ def _comment_rate_key() -> str:
     return f"comment:{current_user.id}" if current_user.is_authenticated else f"comment:{request.remote_addr}"
 
 
+#: What a logged-out viewer did on a show (a like, a typed message): kept through the login, so
+#: they come back to the show with it done (the like) or ready to send (the message).
+INTENT_KEY = "show_intent"
+
+
+def _login_keeping(stream_id: int, **intent: str):  # noqa: ANN202
+    session[INTENT_KEY] = {"stream_id": stream_id, **intent}
+    return login_manager.unauthorized()
+
+
+def _resume_intent(stream) -> CommentForm:  # noqa: ANN001
+    """Apply a like kept through the login, and give back the comment form with a kept message."""
+    intent = session.get(INTENT_KEY)
+    if not current_user.is_authenticated or not intent or intent.get("stream_id") != stream.id:
+        return CommentForm()
+    session.pop(INTENT_KEY)
+    kind = intent.get("reaction")
+    if kind in live.REACTIONS and stream.status == "live" and live.reaction_of(stream, current_user) != kind:
+        live.react(stream, current_user, kind)
+        flash(f"You {'liked' if kind == 'like' else 'disliked'} “{stream.title}”.", "success")
+    if intent.get("comment") and stream.status == "live":
+        flash("Your message is ready: press Send to post it.", "info")
+        return CommentForm(data={"comment": intent["comment"]})
+    return CommentForm()
+
+
 @bp.get("/")
 def index():
     return render("live/index.html", **live.listing())
@@ -33,8 +59,9 @@ def show(stream_id: int):
     stream = live.get_public_stream(stream_id)
     if stream.saved is not None:
         return redirect(url_for("live.replay", saved_id=stream.saved.id))
+    form = _resume_intent(stream)
     response = render("live/show.html", stream=stream, stats=live.stats(stream), comments=live.comments(stream),
-                      reaction=live.reaction_of(stream, current_user), form=CommentForm())
+                      reaction=live.reaction_of(stream, current_user), form=form)
     if not current_user.is_authenticated and not request.cookies.get(VISITOR_COOKIE):
         # One anonymous person, many tabs: the cookie makes them one viewer.
         response.set_cookie(VISITOR_COOKIE, secrets.token_urlsafe(16), max_age=365 * 86400, httponly=True,
@@ -52,10 +79,11 @@ def refresh(stream_id: int):
 
 
 @bp.post("/<int:stream_id>/react/<kind>")
-@login_required
 # Every reaction is pushed to every viewer: a generous limit, but not a way to flood the show.
-@limiter.limit("10 per 10 seconds", key_func=lambda: f"react:{current_user.id}")
+@limiter.limit("10 per 10 seconds", key_func=lambda: f"react:{getattr(current_user, 'id', request.remote_addr)}")
 def react(stream_id: int, kind: str):
+    if not current_user.is_authenticated:
+        return _login_keeping(stream_id, reaction=kind)
     stream = live.get_public_stream(stream_id)
     try:
         reaction = live.react(stream, current_user, kind)
@@ -68,9 +96,10 @@ def react(stream_id: int, kind: str):
 
 
 @bp.post("/<int:stream_id>/comments")
-@login_required
 @limiter.limit("3 per 2 seconds;8 per 10 seconds", key_func=_comment_rate_key)
 def comment(stream_id: int):
+    if not current_user.is_authenticated:
+        return _login_keeping(stream_id, comment=request.form.get("comment", "").strip()[:600])
     stream = live.get_public_stream(stream_id)
     form = CommentForm()
     error = None
