@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export FLASK_APP := app:create_app
 
-.PHONY: run test chromium lint clean
+.PHONY: run test chromium lint clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ chromium:
 	    echo "chromium is missing and cannot be installed here: browser tests will be skipped"; \
 	  fi; \
 	fi
+
+## screenshots: docs/screenshots/*.png (show page on a phone, seller's console, studio overview), made by a script
+screenshots: $(VENV)/.dev chromium
+	$(BIN)/python scripts/screenshots.py
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
