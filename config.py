@@ -100,6 +100,8 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "INGEST_LEASE_SECONDS": float(os.environ.get("INGEST_LEASE_SECONDS", "15")),
         "INGEST_MAX_ACCOUNTS": int(os.environ.get("INGEST_MAX_ACCOUNTS", "0")),
         "INGEST_SWEEP_SECONDS": float(os.environ.get("INGEST_SWEEP_SECONDS", "60")),
+        # How long stopping a writer waits for its queue before it stops after its current batch.
+        "INGEST_STOP_SECONDS": float(os.environ.get("INGEST_STOP_SECONDS", "30")),
         "INGEST_OFFLINE_RECHECK_SECONDS": float(os.environ.get("INGEST_OFFLINE_RECHECK_SECONDS", "60")),
         "INGEST_BACKOFF_BASE_SECONDS": float(os.environ.get("INGEST_BACKOFF_BASE_SECONDS", "2")),
         "INGEST_BACKOFF_MAX_SECONDS": float(os.environ.get("INGEST_BACKOFF_MAX_SECONDS", "300")),

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from extensions import db, utcnow
 from ingest import demo, sessions
 from ingest.replay import replay
-from ingest.writer import Writer
+from ingest.writer import EventClock, Writer
 from services import tiktok
 
 ingest_cli = AppGroup("ingest", help="TikTok LIVE ingest: replay recorded events, write demo LIVEs.")
@@ -24,22 +24,35 @@ ingest_cli = AppGroup("ingest", help="TikTok LIVE ingest: replay recorded events
               help="Times real time; 0 replays as fast as possible.")
 @click.option("--fresh", is_flag=True, help="Play it as a new LIVE starting now (new message and room ids).")
 def replay_command(file: Path, handle: str, speed: float, fresh: bool) -> None:
-    """Feed a JSON-lines file of event records through the ingest writer."""
+    """Feed a JSON-lines file of event records through the ingest writer.
+
+    Every clock follows the events (the sweeper, session timeouts, birthdays), so a recorded LIVE
+    comes out as it happened. It reports what became of every event, and exits non-zero when any
+    event it read could not be applied."""
     account = tiktok.find_account(handle)
     if account is None:
         raise click.ClickException(f"No linked TikTok account @{handle.lstrip('@')}.")
-    account_id = account.id
+    account_id, account_handle = account.id, account.handle
     db.session.remove()
-    writer = Writer(current_app._get_current_object(), publish=True, sweep_accounts=lambda: [account_id])
-    # Paced replays sleep between events; the writer greenlet applies batches meanwhile.
+    app = current_app._get_current_object()
+    writer = Writer(app, clock=EventClock(), publish=True, sweep_accounts=lambda: [account_id])
+    malformed_lines = []
+    # The writer greenlet applies batches while the replay reads (and, paced, sleeps).
     writer.start()
     try:
-        count = replay(file, account_id, writer.put, speed=speed, now=utcnow, fresh=fresh)
+        read = replay(file, account_id, writer.put, speed=speed, now=utcnow, fresh=fresh,
+                      backlog=writer.queue.qsize, skipped=lambda: malformed_lines.append(1))
     finally:
-        writer.stop()
+        if not writer.stop():
+            click.echo(f"The stop timeout ({writer.stop_seconds:g} s) passed with {writer.queue.qsize()} events "
+                       "still queued: the writer finished its batch, and the rest is applied now.", err=True)
     writer.drain()
-    sessions.sweep(account_id)
-    click.echo(f"Replayed {count} events into @{account.handle} ({writer.applied} new).")
+    sessions.sweep(account_id, writer.clock)
+    accounted = writer.applied + writer.duplicates + writer.malformed
+    click.echo(f"Replayed {read} events into @{account_handle} ({writer.applied} new, {writer.duplicates} "
+               f"already applied, {writer.malformed + len(malformed_lines)} malformed, {writer.failed} failed).")
+    if accounted != read or writer.failed:
+        raise click.ClickException(f"{read - accounted} of {read} events could not be applied.")
 
 
 @ingest_cli.command("demo-file")

@@ -20,13 +20,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from extensions import db
-from ingest import sessions
+from ingest import sessions, streaks
 from ingest.records import EventRecord, MalformedEvent, Viewer, check
+from ingest.tallies import Cells, add_account_totals, add_heatmap
 from models import (
     IngestedMessage,
     TikTokAccount,
     TikTokLinkCode,
-    ViewerActivity,
     ViewerGift,
     ViewerInteraction,
     ViewerProfile,
@@ -190,7 +190,9 @@ def _apply(account: TikTokAccount, records: list[EventRecord], now: datetime, re
     if deltas:
         _apply_viewers(account, records, deltas, now, result)
     if any(record.kind == "live_end" for record in records):
-        # The LIVE is over: every session closes at its viewer's last activity.
+        # The LIVE is over: streaks whose end never came count their last tick, and every
+        # session closes at its viewer's last activity.
+        result.notices.extend(reevaluate_vip(account, streaks.count_unfinished(account), now))
         sessions.close_all(account)
         account.status, account.status_changed_at, account.viewer_count = "offline", now, 0
         result.account_changed = True
@@ -200,14 +202,17 @@ def _apply_viewers(account: TikTokAccount, records: list[EventRecord], deltas: d
                    now: datetime, result: BatchResult) -> None:
     profiles = _upsert_profiles(account, deltas, now)
     ids = {user_id: row.id for user_id, row in profiles.items()}
-    for user_id, row in profiles.items():
-        # Every viewer gets its visit in its first batch, so no visit yet means new.
-        if row.total_visits == 0 and not row.is_blocked:
+    # Every viewer gets its visit in its first batch, so no visit yet means new.
+    new = [user_id for user_id, row in profiles.items() if row.total_visits == 0]
+    for user_id in new:
+        if not profiles[user_id].is_blocked:
             handle = deltas[user_id].user.handle or str(user_id)
-            result.notices.append(Notice("new_viewer", f"New viewer: @{handle}", row.id))
+            result.notices.append(Notice("new_viewer", f"New viewer: @{handle}", ids[user_id]))
+    add_account_totals(account.id, viewers=len(new), coins=sum(delta.coins for delta in deltas.values()))
     sessions.apply_sessions(account, {ids[user_id]: delta.activity for user_id, delta in deltas.items()},
                             {row.id: row.last_visit_room_id for row in profiles.values()})
     _insert_logs(account, records, ids)
+    streaks.track(account, records, ids)
     _apply_heatmap(account, records, ids)
     result.notices.extend(_gift_and_follow_notices(account, records, ids, profiles))
     result.notices.extend(_link_codes(account, records, ids))
@@ -329,7 +334,7 @@ def _insert_logs(account: TikTokAccount, records: list[EventRecord], ids: dict[i
 
 
 def _apply_heatmap(account: TikTokAccount, records: list[EventRecord], ids: dict[int, int]) -> None:
-    buckets: dict[tuple[int, int, int], list[int]] = defaultdict(lambda: [0, 0])
+    buckets: Cells = defaultdict(lambda: [0, 0])
     for record in records:
         if record.user is None or record.kind not in HEATMAP_KINDS:
             continue
@@ -340,17 +345,7 @@ def _apply_heatmap(account: TikTokAccount, records: list[EventRecord], ids: dict
         bucket[0] += 1
         if record.kind == "gift":
             bucket[1] += gift_coins(record)
-    if not buckets:
-        return
-    table = ViewerActivity.__table__
-    statement = upsert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=["viewer_id", "weekday", "hour"],
-        set_={"hits": table.c.hits + statement.excluded.hits, "coins": table.c.coins + statement.excluded.coins},
-    )
-    rows = [{"viewer_id": viewer_id, "account_id": account.id, "weekday": weekday, "hour": hour,
-             "hits": hits, "coins": coins} for (viewer_id, weekday, hour), (hits, coins) in buckets.items()]
-    db.session.execute(statement, rows)
+    add_heatmap(account.id, buckets)
 
 
 def _gift_and_follow_notices(account: TikTokAccount, records: list[EventRecord], ids: dict[int, int],

@@ -18,7 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from extensions import db
-from models import IngestedMessage, TikTokAccount, ViewerInteraction, ViewerProfile, ViewerSession
+from ingest import streaks
+from models import GiftStreak, IngestedMessage, TikTokAccount, ViewerInteraction, ViewerProfile, ViewerSession
 from services.clock import SYSTEM_CLOCK, Clock
 from services.notices import Notice
 from services.vip import reevaluate_vip
@@ -182,7 +183,8 @@ def close_all(account: TikTokAccount) -> list[int]:
 
 
 def sweep(account_id: int, clock: Clock = SYSTEM_CLOCK, retention_days: int = 90) -> list[Notice]:
-    """Credit watchtime of open sessions and close those idle past the timeout (about every 60 s)."""
+    """Credit watchtime of open sessions and close those idle past the timeout, and count streaks
+    whose end never came (about every 60 s)."""
     now = clock.now()
     account = db.session.get(TikTokAccount, account_id)
     if account is None:
@@ -191,6 +193,8 @@ def sweep(account_id: int, clock: Clock = SYSTEM_CLOCK, retention_days: int = 90
     idle = _open_sessions(account_id, ViewerSession.last_activity_at < idle_before)
     active = _open_sessions(account_id, ViewerSession.last_activity_at >= idle_before)
     credited = _credit_and_close(idle, True) + _credit_and_close(active, False)
+    credited += streaks.count_unfinished(
+        account, GiftStreak.last_tick_at < now - timedelta(seconds=streaks.STALE_SECONDS))
     notices = reevaluate_vip(account, credited, now)
     db.session.execute(sa.delete(IngestedMessage).where(
         IngestedMessage.account_id == account_id,

@@ -63,7 +63,7 @@ def _common(event: Any) -> tuple[str, datetime]:
 
 
 def translate(kind: str, event: Any, account_id: int, room_id: str | None) -> EventRecord | None:
-    """One TikTokLive event as our record, or None for what we do not record (a streak tick)."""
+    """One TikTokLive event as our record (a streak tick too: see ingest/streaks.py)."""
     if kind in {"live_start", "live_end", "disconnect"}:
         return EventRecord(kind, f"{kind}-{uuid.uuid4().hex}", datetime.now(UTC), room_id, account_id=account_id)
     message_id, moment = _common(event)
@@ -76,12 +76,12 @@ def translate(kind: str, event: Any, account_id: int, room_id: str | None) -> Ev
     if kind == "comment":
         data["text"] = str(event.comment or "")[:2000]
     elif kind == "gift":
-        if event.streaking:  # B6: only the end of a streak counts
-            return None
+        # B6: only a streak's end counts; its ticks go to the writer too, which remembers the streak
+        # (counted at live end if the end never comes) and makes the viewer from the first tick.
         data = {"gift_id": int(event.gift.id or event.gift_id), "gift_name": str(event.gift.name or "Gift")[:80],
                 "diamond_count": int(event.gift.diamond_count or 0),
                 "repeat_count": int(event.repeat_count or 1),
-                "streaking": False}
+                "streaking": bool(event.streaking)}
     elif kind == "like":
         data["count"] = int(event.count or 1)
     return EventRecord(kind, message_id, moment, room_id, user, data, account_id=account_id)

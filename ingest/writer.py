@@ -1,6 +1,10 @@
 """The writer: one greenlet that drains the ingest queue in batches (about 100 ms or a few
 hundred events), applies each account's share in one transaction, publishes what changed, and
-runs the session sweeper about once a minute."""
+runs the session sweeper about once a minute of its clock's time.
+
+A live writer's clock is the system clock; a replay's is an `EventClock`, which reads the time of
+the latest event the writer has taken, so the sweeper, session timeouts and "today" follow the
+recorded LIVE rather than the wall clock."""
 
 from __future__ import annotations
 
@@ -10,12 +14,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import gevent
 import gevent.queue
 from flask import Flask
 
-from extensions import db
+from extensions import db, utcnow
 from ingest import rules, sessions
 from ingest.publish import publish_account
 from ingest.records import EventRecord
@@ -26,6 +31,20 @@ log = logging.getLogger(__name__)
 
 BATCH_SECONDS = 0.1
 BATCH_MAX = 500
+
+
+class EventClock:
+    """A replay's clock: the time of the latest event the writer has taken (before any, now)."""
+
+    def __init__(self) -> None:
+        self.current: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.current or utcnow()
+
+    def advance(self, moment: datetime) -> None:
+        if self.current is None or moment > self.current:
+            self.current = moment
 
 
 @dataclass(frozen=True)
@@ -50,15 +69,20 @@ class Writer:
         self.publish = publish
         self.queue: gevent.queue.Queue = gevent.queue.Queue()
         self.sweep_seconds = float(app.config.get("INGEST_SWEEP_SECONDS", 60))
+        self.stop_seconds = float(app.config.get("INGEST_STOP_SECONDS", 30))
         self.retention_days = int(app.config.get("INGEST_RETENTION_DAYS", 90))
         self.sweep_accounts = sweep_accounts or (lambda: ())
-        self._next_sweep = time.monotonic() + self.sweep_seconds
+        #: When the next sweep is due, in the clock's time (set by the first step).
+        self._next_sweep: datetime | None = None
         self._greenlet: gevent.Greenlet | None = None
         self._stopping = False
+        self._abandon = False
         #: Seconds between an event's time and its commit, for the benchmark.
         self.lags: list[float] = []
         self.record_lag = False
-        self.applied = 0
+        #: What became of every event record taken: applied (new), duplicates (applied before),
+        #: malformed (logged and skipped) and failed (could not be applied even alone).
+        self.applied = self.duplicates = self.malformed = self.failed = 0
 
     def put(self, item: EventRecord | StatusUpdate | Repair) -> None:
         self.queue.put(item)
@@ -67,18 +91,32 @@ class Writer:
         self._greenlet = gevent.spawn(self.run_forever)
         return self
 
-    def stop(self, timeout: float = 30) -> None:
-        """Apply what is queued, then end the greenlet (killing it could drop a half-taken batch)."""
+    def stop(self, timeout: float | None = None) -> bool:
+        """Apply what is queued, then end the greenlet; True when the queue was empty in time.
+
+        After `timeout` (INGEST_STOP_SECONDS) the greenlet finishes the batch it has taken and ends:
+        it is never killed in the middle of a batch (that lost the batch, live end included), and
+        what is still queued stays there for `drain`."""
         self._stopping = True
-        if self._greenlet is not None:
-            self._greenlet.join(timeout)
+        if self._greenlet is None:
+            return self.queue.empty()
+        self._greenlet.join(self.stop_seconds if timeout is None else timeout)
+        drained = self._greenlet.dead
+        if not drained:
+            self._abandon = True
+            self._greenlet.join(300)  # one batch; only a hung database takes this long
             self._greenlet.kill()
+        return drained and self.queue.empty()
+
+    def _wait(self) -> float:
+        if self._stopping or self._next_sweep is None:
+            return 0.05
+        return min(self.sweep_seconds, max(0.05, (self._next_sweep - self.clock.now()).total_seconds()))
 
     def run_forever(self) -> None:
-        while not (self._stopping and self.queue.empty()):
+        while not self._abandon and not (self._stopping and self.queue.empty()):
             try:
-                wait = 0.05 if self._stopping else max(0.05, self._next_sweep - time.monotonic())
-                self.step(timeout=wait)
+                self.step(timeout=self._wait())
             except Exception:  # noqa: BLE001 - the writer must outlive any one bad batch
                 log.exception("ingest writer step failed")
                 gevent.sleep(1)
@@ -98,14 +136,24 @@ class Writer:
             try:
                 if batch:
                     self.apply(batch)
-                if time.monotonic() >= self._next_sweep:
-                    self._next_sweep = time.monotonic() + self.sweep_seconds
-                    self.sweep()
+                self._sweep_when_due()
             finally:
                 db.session.remove()
         return len(batch)
 
+    def _sweep_when_due(self) -> None:
+        now = self.clock.now()
+        if self._next_sweep is None:
+            self._next_sweep = now + timedelta(seconds=self.sweep_seconds)
+        elif now >= self._next_sweep:
+            self._next_sweep = now + timedelta(seconds=self.sweep_seconds)
+            self.sweep()
+
     def apply(self, batch: list) -> None:
+        if isinstance(self.clock, EventClock):
+            for item in batch:
+                if isinstance(item, EventRecord):
+                    self.clock.advance(item.time)
         events: dict[int, list[EventRecord]] = defaultdict(list)
         changed: dict[int, list[Notice]] = defaultdict(list)
         for item in batch:
@@ -140,14 +188,20 @@ class Writer:
                     try:
                         results.append(rules.apply_batch(account_id, [record], self.clock))
                     except Exception:  # noqa: BLE001
+                        db.session.rollback()
+                        self.failed += 1
                         log.exception("skipping event %s (%s) that cannot be applied", record.message_id,
                                       record.kind)
             result = rules.BatchResult(
                 applied=sum(r.applied for r in results),
+                duplicates=sum(r.duplicates for r in results),
+                malformed=sum(r.malformed for r in results),
                 notices=[notice for r in results for notice in r.notices],
                 account_changed=any(r.account_changed for r in results),
             )
             self.applied += result.applied
+            self.duplicates += result.duplicates
+            self.malformed += result.malformed
             if self.record_lag:
                 committed = self.clock.now()
                 self.lags.extend((committed - record.time).total_seconds() for record in records)

@@ -18,6 +18,7 @@ from models.order import ORDER_STATUSES, Order, OrderItem, StreamOrder
 from models.shop import Shop
 from models.tiktok import (
     ACCOUNT_STATUSES,
+    GiftStreak,
     IngestedMessage,
     IngestLease,
     IngestWorker,
@@ -42,6 +43,7 @@ __all__ = [
     "MAX_ID",
     "MAX_INT",
     "ACCOUNT_STATUSES",
+    "GiftStreak",
     "IngestLease",
     "IngestWorker",
     "LoginSession",

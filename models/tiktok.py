@@ -49,6 +49,10 @@ class TikTokAccount(db.Model):
     live_stream_id: Mapped[int | None] = mapped_column()
     viewer_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The status card's totals, kept by the writer (and a viewer's delete) instead of counted on
+    # every push: how many profiles the account has, and the coins they sent.
+    total_viewers: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    total_coins: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
 
     owner = relationship("User")
 
@@ -175,6 +179,27 @@ class ViewerSession(db.Model):
     credited_seconds: Mapped[int] = mapped_column(default=0)
     # The viewer id while the session is open, NULL once closed: at most one open session each.
     open_viewer_id: Mapped[int | None] = mapped_column(unique=True)
+
+
+class GiftStreak(db.Model):
+    """A gift streak still going: its ticks so far. Its end counts it as one gift; at live end, or
+    once no tick came for a while, the last tick's repeat count is counted instead."""
+
+    __tablename__ = "viewer_gift_streaks"
+    __table_args__ = (
+        sa.UniqueConstraint("viewer_id", "gift_id"),
+        sa.Index("ix_viewer_gift_streaks_account_tick", "account_id", "last_tick_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    viewer_id: Mapped[int] = mapped_column(sa.ForeignKey("viewer_profiles.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"))
+    room_id: Mapped[str | None] = mapped_column(sa.String(32))
+    gift_id: Mapped[int] = mapped_column()
+    gift_name: Mapped[str] = mapped_column(sa.String(80))
+    diamond_count: Mapped[int] = mapped_column()
+    repeat_count: Mapped[int] = mapped_column()
+    last_tick_at: Mapped[datetime] = mapped_column()
 
 
 class ViewerGift(db.Model):

@@ -163,4 +163,5 @@ def _seed_tiktok(streamer: User) -> None:
     db.session.flush()
     ids = db.session.scalars(sa.select(ViewerProfile.id).where(ViewerProfile.account_id == account.id))
     vip.reevaluate_vip(account, ids, now)
+    tiktok.recount_totals(account.id)  # the known viewers were written here, not by the writer
     db.session.commit()

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import (
+    GiftStreak,
     Order,
     Shop,
     TikTokAccount,
@@ -492,7 +493,9 @@ def delete_viewer(viewer: ViewerProfile) -> None:
     """Erase the viewer: profile, sessions, gifts, interactions and heatmap rows, in one transaction.
     Rows are deleted explicitly rather than trusting cascades, which SQLite only honours with a pragma."""
     viewer_id = viewer.id
-    for model in (ViewerActivity, ViewerInteraction, ViewerGift, ViewerSession):
+    db.session.execute(sa.update(TikTokAccount).where(TikTokAccount.id == viewer.account_id).values(
+        total_viewers=TikTokAccount.total_viewers - 1, total_coins=TikTokAccount.total_coins - viewer.total_coins))
+    for model in (ViewerActivity, ViewerInteraction, ViewerGift, ViewerSession, GiftStreak):
         db.session.execute(sa.delete(model).where(model.viewer_id == viewer_id))
     db.session.execute(sa.delete(ViewerProfile).where(ViewerProfile.id == viewer_id))
     db.session.commit()

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -14,10 +15,11 @@ from extensions import db
 from ingest import demo, rules
 from ingest.gifts import GIFTS
 from ingest.records import parse_record
-from models import ViewerGift, ViewerProfile
+from models import TikTokAccount, ViewerGift, ViewerProfile, ViewerSession
 from services import tiktok
 from tests.conftest import server_env
 from tests.factories import make_user
+from tests.ingest_support import event, gift, viewer
 from tests.support import ROOT
 
 
@@ -68,7 +70,7 @@ def test_replay_command_feeds_the_writer_and_is_idempotent(app_ctx, tmp_path):
     assert tuple(row) == (expected["viewers"], expected["comments"], expected["likes"], expected["coins"], 1, 1)
 
     again = flask(app_ctx, "ingest", "replay", str(path), "--account", "riley.live")
-    assert again.returncode == 0 and "(0 new)" in again.stdout
+    assert again.returncode == 0 and "(0 new, " in again.stdout
     assert db.session.scalar(sa.select(sa.func.sum(ViewerProfile.total_comments))) == expected["comments"]
     db.session.rollback()
 
@@ -122,3 +124,81 @@ def test_gift_rows_match_the_file(app_ctx, tmp_path):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerGift)) == len(gifts)
     assert db.session.scalar(sa.select(sa.func.sum(ViewerGift.coins))) == sum(
         r.data["diamond_count"] * r.data["repeat_count"] for r in gifts)
+
+
+def replay_cli(app, path, *args: str, **env: str) -> subprocess.CompletedProcess:  # noqa: ANN001
+    return subprocess.run([sys.executable, "-m", "flask", "ingest", "replay", str(path), *args], cwd=ROOT,
+                          env={**os.environ, **server_env(app), "FLASK_APP": "app:create_app", **env},
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_a_full_speed_replay_outlasting_the_stop_timeout_applies_every_event(app_ctx, tmp_path):
+    """Bug 1: at --speed 0 the whole file was queued before the writer ran, `stop(30)` timed out and
+    killed the writer in the middle of a batch: up to 499 events lost, the live end among them, and
+    the command still said "(N new)". Here the stop timeout is 0.01 s, so the writer is certainly
+    still busy when it passes (the message proves it: the old code killed it at that moment); the
+    writer must finish its batch and the rest be drained, with exact totals and the LIVE over."""
+    path = tmp_path / "big.jsonl"
+    records = demo.generate(seed=11, viewers=400, minutes=12)
+    demo.write(path, records)
+    expected = totals(path)
+    account_id = tiktok.link_account(make_user("riley"), "riley.live").id
+    done = replay_cli(app_ctx, path, "--account", "riley.live", INGEST_STOP_SECONDS="0.01")
+    assert done.returncode == 0, done.stderr
+    assert "The stop timeout (0.01 s) passed with" in done.stderr
+    assert f"Replayed {len(records)} events into @riley.live ({len(records)} new, 0 already applied" in done.stdout
+    row = db.session.execute(sa.select(sa.func.count(), sa.func.sum(ViewerProfile.total_comments),
+                                       sa.func.sum(ViewerProfile.total_likes),
+                                       sa.func.sum(ViewerProfile.total_coins))).one()
+    assert tuple(row) == (expected["viewers"], expected["comments"], expected["likes"], expected["coins"])
+    assert db.session.get(TikTokAccount, account_id).status == "offline"  # the live end, the last event
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerSession)
+                             .where(ViewerSession.ended_at.is_(None))) == 0
+    db.session.rollback()
+
+
+def test_a_replay_runs_the_sweeper_on_the_events_clock(app_ctx, tmp_path):
+    """Bug 2: the sweeper ran on the wall clock during a replay of a recorded LIVE, so every sweep
+    found the viewer idle (their events are months old) and closed the session: one viewer commenting
+    every 20 s for 200 s came out as several sessions and less watchtime. Sweeping after every batch,
+    on the events' clock, they are one session of 200 s."""
+    start = datetime(2026, 2, 3, 19, 0, tzinfo=UTC)
+    someone = viewer(4242, "steady")
+    records = [event("live_start", start, message_id="start")]
+    records += [event("comment", start + timedelta(seconds=20 * n), someone, message_id=f"c{n}", text=f"n{n}")
+                for n in range(11)]
+    records.append(event("live_end", start + timedelta(seconds=201), message_id="end"))
+    path = tmp_path / "steady.jsonl"
+    demo.write(path, records)
+    tiktok.link_account(make_user("riley"), "riley.live")
+    done = replay_cli(app_ctx, path, "--account", "riley.live", "--speed", "40", INGEST_SWEEP_SECONDS="0.001")
+    assert done.returncode == 0, done.stderr
+    sessions = db.session.execute(sa.select(ViewerSession.started_at, ViewerSession.ended_at)).all()
+    assert sessions == [(start, start + timedelta(seconds=200))]
+    assert db.session.scalar(sa.select(ViewerProfile.total_watch_seconds)) == 200
+    db.session.rollback()
+
+
+def test_a_replay_that_cannot_apply_everything_says_so_and_fails(app_ctx, tmp_path):
+    """A replay reports what became of every event. An event the rules refuse (a like of no likes)
+    is reported as malformed: the file's fault, and the rest applies. An event the database cannot
+    take (a price too big for any integer column) is not applied: the command says so and fails."""
+    start = datetime(2026, 2, 3, 19, 0, tzinfo=UTC)
+    records = [event("comment", start, viewer(1), message_id="ok", text="fine"),
+               event("like", start, viewer(2), message_id="zero", count=0)]
+    path = tmp_path / "refused.jsonl"
+    demo.write(path, records)
+    tiktok.link_account(make_user("riley"), "riley.live")
+    done = replay_cli(app_ctx, path, "--account", "riley.live")
+    assert done.returncode == 0, done.stderr
+    assert "Replayed 2 events into @riley.live (1 new, 0 already applied, 1 malformed, 0 failed)." in done.stdout
+
+    path = tmp_path / "poison.jsonl"
+    demo.write(path, [event("comment", start, viewer(3), message_id="fine-2", text="fine"),
+                      gift(start, viewer(4), price=2**70, message_id="poison")])
+    failed = replay_cli(app_ctx, path, "--account", "riley.live")
+    assert failed.returncode != 0
+    assert "(1 new, 0 already applied, 0 malformed, 1 failed)." in failed.stdout
+    assert "1 of 2 events could not be applied" in failed.stderr
+    assert db.session.scalar(sa.select(sa.func.sum(ViewerProfile.total_comments))) == 2
+    db.session.rollback()

@@ -459,3 +459,71 @@ def test_old_interactions_and_message_ids_are_pruned(app_ctx, clock):
     sessions.sweep(account.id, clock, retention_days=90)
     assert db.session.scalars(sa.select(ViewerInteraction.content)).all() == ["new"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(IngestedMessage)) == 1
+
+
+# --- gift streaks (bug 3) and the account's kept totals ----------------------------------------------
+
+
+def _gift_rows(account) -> list[tuple[int, int]]:  # noqa: ANN001
+    return [tuple(row) for row in db.session.execute(
+        sa.select(ViewerGift.quantity, ViewerGift.coins).where(ViewerGift.account_id == account.id)
+        .order_by(ViewerGift.id))]
+
+
+def test_an_unfinished_streak_counts_its_last_tick_at_live_end(app_ctx, clock):
+    """Bug 3: a viewer seen only through the ticks of a streak whose end never came got no profile
+    and their coins were never counted. The viewer exists from the first tick; at live end the
+    streak counts its last repeat count, once."""
+    account = linked()
+    fan = viewer(77, "streaker")
+    apply(account, clock, gift(clock.now(), fan, name="Rose", price=1, repeat=1, streaking=True))
+    ticked = profile(account, 77)
+    assert ticked is not None and ticked.total_visits == 1 and ticked.total_coins == 0  # exists, nothing counted yet
+    clock.advance(2)
+    apply(account, clock, gift(clock.now(), fan, name="Rose", price=1, repeat=3, streaking=True),
+          gift(clock.now(), fan, name="Rose", price=1, repeat=2, streaking=True))  # out of order: 3 stays
+    clock.advance(1)
+    apply(account, clock, event("live_end", clock.now()))
+    counted = profile(account, 77)
+    assert (counted.total_coins, counted.total_gifts) == (3, 3)
+    assert _gift_rows(account) == [(3, 3)]
+    assert db.session.scalar(sa.select(sa.func.sum(ViewerActivity.coins))) == 3
+    clock.advance(600)
+    sessions.sweep(account.id, clock)  # nothing left to count twice
+    assert profile(account, 77).total_coins == 3
+    assert db.session.get(TikTokAccount, account.id).total_coins == 3
+
+
+def test_a_finished_streak_counts_once_and_a_stale_one_is_counted_by_the_sweeper(app_ctx, clock):
+    """The end of a streak counts it (its ticks add nothing); a streak with no tick for five minutes
+    and no end is counted by the sweeper at its last tick."""
+    account = linked()
+    fan, other = viewer(5, "fan"), viewer(6, "other")
+    apply(account, clock, *(gift(clock.now(), fan, name="Perfume", price=20, repeat=n, streaking=True)
+                            for n in (1, 2, 3)))
+    apply(account, clock, gift(clock.now(), fan, name="Perfume", price=20, repeat=4))  # the end: 4 x 20
+    apply(account, clock, gift(clock.now(), other, name="GG", price=1, repeat=9, streaking=True))
+    clock.advance(60)
+    sessions.sweep(account.id, clock)
+    assert profile(account, 6).total_coins == 0  # a minute without a tick: maybe still going
+    clock.advance(300)
+    sessions.sweep(account.id, clock)
+    assert (profile(account, 5).total_coins, profile(account, 6).total_coins) == (80, 9)
+    assert sorted(_gift_rows(account)) == [(4, 80), (9, 9)]
+    apply(account, clock, event("live_end", clock.now()))
+    assert (profile(account, 5).total_coins, profile(account, 6).total_coins) == (80, 9)
+
+
+def test_the_status_card_totals_are_kept_on_the_account(app_ctx, clock):
+    """The card's viewers and coins are kept on the account row by the writer (no count per push)
+    and equal what the profiles say; deleting a viewer takes theirs off."""
+    account = linked()
+    apply(account, clock, event("comment", clock.now(), viewer(1), text="hi"),
+          gift(clock.now(), viewer(2), name="Corgi", price=299))
+    apply(account, clock, gift(clock.now(), viewer(2), name="Rose", price=1, repeat=5),
+          event("join", clock.now(), viewer(3)))
+    db.session.expire_all()
+    assert tiktok.account_totals(db.session.get(TikTokAccount, account.id)) == {"viewers": 3, "coins": 304}
+    studio.delete_viewer(profile(account, 2))
+    db.session.expire_all()
+    assert tiktok.account_totals(db.session.get(TikTokAccount, account.id)) == {"viewers": 2, "coins": 0}

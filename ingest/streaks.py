@@ -1,0 +1,90 @@
+"""Gift streaks still going. TikTok sends a tick for every repeat of a streakable gift and a last
+message when the streak ends; only the end counts (B5/B6), with its repeat count. A streak whose
+end never comes (the LIVE ended, the connection dropped) still happened: at live end, or once no
+tick has come for STALE_SECONDS, its last tick's repeat count is counted as one gift. The viewer
+exists from the first tick (the rules make every event's viewer a profile)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from extensions import db
+from ingest.records import EventRecord
+from ingest.tallies import Cells, add_account_totals, add_heatmap
+from models import GiftStreak, TikTokAccount, ViewerGift, ViewerProfile
+from services.database import upsert
+from services.local_time import heatmap_bucket
+
+#: TikTok ends a streak a few seconds after its last repeat; this long without a tick, it is over.
+STALE_SECONDS = 300
+
+
+def track(account: TikTokAccount, records: Iterable[EventRecord], ids: dict[int, int]) -> None:
+    """Remember the streaks this batch's ticks show going, and forget those whose end it brought."""
+    going: dict[tuple[int, int], EventRecord | None] = {}
+    ended: set[tuple[int, int]] = set()
+    for record in records:  # in time order
+        if record.kind != "gift" or record.user is None:
+            continue
+        key = (ids[record.user.id], record.data["gift_id"])
+        if not record.data.get("streaking"):
+            ended.add(key)
+            going[key] = None  # a tick after this end starts a new streak
+        elif going.get(key) is None or record.data["repeat_count"] >= going[key].data["repeat_count"]:
+            going[key] = record
+    table = GiftStreak.__table__
+    if ended:
+        db.session.execute(sa.delete(table).where(table.c.viewer_id == sa.bindparam("v"),
+                                                  table.c.gift_id == sa.bindparam("g")),
+                           [{"v": viewer_id, "g": gift_id} for viewer_id, gift_id in ended])
+    rows = [{"viewer_id": viewer_id, "account_id": account.id, "room_id": record.room_id or account.room_id,
+             "gift_id": gift_id, "gift_name": record.data.get("gift_name", "Gift"),
+             "diamond_count": record.data["diamond_count"], "repeat_count": record.data["repeat_count"],
+             "last_tick_at": record.time}
+            for (viewer_id, gift_id), record in going.items() if record is not None]
+    if rows:
+        statement = upsert(table)
+        new = statement.excluded
+        db.session.execute(statement.on_conflict_do_update(
+            index_elements=["viewer_id", "gift_id"],
+            set_={"repeat_count": sa.case((new.repeat_count > table.c.repeat_count, new.repeat_count),
+                                          else_=table.c.repeat_count),
+                  "last_tick_at": new.last_tick_at, "diamond_count": new.diamond_count, "gift_name": new.gift_name,
+                  "room_id": new.room_id}), rows)
+
+
+def count_unfinished(account: TikTokAccount, *conditions: Any) -> list[int]:
+    """Count the account's streaks still going (those matching `conditions`) as finished gifts at
+    their last tick; returns the profile ids whose totals moved (the caller re-ranks VIPs)."""
+    table = GiftStreak.__table__
+    streaks = db.session.execute(sa.select(table).where(table.c.account_id == account.id, *conditions)).all()
+    if not streaks:
+        return []
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    cells: Cells = defaultdict(lambda: [0, 0])
+    for streak in streaks:
+        coins = streak.diamond_count * streak.repeat_count
+        totals[streak.viewer_id][0] += coins
+        totals[streak.viewer_id][1] += streak.repeat_count
+        cell = cells[(streak.viewer_id, *heatmap_bucket(streak.last_tick_at, account.time_zone))]
+        cell[0] += 1
+        cell[1] += coins
+    db.session.execute(sa.insert(ViewerGift.__table__), [
+        {"viewer_id": streak.viewer_id, "account_id": account.id, "room_id": streak.room_id,
+         "gift_id": streak.gift_id, "gift_name": streak.gift_name, "diamond_count": streak.diamond_count,
+         "quantity": streak.repeat_count, "coins": streak.diamond_count * streak.repeat_count,
+         "sent_at": streak.last_tick_at} for streak in streaks])
+    profiles = ViewerProfile.__table__
+    db.session.execute(
+        sa.update(profiles).where(profiles.c.id == sa.bindparam("pid")).values(
+            total_coins=profiles.c.total_coins + sa.bindparam("coins"),
+            total_gifts=profiles.c.total_gifts + sa.bindparam("gifts")),
+        [{"pid": viewer_id, "coins": coins, "gifts": gifts} for viewer_id, (coins, gifts) in totals.items()])
+    add_heatmap(account.id, cells)
+    add_account_totals(account.id, coins=sum(coins for coins, _ in totals.values()))
+    db.session.execute(sa.delete(table).where(table.c.id.in_([streak.id for streak in streaks])))
+    return list(totals)
