@@ -3,7 +3,7 @@ settings. The viewer table and profiles are in `studio_viewers`, the VIP tiers i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, request, url_for
@@ -14,7 +14,7 @@ from extensions import utcnow
 from forms.studio import LinkAccountForm, SettingsForm
 from models import TikTokAccount
 from realtime.channels import studio_channel
-from services import studio, tiktok
+from services import studio, studio_activity, tiktok
 from services.errors import FieldError
 from services.local_time import local_time
 from web import redirect_to, render, wants_fragment
@@ -106,7 +106,8 @@ def account(account_id: int):
     # The status card shows two of the cards' figures: no need to count them twice.
     return account_page("studio/overview.html", fragment="studio/_overview.html", overview=stats,
                         totals={"viewers": stats.viewers, "coins": stats.coins},
-                        in_live=studio.in_the_live(account), birthdays=studio.upcoming_birthdays(account, now))
+                        in_live=studio.in_the_live(account), birthdays=studio.upcoming_birthdays(account, now),
+                        picture=studio_activity.live_picture(account), timedelta=timedelta)
 
 
 @bp.get("/accounts/<int:account_id>/leaderboards")

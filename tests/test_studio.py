@@ -369,7 +369,7 @@ def test_overview_cards_birthdays_and_who_is_in_the_live(client, account):
     body = client.get(f"/studio/accounts/{account.id}").get_data(as_text=True)
     assert "Total viewers" in body and 'data-stat="viewers">5<' in body and "30,004" in body
     assert "turns 30" in body and "Today" in body and "@cat_x" in body
-    assert "In the LIVE now: " in body
+    assert "Active in this LIVE: " in body and "This LIVE" in body and "Activity" in body
 
 
 def test_leaderboards_leave_out_blocked_viewers_and_cover_three_periods(client, account):

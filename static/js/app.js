@@ -274,6 +274,11 @@ document.addEventListener("submit", function (event) {
         if (log && seen.indexOf(log) === -1) seen.push(log);
       });
       seen.forEach(follow);
+      document.querySelectorAll("time[data-stamp-now]:empty").forEach(function (el) {
+        var now = new Date();
+        el.dateTime = now.toISOString();
+        el.textContent = now.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+      });
     }).observe(document.body, { childList: true, subtree: true });
   });
 })();

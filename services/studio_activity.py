@@ -1,0 +1,171 @@
+"""The studio overview's picture of the current (or last) LIVE: an activity feed of what viewers
+did, per-minute series of viewers and coins drawn as SVG charts, and the top gifters. Read from
+what the ingester stores (sessions, interactions, gifts), so it is the same after a reload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from extensions import db
+from models import TikTokAccount, ViewerGift, ViewerInteraction, ViewerProfile, ViewerSession
+
+#: The charts cover at most this many of the LIVE's latest minutes.
+CHART_MINUTES = 60
+
+
+@dataclass(frozen=True)
+class ActivityItem:
+    at: datetime
+    kind: str  # comment, gift, follow, share, join
+    handle: str
+    viewer_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Series:
+    """One value per minute; `points` are "x,y" pairs scaled to a width x height chart."""
+
+    label: str
+    values: list[int]
+    start: datetime | None
+    width: int = 600
+    height: int = 120
+
+    @property
+    def peak(self) -> int:
+        return max(self.values, default=0)
+
+    @property
+    def total(self) -> int:
+        return sum(self.values)
+
+    @property
+    def points(self) -> str:
+        if not self.values:
+            return ""
+        top = max(self.peak, 1)
+        step = self.width / max(len(self.values) - 1, 1)
+        return " ".join(f"{round(i * step, 1)},{round(self.height - value * self.height / top, 1)}"
+                        for i, value in enumerate(self.values))
+
+    def bars(self) -> list[tuple[float, float, float, int]]:
+        """(x, y, width, value) of one bar a minute."""
+        top = max(self.peak, 1)
+        width = self.width / max(len(self.values), 1)
+        return [(round(i * width, 1), round(self.height - value * self.height / top, 1), round(max(width - 1, 1), 1),
+                 value) for i, value in enumerate(self.values)]
+
+
+@dataclass(frozen=True)
+class Gifter:
+    viewer_id: int
+    handle: str
+    coins: int
+
+
+@dataclass(frozen=True)
+class LivePicture:
+    room_id: str | None
+    feed: list[ActivityItem]
+    viewers: Series
+    coins: Series
+    gifters: list[Gifter]
+
+
+def _latest_room(account: TikTokAccount) -> str | None:
+    if account.room_id:
+        return account.room_id
+    return db.session.scalar(sa.select(ViewerSession.room_id).where(ViewerSession.account_id == account.id)
+                             .order_by(ViewerSession.started_at.desc()).limit(1))
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def live_picture(account: TikTokAccount, feed_limit: int = 30) -> LivePicture:
+    """The feed, charts and top gifters of the account's current LIVE, or of its last one."""
+    room = _latest_room(account)
+    if room is None:
+        return LivePicture(None, [], Series("Viewers", [], None), Series("Coins", [], None), [])
+    return LivePicture(room, _feed(account, room, feed_limit), *_series(account, room), _gifters(account, room))
+
+
+def _feed(account: TikTokAccount, room: str, limit: int) -> list[ActivityItem]:
+    interactions = db.session.execute(
+        sa.select(ViewerInteraction.occurred_at, ViewerInteraction.kind, ViewerInteraction.content,
+                  ViewerProfile.handle, ViewerProfile.id)
+        .join(ViewerProfile, ViewerProfile.id == ViewerInteraction.viewer_id)
+        .where(ViewerInteraction.account_id == account.id, ViewerInteraction.room_id == room,
+               ViewerInteraction.kind != "like")
+        .order_by(ViewerInteraction.occurred_at.desc(), ViewerInteraction.id.desc()).limit(limit)
+    ).all()
+    gifts = db.session.execute(
+        sa.select(ViewerGift.sent_at, ViewerGift.gift_name, ViewerGift.quantity, ViewerGift.coins,
+                  ViewerProfile.handle, ViewerProfile.id)
+        .join(ViewerProfile, ViewerProfile.id == ViewerGift.viewer_id)
+        .where(ViewerGift.account_id == account.id, ViewerGift.room_id == room)
+        .order_by(ViewerGift.sent_at.desc(), ViewerGift.id.desc()).limit(limit)
+    ).all()
+    joins = db.session.execute(
+        sa.select(ViewerSession.started_at, ViewerProfile.handle, ViewerProfile.id, ViewerProfile.vip_tier_id)
+        .join(ViewerProfile, ViewerProfile.id == ViewerSession.viewer_id)
+        .where(ViewerSession.account_id == account.id, ViewerSession.room_id == room,
+               ViewerProfile.vip_tier_id.is_not(None))
+        .order_by(ViewerSession.started_at.desc()).limit(limit)
+    ).all()
+    texts = {"follow": "followed you", "share": "shared the LIVE"}
+    items = [ActivityItem(at, kind, handle, viewer_id, content if kind == "comment" else texts.get(kind, kind))
+             for at, kind, content, handle, viewer_id in interactions]
+    items += [ActivityItem(at, "gift", handle, viewer_id,
+                           f"sent {name}{f' ×{quantity}' if quantity > 1 else ''} ({coins:,} coins)")
+              for at, name, quantity, coins, handle, viewer_id in gifts]
+    items += [ActivityItem(at, "vip", handle, viewer_id, "VIP joined the LIVE") for at, handle, viewer_id, _ in joins]
+    items.sort(key=lambda item: item.at, reverse=True)
+    return items[:limit]
+
+
+def _series(account: TikTokAccount, room: str) -> tuple[Series, Series]:
+    """Viewers present in each minute (a session spans its start to its last activity) and coins
+    gifted in each minute, over the LIVE's latest CHART_MINUTES minutes."""
+    sessions = db.session.execute(
+        sa.select(ViewerSession.started_at, sa.func.coalesce(ViewerSession.ended_at, ViewerSession.last_activity_at))
+        .where(ViewerSession.account_id == account.id, ViewerSession.room_id == room)
+    ).all()
+    gifts = db.session.execute(
+        sa.select(ViewerGift.sent_at, ViewerGift.coins)
+        .where(ViewerGift.account_id == account.id, ViewerGift.room_id == room)
+    ).all()
+    moments = [end for _, end in sessions] + [sent for sent, _ in gifts]
+    if not moments:
+        return Series("Viewers", [], None), Series("Coins", [], None)
+    last = _minute(max(moments))
+    first = max(_minute(min([start for start, _ in sessions] + [sent for sent, _ in gifts])),
+                last - timedelta(minutes=CHART_MINUTES - 1))
+    minutes = int((last - first).total_seconds() // 60) + 1
+    viewers = [0] * minutes
+    for start, end in sessions:
+        low = max(int((_minute(start) - first).total_seconds() // 60), 0)
+        high = min(int((_minute(end) - first).total_seconds() // 60), minutes - 1)
+        for index in range(low, high + 1):
+            viewers[index] += 1
+    coins = [0] * minutes
+    for sent, amount in gifts:
+        index = int((_minute(sent) - first).total_seconds() // 60)
+        if 0 <= index < minutes:
+            coins[index] += amount
+    return Series("Viewers", viewers, first), Series("Coins", coins, first)
+
+
+def _gifters(account: TikTokAccount, room: str, limit: int = 5) -> list[Gifter]:
+    rows = db.session.execute(
+        sa.select(ViewerProfile.id, ViewerProfile.handle, sa.func.sum(ViewerGift.coins).label("coins"))
+        .join(ViewerProfile, ViewerProfile.id == ViewerGift.viewer_id)
+        .where(ViewerGift.account_id == account.id, ViewerGift.room_id == room)
+        .group_by(ViewerProfile.id, ViewerProfile.handle).order_by(sa.desc("coins"), ViewerProfile.id).limit(limit)
+    ).all()
+    return [Gifter(viewer_id, handle, int(coins)) for viewer_id, handle, coins in rows]

@@ -1,0 +1,47 @@
+"""The studio overview while the demo LIVE replays: the activity feed (with times) and the charts
+of viewers and coins per minute change without a reload, and "Watching now" is shown once."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from services.demo import seed_demo
+from tests.conftest import server_env
+from tests.e2e.test_every_page import ARTIFACTS
+from tests.e2e.test_studio_flow import LIVE, demo_live, open_studio
+from tests.support import running_server
+
+
+def test_the_overview_feed_and_charts_follow_the_live(app_ctx, tmp_path, new_page):
+    seed_demo()
+    replay = tmp_path / "demo-live.jsonl"
+    demo_live(replay)
+    env = {**server_env(app_ctx), "INGEST_ENABLED": "1", "INGEST_LEASE_SECONDS": "2", "DEMO_REPLAY": str(replay),
+           "DEMO_REPLAY_SPEED": "3"}
+    with running_server(env) as server:
+        page = new_page()
+        open_studio(page, server.url)
+        feed = page.get_by_role("list", name="Activity feed")
+        expect(feed).to_be_visible(timeout=LIVE)
+        expect(feed.locator("time").first).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))
+        viewers = page.locator('[data-chart="viewers"]')
+        coins = page.locator('[data-chart="coins"]')
+        expect(viewers.get_by_role("img")).to_be_visible(timeout=LIVE)
+        first_feed = feed.inner_text()
+        first_viewers = viewers.get_attribute("data-total")
+        expect(coins).not_to_have_attribute("data-total", "0", timeout=LIVE)
+        first_coins = coins.get_attribute("data-total")
+
+        expect(page.get_by_role("list", name="Activity feed")).not_to_have_text(first_feed, timeout=LIVE)
+        expect(viewers).not_to_have_attribute("data-total", first_viewers, timeout=LIVE)
+        expect(coins).not_to_have_attribute("data-total", first_coins, timeout=LIVE)
+        expect(page.get_by_role("list", name="Top gifters").get_by_role("listitem").first).to_be_visible()
+        # One "Watching now" figure; the other count has its own name.
+        expect(page.get_by_text("Watching now", exact=True)).to_have_count(1)
+        expect(page.get_by_role("heading", name=re.compile(r"^Active in this LIVE: [\d,]+$"))).to_be_visible()
+        notices = page.locator('[id^="notices-"] li')
+        expect(notices.first.locator("time")).to_have_text(re.compile(r"\d\d:\d\d:\d\d"))
+        (ARTIFACTS / "journeys").mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "journeys" / "studio-overview-live.png"), full_page=True, caret="initial")
