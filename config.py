@@ -83,8 +83,13 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust.
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         # simple-websocket pings every socket; a client that misses a pong is dropped.
-        "SOCK_SERVER_OPTIONS": {"ping_interval": int(os.environ.get("WS_PING_INTERVAL", "25"))},
+        # Clients send only heartbeats: a larger frame closes the socket (1009).
+        "SOCK_SERVER_OPTIONS": {"ping_interval": int(os.environ.get("WS_PING_INTERVAL", "25")),
+                                "max_message_size": int(os.environ.get("WS_MAX_MESSAGE_BYTES", "1024"))},
         "WS_MAX_QUEUE": int(os.environ.get("WS_MAX_QUEUE", "500")),
+        # Sockets one person (user or visitor) and one client address may hold, per worker (0: no cap).
+        "WS_MAX_SOCKETS_PER_CLIENT": int(os.environ.get("WS_MAX_SOCKETS_PER_CLIENT", "10")),
+        "WS_MAX_SOCKETS_PER_ADDRESS": int(os.environ.get("WS_MAX_SOCKETS_PER_ADDRESS", "50")),
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "PRODUCT_IMAGE_MAX_BYTES": int(os.environ.get("PRODUCT_IMAGE_MAX_BYTES", str(3 * 1024 * 1024))),
         # The payment step behind checkout; "instant" marks orders paid at once (no card processor).

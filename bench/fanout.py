@@ -30,6 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from itsdangerous import URLSafeSerializer  # noqa: E402
+
+from services.presence import VISITOR_SALT  # noqa: E402
 from tests.support import FAST_HASH, Browser, running_server  # noqa: E402
 
 MARKER = re.compile(r"fanout-(\d+)-")
@@ -59,6 +62,10 @@ def _client_process(url: str, count: int, ready, start_at, results, stop_at) -> 
     connected = 0
     marker = re.compile(rb"fanout-(\d+)-")
 
+    def visitor_cookie(number: int) -> str:
+        """A visitor cookie as the show page signs it (the server's SECRET_KEY is "bench")."""
+        return URLSafeSerializer("bench", salt=VISITOR_SALT).dumps(f"bench-{os.getpid()}-{number}")
+
     class Watcher(asyncio.Protocol):
         def __init__(self, number: int, opened: asyncio.Future) -> None:
             self.number, self.opened, self.buffer, self.tail = number, opened, b"", b""
@@ -67,7 +74,7 @@ def _client_process(url: str, count: int, ready, start_at, results, stop_at) -> 
             transport.write(
                 (f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
-                 f"Sec-WebSocket-Version: 13\r\nCookie: visitor_id=bench-{os.getpid()}-{self.number}\r\n\r\n").encode()
+                 f"Sec-WebSocket-Version: 13\r\nCookie: visitor_id={visitor_cookie(self.number)}\r\n\r\n").encode()
             )
 
         def data_received(self, data: bytes) -> None:
@@ -141,7 +148,9 @@ def run(sockets: int, rate: float, seconds: float, processes: int) -> None:
                "PASSWORD_HASH_METHOD": FAST_HASH, "INSTANCE_PATH": str(tmp), "ACCESS_LOG": "",
                "WORKER_CONNECTIONS": str(sockets + 1000), "LOG_LEVEL": "warning",
                # The thin clients do not answer pings; the run is far shorter than this.
-               "WS_PING_INTERVAL": "600"}
+               "WS_PING_INTERVAL": "600",
+               # Every bench socket comes from this one address.
+               "WS_MAX_SOCKETS_PER_ADDRESS": "0"}
         with running_server(env, workers=1) as server:
             url = server.url.replace("http://", "ws://") + f"/ws?channel=stream:{stream_id}"
             context = multiprocessing.get_context("spawn")

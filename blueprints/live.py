@@ -3,17 +3,15 @@ reactions and chat."""
 
 from __future__ import annotations
 
-import secrets
-
 from flask import Blueprint, current_app, flash, make_response, redirect, request, session, url_for
 from flask_login import current_user
 
-from blueprints.realtime import VISITOR_COOKIE
 from extensions import db, limiter, login_manager
 from forms.live import CommentForm
 from models import SavedStream
-from services import live
+from services import live, presence
 from services.errors import FieldError
+from services.presence import VISITOR_COOKIE
 from web import redirect_to, render, wants_fragment
 
 bp = Blueprint("live", __name__, url_prefix="/live")
@@ -62,9 +60,9 @@ def show(stream_id: int):
     form = _resume_intent(stream)
     response = render("live/show.html", stream=stream, stats=live.stats(stream), comments=live.comments(stream),
                       reaction=live.reaction_of(stream, current_user), form=form)
-    if not current_user.is_authenticated and not request.cookies.get(VISITOR_COOKIE):
-        # One anonymous person, many tabs: the cookie makes them one viewer.
-        response.set_cookie(VISITOR_COOKIE, secrets.token_urlsafe(16), max_age=365 * 86400, httponly=True,
+    if not current_user.is_authenticated and not presence.visitor_from_cookie(request.cookies.get(VISITOR_COOKIE)):
+        # One anonymous person, many tabs: the cookie makes them one viewer (signed: see presence).
+        response.set_cookie(VISITOR_COOKIE, presence.new_visitor_cookie(), max_age=365 * 86400, httponly=True,
                             samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
     return response
 

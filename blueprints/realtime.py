@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -15,13 +14,11 @@ from extensions import db, sock
 from realtime import current_hub
 from realtime.channels import may_subscribe
 from realtime.hub import CLOSED, Subscription
-from realtime.presence import LEAVE_GRACE_SECONDS, SWEEP_SECONDS, tracked, trackers
+from services import presence
 
 bp = Blueprint("realtime", __name__)
 
 MAX_CHANNELS = 8
-#: The anonymous visitor cookie (set by the show page), so one anonymous person is one viewer.
-VISITOR_COOKIE = "visitor_id"
 
 
 @bp.before_request
@@ -41,6 +38,11 @@ def authorise_subscription() -> None:
     # thousands of sockets would spend its time compressing small HTML over and over.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     g.user_id = current_user.id if current_user.is_authenticated else None
+    g.visitor_id = None if g.user_id else presence.visitor_from_cookie(request.cookies.get(presence.VISITOR_COOKIE))
+    client = f"u:{g.user_id}" if g.user_id else (f"v:{g.visitor_id}" if g.visitor_id else None)
+    if not presence.admit_socket(client, request.remote_addr or "?"):
+        abort(429)
+    g.socket_slot = (client, request.remote_addr or "?")
     # The handshake that follows waits on the network: give the connection back to the pool first,
     # or a wave of viewers joining at once holds every pooled connection and stalls the worker.
     db.session.remove()
@@ -51,61 +53,34 @@ def socket(ws) -> None:  # noqa: ANN001
     hub = current_hub()
     subscription = hub.subscribe(g.channels)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    person = Person(
-        user_id=g.user_id,
-        visitor_id=request.cookies.get(VISITOR_COOKIE) or f"socket-{uuid.uuid4().hex}",
-    )
-    present = tracked(g.channels)
-    for tracker, key in present:
-        _in_app(app, tracker.join, key, person.user_id, person.visitor_id)
-    _ensure_sweeper(app)
+    person = Person(user_id=g.user_id, visitor_id=g.visitor_id)
+    present = presence.tracked_streams(g.channels)
+    presence.socket_opened(app, present, person.user_id, person.visitor_id)
     reader = gevent.spawn(_read_until_closed, ws, subscription, app, present, person)
     try:
         _send_until_closed(ws, subscription)
     finally:
         hub.unsubscribe(subscription)
         reader.kill()
-        for tracker, key in present:
-            gevent.spawn_later(LEAVE_GRACE_SECONDS, _in_app, app, tracker.leave, key, person.user_id,
-                               person.visitor_id)
+        presence.socket_closed(app, present, person.user_id, person.visitor_id)
     if subscription.close_reason == "shutdown":
         ws.close(reason=1001, message="Server restarting")
 
 
+@bp.teardown_request
+def release_socket_slot(error: BaseException | None = None) -> None:
+    """The socket (or its refused handshake) is over: it no longer counts against the caps."""
+    slot = g.pop("socket_slot", None)
+    if slot is not None:
+        presence.release_socket(*slot)
+
+
 @dataclass(frozen=True)
 class Person:
-    """Who holds the socket: a user, or an anonymous visitor (by cookie)."""
+    """Who holds the socket: a user, an anonymous visitor (by signed cookie), or nobody countable."""
 
     user_id: int | None
-    visitor_id: str
-
-
-def _in_app(app, hook, *args) -> None:  # noqa: ANN001
-    """Run a presence hook in its own app context and give its connection back straight away."""
-    with app.app_context():
-        try:
-            hook(*args)
-        except Exception:  # noqa: BLE001 - presence trouble must never break the socket
-            app.logger.exception("presence hook %s failed", getattr(hook, "__name__", hook))
-        finally:
-            db.session.remove()
-
-
-_sweeper: gevent.Greenlet | None = None
-
-
-def _ensure_sweeper(app) -> None:  # noqa: ANN001
-    """One sweeper per process, started by the first socket."""
-    global _sweeper
-    if (_sweeper is None or _sweeper.dead) and trackers():
-        _sweeper = gevent.spawn(_sweep_forever, app)
-
-
-def _sweep_forever(app) -> None:  # noqa: ANN001
-    while True:
-        gevent.sleep(SWEEP_SECONDS)
-        for tracker in trackers():
-            _in_app(app, tracker.sweep)
+    visitor_id: str | None
 
 
 def _send_until_closed(ws, subscription: Subscription) -> None:  # noqa: ANN001
@@ -133,12 +108,13 @@ def _send_until_closed(ws, subscription: Subscription) -> None:  # noqa: ANN001
 
 def _read_until_closed(ws, subscription: Subscription, app, present, person: Person) -> None:  # noqa: ANN001
     """Read what the client sends (heartbeats) and end the subscription when it goes away."""
+    last_heartbeat = gevent.get_hub().loop.now()  # joining counts as one
     try:
         while True:
             message = ws.receive()
             if message and "heartbeat" in message:
-                for tracker, key in present:
-                    _in_app(app, tracker.heartbeat, key, person.user_id, person.visitor_id)
+                last_heartbeat = presence.heartbeat_received(app, present, person.user_id, person.visitor_id,
+                                                             last_heartbeat)
     except ConnectionClosed:
         pass
     except Exception:  # noqa: BLE001 - a broken socket must still end its subscription

@@ -13,9 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-import gevent
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db, utcnow
@@ -40,8 +38,6 @@ from models import (
 from realtime import publish
 from realtime.channels import seller_channel, stream_channel
 from realtime.fragments import render_oob
-from realtime.presence import PresenceTracker, track_presence
-from services import presence
 from services.errors import FieldError, Forbidden, NotFound
 
 COMMENT_MAX = 500
@@ -522,54 +518,3 @@ def publish_presence(stream: LiveStream) -> None:
     publish(stream_channel(stream.id), render_oob("live/_counts.html", stream=stream, stats=current))
     publish(seller_channel(stream.id), render_oob("shows/_stats.html", stream=stream, stats=current)
             + render_oob("shows/_viewer_list.html", stream=stream, viewers=active_viewers(stream), stats=current))
-
-
-# --- presence ------------------------------------------------------------------------------------
-
-
-#: Presence changes are coalesced per show: at most one count and viewer-list publish per this many
-#: seconds, so a wave of 5,000 people joining costs a few publishes, not 5,000 x 5,000 sends.
-PRESENCE_COALESCE_SECONDS = 0.4
-_presence_pending: set[int] = set()
-
-
-def _presence_changed(key: str) -> None:
-    stream_id = int(key)
-    if stream_id in _presence_pending:
-        return
-    _presence_pending.add(stream_id)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    gevent.spawn_later(PRESENCE_COALESCE_SECONDS, _publish_presence_now, app, stream_id)
-
-
-def _publish_presence_now(app, stream_id: int) -> None:  # noqa: ANN001
-    _presence_pending.discard(stream_id)
-    with app.app_context():
-        try:
-            stream = db.session.get(LiveStream, stream_id)
-            if stream is not None:
-                publish_presence(stream)
-        finally:
-            db.session.remove()
-
-
-def _join(key: str, user_id: int | None, visitor_id: str | None) -> None:
-    if presence.join(int(key), user_id, visitor_id):
-        _presence_changed(key)
-
-
-def _heartbeat(key: str, user_id: int | None, visitor_id: str | None) -> None:
-    presence.heartbeat(int(key), user_id, visitor_id)
-
-
-def _leave(key: str, user_id: int | None, visitor_id: str | None) -> None:
-    if presence.leave(int(key), user_id, visitor_id):
-        _presence_changed(key)
-
-
-def _sweep() -> None:
-    for stream_id in presence.sweep():
-        _presence_changed(str(stream_id))
-
-
-track_presence("stream", PresenceTracker(join=_join, heartbeat=_heartbeat, leave=_leave, sweep=_sweep))

@@ -1,23 +1,212 @@
-"""Who is watching a show: the page's websocket is the presence signal.
+"""Who is watching a show, and only honestly: everything about presence lives here.
 
-A socket opening on a show's public channel joins its viewer, client heartbeats keep the viewer
-fresh, and the socket closing leaves. One person is one viewer however many tabs or reloads: a
-viewer is keyed by user id, or by the anonymous visitor cookie, and counts its open sockets
-across tabs and workers. A viewer whose last heartbeat is older than the timeout is gone (the
-sweeper catches sockets that died without closing, including a crashed worker's).
+The show page's websocket is the presence signal. A socket opening on a show's public channel
+joins its viewer, client heartbeats keep the viewer fresh, and the socket closing leaves (after a
+short grace, so a reload is not leaving and coming back). One person is one viewer however many
+tabs or reloads: a viewer is keyed by user id, or by the anonymous visitor cookie, and counts its
+open sockets across tabs and workers. A viewer whose last heartbeat is older than the timeout is
+gone (a sweeper in each process catches sockets that died without closing, a crashed worker's too).
+
+Forging is refused: an anonymous visitor counts only with a visitor cookie the show page issued
+and signed (a made-up `visitor_id` counts as nobody); sockets are capped per client and per
+address (in each worker); a heartbeat is written at most once per `MIN_HEARTBEAT_GAP_SECONDS` per
+socket, however many frames arrive, and frames are size-limited (`WS_MAX_MESSAGE_BYTES`).
+Changes are published coalesced per show (`live.publish_presence`).
 """
 
 from __future__ import annotations
 
+import secrets
+from collections import Counter
 from datetime import datetime, timedelta
 
+import gevent
 import sqlalchemy as sa
+from flask import Flask, current_app
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db, utcnow
 from models import LiveStream, StreamViewer
+from realtime.channels import parse_id
 
 TIMEOUT_SECONDS = 60
+#: Seconds between client heartbeats (static/js/app.js sends them) and sweeps.
+HEARTBEAT_SECONDS = 20
+SWEEP_SECONDS = 10
+#: A socket's heartbeats are written at most this often; the rest cost nothing.
+MIN_HEARTBEAT_GAP_SECONDS = HEARTBEAT_SECONDS / 2
+#: How long after a socket closes its viewer is counted as gone, unless they reconnect (a reload).
+LEAVE_GRACE_SECONDS = 0.5
+#: Presence changes are coalesced per show: at most one count and viewer-list publish per this many
+#: seconds, so a wave of 5,000 people joining costs a few publishes, not 5,000 x 5,000 sends.
+PRESENCE_COALESCE_SECONDS = 0.4
+
+# --- the anonymous visitor cookie -----------------------------------------------------------------
+
+#: Set by the show page, so one anonymous person is one viewer; signed, so it cannot be made up.
+VISITOR_COOKIE = "visitor_id"
+VISITOR_SALT = "presence-visitor"
+
+
+def _visitor_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=VISITOR_SALT)
+
+
+def new_visitor_cookie() -> str:
+    """A fresh anonymous visitor id, signed, as the cookie's value."""
+    return _visitor_signer().dumps(secrets.token_urlsafe(16))
+
+
+def visitor_from_cookie(value: str | None) -> str | None:
+    """The visitor id in a cookie this site issued, or None for a missing, forged or altered one."""
+    if not value or len(value) > 200:
+        return None
+    try:
+        visitor_id = _visitor_signer().loads(value)
+    except BadSignature:
+        return None
+    return visitor_id if isinstance(visitor_id, str) and 0 < len(visitor_id) <= 32 else None
+
+
+# --- socket caps ----------------------------------------------------------------------------------
+
+_sockets_per_client: Counter[str] = Counter()
+_sockets_per_address: Counter[str] = Counter()
+
+
+def admit_socket(client: str | None, address: str) -> bool:
+    """Count one more socket for this client (user or visitor) and address, unless either is at its
+    cap (`WS_MAX_SOCKETS_PER_CLIENT`, `WS_MAX_SOCKETS_PER_ADDRESS`, per worker; 0 is no cap)."""
+    per_client = current_app.config["WS_MAX_SOCKETS_PER_CLIENT"]
+    per_address = current_app.config["WS_MAX_SOCKETS_PER_ADDRESS"]
+    if client is not None and per_client and _sockets_per_client[client] >= per_client:
+        return False
+    if per_address and _sockets_per_address[address] >= per_address:
+        return False
+    if client is not None:
+        _sockets_per_client[client] += 1
+    _sockets_per_address[address] += 1
+    return True
+
+
+def release_socket(client: str | None, address: str) -> None:
+    for counter, key in ((_sockets_per_client, client), (_sockets_per_address, address)):
+        if key is not None:
+            counter[key] -= 1
+            if counter[key] <= 0:
+                del counter[key]
+
+
+# --- a socket's presence ---------------------------------------------------------------------------
+
+
+def tracked_streams(channels: list[str]) -> list[int]:
+    """The shows among `channels` whose sockets count as someone watching (their public channel)."""
+    found = []
+    for channel in channels:
+        kind, _, key = channel.partition(":")
+        stream_id = parse_id(key) if kind == "stream" else None
+        if stream_id is not None:
+            found.append(stream_id)
+    return found
+
+
+def socket_opened(app: Flask, stream_ids: list[int], user_id: int | None, visitor_id: str | None) -> None:
+    """A socket opened on these shows: its person joins each (nobody, without a user or a visitor)."""
+    if user_id is None and visitor_id is None:
+        return
+    for stream_id in stream_ids:
+        _in_app(app, _join_and_publish, stream_id, user_id, visitor_id)
+    _ensure_sweeper(app)
+
+
+def heartbeat_received(app: Flask, stream_ids: list[int], user_id: int | None, visitor_id: str | None,
+                       last_written: float) -> float:
+    """A heartbeat frame arrived; writes it unless one was written less than the gap ago. Returns
+    when the last heartbeat was written (the socket keeps it)."""
+    now = gevent.get_hub().loop.now()
+    if (user_id is None and visitor_id is None) or now - last_written < MIN_HEARTBEAT_GAP_SECONDS:
+        return last_written
+    for stream_id in stream_ids:
+        _in_app(app, heartbeat, stream_id, user_id, visitor_id)
+    return now
+
+
+def socket_closed(app: Flask, stream_ids: list[int], user_id: int | None, visitor_id: str | None) -> None:
+    if user_id is None and visitor_id is None:
+        return
+    for stream_id in stream_ids:
+        gevent.spawn_later(LEAVE_GRACE_SECONDS, _in_app, app, _leave_and_publish, stream_id, user_id, visitor_id)
+
+
+def _join_and_publish(stream_id: int, user_id: int | None, visitor_id: str | None) -> None:
+    if join(stream_id, user_id, visitor_id):
+        _presence_changed(stream_id)
+
+
+def _leave_and_publish(stream_id: int, user_id: int | None, visitor_id: str | None) -> None:
+    if leave(stream_id, user_id, visitor_id):
+        _presence_changed(stream_id)
+
+
+def _in_app(app: Flask, hook, *args) -> None:  # noqa: ANN001
+    """Run a presence step in its own app context and give its connection back straight away."""
+    with app.app_context():
+        try:
+            hook(*args)
+        except Exception:  # noqa: BLE001 - presence trouble must never break the socket
+            app.logger.exception("presence step %s failed", getattr(hook, "__name__", hook))
+        finally:
+            db.session.remove()
+
+
+_presence_pending: set[int] = set()
+
+
+def _presence_changed(stream_id: int) -> None:
+    if stream_id in _presence_pending:
+        return
+    _presence_pending.add(stream_id)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    gevent.spawn_later(PRESENCE_COALESCE_SECONDS, _publish_presence_now, app, stream_id)
+
+
+def _publish_presence_now(app: Flask, stream_id: int) -> None:
+    from services.live import publish_presence
+
+    _presence_pending.discard(stream_id)
+    with app.app_context():
+        try:
+            stream = db.session.get(LiveStream, stream_id)
+            if stream is not None:
+                publish_presence(stream)
+        finally:
+            db.session.remove()
+
+
+_sweeper: gevent.Greenlet | None = None
+
+
+def _ensure_sweeper(app: Flask) -> None:
+    """One sweeper per process, started by the first socket."""
+    global _sweeper
+    if _sweeper is None or _sweeper.dead:
+        _sweeper = gevent.spawn(_sweep_forever, app)
+
+
+def _sweep_forever(app: Flask) -> None:
+    while True:
+        gevent.sleep(SWEEP_SECONDS)
+        _in_app(app, _sweep_and_publish)
+
+
+def _sweep_and_publish() -> None:
+    for stream_id in sweep():
+        _presence_changed(stream_id)
+
+
+# --- the viewer rows --------------------------------------------------------------------------------
 
 
 def viewer_key(user_id: int | None, visitor_id: str | None) -> str:

@@ -37,10 +37,12 @@ def show_fixture(app_ctx):  # noqa: ANN001, ANN201
 
 def test_presence_likes_and_chat_reach_the_sockets(app, show, live_server):
     make_user("fan", display_name="Fan Fiona")
-    with Browser(live_server.url) as seller_tab, Browser(live_server.url) as fan_tab:
+    with Browser(live_server.url) as seller_tab, Browser(live_server.url) as fan_tab, \
+            Browser(live_server.url) as guest_tab:
         seller_tab.log_in("host")
         seller_ws = connect(live_server, f"stream-seller:{show.id}", browser=seller_tab)
-        viewer_ws = connect(live_server, f"stream:{show.id}", Cookie="visitor_id=anon-1")
+        guest_tab.get(f"/live/{show.id}")  # the page issues the guest's signed visitor cookie
+        viewer_ws = connect(live_server, f"stream:{show.id}", browser=guest_tab)
         try:
             assert ">1 watching<" in receive_until(viewer_ws, f'id="viewer-count-{show.id}"')
             assert "Guest" in receive_until(seller_ws, f'id="viewer-list-{show.id}"')
@@ -64,8 +66,10 @@ def test_presence_likes_and_chat_reach_the_sockets(app, show, live_server):
 def test_a_like_posted_through_one_worker_reaches_a_socket_on_another(app, show):
     make_user("fan")
     env = server_env(app)
-    with running_server(env) as first, running_server(env) as second, Browser(second.url) as fan_tab:
-        viewer_ws = connect(first, f"stream:{show.id}", Cookie="visitor_id=anon-2")
+    with running_server(env) as first, running_server(env) as second, Browser(second.url) as fan_tab, \
+            Browser(first.url) as guest_tab:
+        guest_tab.get(f"/live/{show.id}")  # a signed visitor cookie: the guest counts, and is told so
+        viewer_ws = connect(first, f"stream:{show.id}", browser=guest_tab)
         try:
             receive_until(viewer_ws, f'id="viewer-count-{show.id}"')
             fan_tab.log_in("fan")
