@@ -53,12 +53,14 @@ class WholeNumberField(IntegerField):
 
 class LinkAccountForm(FlaskForm):
     handle = StringField("TikTok handle", validators=[DataRequired("Enter the TikTok handle to link.")])
+    # The picker is searchable and starts on the browser's own zone (app.js).
     time_zone = SelectField("Your time zone", default="UTC",
-                            description="Birthdays and the activity heatmap follow this zone.")
+                            description="Birthdays and the activity heatmap follow this zone.",
+                            render_kw={"data-tz-picker": "", "data-tz-browser-default": ""})
 
 
 class SettingsForm(FlaskForm):
-    time_zone = SelectField("Time zone")
+    time_zone = SelectField("Time zone", render_kw={"data-tz-picker": ""})
     auto_vip = BooleanField("Promote viewers to VIP tiers automatically")
     birthday_notices = BooleanField("Tell me when a viewer with a birthday today shows up")
     session_timeout = WholeNumberField(

@@ -282,3 +282,63 @@ document.addEventListener("submit", function (event) {
     }).observe(document.body, { childList: true, subtree: true });
   });
 })();
+
+// Small helpers for keeping the user's place: copy a code, count down to its expiry in the
+// reader's own time, and a time-zone picker that can be searched and starts on the browser's zone.
+(function () {
+  "use strict";
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.getElementById(button.dataset.copy);
+    var text = source ? source.textContent.trim() : "";
+    var done = function () { button.textContent = "Copied"; window.setTimeout(function () { button.textContent = "Copy"; }, 2000); };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(done, function () { window.getSelection().selectAllChildren(source); });
+    } else {
+      window.getSelection().selectAllChildren(source);
+    }
+  });
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+  function countdowns() {
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var until = Date.parse(el.dataset.countdown);
+      if (isNaN(until)) return;
+      var left = Math.max(0, Math.floor((until - Date.now()) / 1000));
+      var at = new Date(until).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+      el.textContent = left > 0 ? "Expires in " + Math.floor(left / 60) + ":" + pad(left % 60) + " (at " + at + ", your time)."
+        : "Expired at " + at + ". Ask for a new code.";
+    });
+  }
+  window.setInterval(countdowns, 1000);
+
+  function timeZonePickers() {
+    document.querySelectorAll("select[data-tz-picker]:not([data-tz-ready])").forEach(function (select) {
+      select.dataset.tzReady = "1";
+      var zone = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
+      if ("tzBrowserDefault" in select.dataset && zone && select.value === "UTC") {
+        Array.prototype.forEach.call(select.options, function (option) { if (option.value === zone) select.value = zone; });
+      }
+      var search = document.createElement("input");
+      search.type = "search";
+      search.className = "tz-search";
+      search.placeholder = "Search: a city or region, e.g. London";
+      search.setAttribute("aria-label", "Search time zones");
+      search.setAttribute("aria-controls", select.id);
+      select.parentNode.insertBefore(search, select);
+      search.addEventListener("input", function () {
+        var term = search.value.trim().toLowerCase().replace(/\s+/g, "_");
+        var first = null;
+        Array.prototype.forEach.call(select.options, function (option) {
+          var hit = !term || option.value.toLowerCase().indexOf(term) !== -1;
+          option.hidden = !hit;
+          if (hit && first === null) first = option;
+        });
+        if (first && select.selectedOptions.length && select.selectedOptions[0].hidden) select.value = first.value;
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { countdowns(); timeZonePickers(); });
+})();
