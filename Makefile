@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export FLASK_APP := app:create_app
 
-.PHONY: run test chromium lint clean screenshots
+.PHONY: run test chromium redis-server lint clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,8 @@ run: $(VENV)/.runtime
 	  DEMO_REPLAY=$${DEMO_REPLAY:-$${INSTANCE_PATH:-instance}/demo-live.jsonl} \
 	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-## test: install the dev requirements (and Debian's chromium when possible) and run the suite
-test: $(VENV)/.dev chromium
+## test: install the dev requirements (and Debian's chromium and redis-server when possible) and run the suite
+test: $(VENV)/.dev chromium redis-server
 	$(BIN)/pytest
 
 ## chromium: the browser for the Playwright tests, from Debian, when missing and installable
@@ -49,6 +49,18 @@ chromium:
 ## screenshots: docs/screenshots/*.png (show page on a phone, seller's console, studio overview), made by a script
 screenshots: $(VENV)/.dev chromium
 	$(BIN)/python scripts/screenshots.py
+
+## redis-server: the binary tests/test_faults.py starts (and kills) on a port of its own, from Debian
+redis-server:
+	@if ! command -v redis-server >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) || echo "redis-server could not be installed"; \
+	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+	    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) || echo "redis-server could not be installed"; \
+	  else \
+	    echo "redis-server is missing and cannot be installed here: the Redis outage tests will be skipped"; \
+	  fi; \
+	fi
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -33,6 +33,15 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def redis_fail_fast_options() -> dict[str, Any]:
+    """Redis client options for calls made inside a request: a short timeout and no retries, so an
+    outage costs a request a second at most before it degrades (see docs/security.md)."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return {"socket_connect_timeout": 1, "socket_timeout": 2, "retry": Retry(NoBackoff(), 0)}
+
+
 def _development_secret_key(instance_path: Path) -> str:
     """A random key kept in the instance folder, so every dev worker and restart shares it."""
     instance_path.mkdir(parents=True, exist_ok=True)
@@ -66,6 +75,11 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "LOGIN_LIMIT_PER_ACCOUNT": os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "9 per 15 minutes"),
         "LOGIN_LIMIT_PER_ADDRESS": os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # When Redis is down, limits are counted in this process's memory until it is back, and a
+        # storage error never fails a request.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_STORAGE_OPTIONS": redis_fail_fast_options() if redis_url else {},
         "RATELIMIT_HEADERS_ENABLED": True,
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+import sqlalchemy as sa
+from flask import Blueprint, g, has_request_context
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -22,6 +23,19 @@ MESSAGES = {
     429: ("Too many attempts", "Too many attempts. Wait a few minutes and try again."),
     500: ("Something went wrong", "Something went wrong on our side. Nothing was saved; please try again."),
 }
+
+
+#: The 500 message once the request has committed something: "nothing was saved" would be a lie,
+#: and a buyer who believed it would buy twice.
+SAVED_THEN_FAILED = ("Something went wrong on our side after your change was saved. "
+                     "Reload the page to see it; there is no need to do it again.")
+
+
+@sa.event.listens_for(sa.orm.Session, "after_commit")
+def _remember_commit(session: sa.orm.Session) -> None:
+    """Note that this request committed, so a later failure does not claim nothing was saved."""
+    if has_request_context():
+        g.committed = True
 
 
 def _error_response(status: int, detail: str | None = None):  # noqa: ANN202
@@ -66,4 +80,4 @@ def domain_error(error: DomainError):  # noqa: ANN201
 @bp.app_errorhandler(InternalServerError)
 def server_error(error: InternalServerError):  # noqa: ANN201
     db.session.rollback()
-    return _error_response(500)
+    return _error_response(500, SAVED_THEN_FAILED if g.get("committed") else None)

@@ -22,9 +22,15 @@ def index():
 
 @bp.get("/healthz")
 def healthz():
-    """Database and (when configured) Redis status; 503 when either is down."""
+    """Database and (when configured) Redis status.
+
+    503 "error" when the database is down; 200 "degraded" when only Redis is (the app still
+    serves everything: rate limits count in memory, pages poll instead of being pushed to).
+    """
     checks = {"database": check_database()}
     if hasattr(current_hub(), "redis"):
         checks["redis"] = current_hub().check()
-    healthy = all(status == "ok" for status in checks.values())
-    return jsonify(status="ok" if healthy else "error", **checks), 200 if healthy else 503
+    if checks["database"] != "ok":
+        return jsonify(status="error", **checks), 503
+    status = "ok" if all(result == "ok" for result in checks.values()) else "degraded"
+    return jsonify(status=status, **checks), 200

@@ -34,6 +34,10 @@ def authorise_subscription() -> None:
         if not may_subscribe(current_user, channel):
             abort(403)
     g.channels = channels
+    # While the hub cannot hear publishes (Redis is down) a socket would be open and silent: refuse
+    # it, so the page keeps polling and retries (static/js/app.js).
+    if not current_hub().ready():
+        abort(503)
     # No permessage-deflate: it would compress every fragment once per socket, and a fan-out to
     # thousands of sockets would spend its time compressing small HTML over and over.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
@@ -65,6 +69,9 @@ def socket(ws) -> None:  # noqa: ANN001
         presence.socket_closed(app, present, person.user_id, person.visitor_id)
     if subscription.close_reason == "shutdown":
         ws.close(reason=1001, message="Server restarting")
+    elif subscription.close_reason == "hub-down":
+        # 1013 "try again later": the page polls meanwhile and reconnects (then catches up).
+        ws.close(reason=1013, message="Live updates paused")
 
 
 @bp.teardown_request

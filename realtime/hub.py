@@ -11,6 +11,12 @@ One interface, two transports, chosen by `REDIS_URL` (see `realtime.init_hub`):
 Publishers render a fragment once and publish the string; the hub never sees ORM objects.
 Every socket has a bounded queue; a socket that falls that far behind is dropped rather than
 allowed to hold memory (the browser reconnects and polls meanwhile).
+
+When Redis is down the app degrades instead of failing. A publish never raises: publishes are
+called after the change they announce is committed, so the message is dropped and the pages catch
+up instead. Every socket of a process whose hub lost Redis is closed with "hub-down" (the page
+polls), new sockets are refused until the listener is back, and a page that reconnects refetches
+its live regions once (static/js/app.js), which brings back whatever was dropped meanwhile.
 """
 
 from __future__ import annotations
@@ -65,7 +71,8 @@ class Subscription:
         self.channels = frozenset(channels)
         self._queue: gevent.queue.Queue = gevent.queue.Queue(maxsize=max_queue)
         self.closed = False
-        #: Why the hub ended it: "shutdown" (server stopping), "overflow" (client too slow) or None.
+        #: Why the hub ended it: "shutdown" (server stopping), "overflow" (client too slow),
+        #: "hub-down" (the transport lost Redis: the page polls until it is back) or None.
         self.close_reason: str | None = None
 
     def offer(self, html: str) -> bool:
@@ -160,6 +167,10 @@ class Hub:
         """Health of the transport: 'ok' or an error message."""
         return "ok"
 
+    def ready(self) -> bool:
+        """Whether a socket subscribed now would receive what is published (else refuse it)."""
+        return True
+
 
 class LocalHub(Hub):
     """In-process fan-out: publishing delivers straight to this process's sockets."""
@@ -171,35 +182,65 @@ class LocalHub(Hub):
 class RedisHub(Hub):
     """Fan-out through Redis pub/sub, so every worker's sockets receive every publish."""
 
+    #: Longest wait between two attempts to get the listener back: bounds how long pages poll
+    #: after Redis has returned.
+    RETRY_MAX_SECONDS = 5.0
+    #: How long a new socket waits for the listener to subscribe when it is starting (once it is
+    #: known to be failing, sockets are refused at once).
+    READY_WAIT_SECONDS = 5.0
+
     def __init__(self, url: str, max_queue: int = 500, prefix: str = "streamshop:hub:") -> None:
         super().__init__(max_queue)
         import redis
 
+        from config import redis_fail_fast_options
+
         self.prefix = prefix
-        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        # A publish runs inside a request whose change is already committed: an outage must cost
+        # it a second at most, not redis-py's retry schedule.
+        fail_fast = redis_fail_fast_options()
+        self.redis = redis.Redis.from_url(url, **fail_fast)
         # The listener's connection sits idle for long stretches: no read timeout, but health pings
         # so a silently dead connection is noticed and replaced.
         self._listener_redis = redis.Redis.from_url(
-            url, socket_connect_timeout=5, health_check_interval=30
+            url, **{**fail_fast, "socket_timeout": None}, health_check_interval=30
         )
         self._listener: gevent.Greenlet | None = None
         self._listening = gevent.event.Event()
+        #: True from the listener's first failure until it is subscribed again.
+        self._failing = False
 
     def publish(self, channel: str, html: str) -> None:
-        self.redis.publish(self.prefix + channel, html)
+        """Publish, or drop the message when Redis is unreachable (never raise; see the module doc)."""
+        try:
+            self.redis.publish(self.prefix + channel, html)
+        except Exception as error:  # noqa: BLE001 - the change is committed: degrade, never fail
+            log.warning("hub publish on %s dropped (Redis: %s); pages catch up when it is back",
+                        channel, str(error).splitlines()[0][:200] if str(error) else type(error).__name__)
+            # This process's sockets may have missed it: send them polling, and to catch up once
+            # the listener is back.
+            self.close_all("hub-down")
 
     def subscribe(self, channels: Iterable[str]) -> Subscription:
         subscription = super().subscribe(channels)
-        self._ensure_listener()
+        # A socket that cannot hear publishes must not look live: end it, and the page polls.
+        if not self._ensure_listener(wait=self.READY_WAIT_SECONDS):
+            subscription.close("hub-down")
         return subscription
 
-    def _ensure_listener(self) -> None:
+    def ready(self) -> bool:
+        return self._ensure_listener(wait=self.READY_WAIT_SECONDS)
+
+    def _ensure_listener(self, wait: float) -> bool:
+        """Start the listener if needed; True once it is subscribed (waits up to `wait` seconds)."""
         # Started by the first socket, so CLI commands and publish-only processes never listen.
         if self._listener is None or self._listener.dead:
             self._listening.clear()
             self._listener = gevent.spawn(self._listen_forever)
+        if self._failing:
+            return self._listening.is_set()
         # A publish right after the first subscribe must not beat the Redis subscription.
-        self._listening.wait(timeout=5)
+        return self._listening.wait(timeout=wait)
 
     def _listen_forever(self) -> None:
         backoff = 0.5
@@ -210,6 +251,9 @@ class RedisHub(Hub):
                 confirmation = pubsub.get_message(timeout=5)
                 if not confirmation or confirmation.get("type") != "psubscribe":
                     raise ConnectionError("Redis did not confirm the hub subscription")
+                if self._failing:
+                    log.warning("hub listener is back on Redis; pages reconnect and catch up")
+                self._failing = False
                 self._listening.set()
                 backoff = 0.5
                 while True:
@@ -217,11 +261,17 @@ class RedisHub(Hub):
                     if message and message["type"] == "pmessage":
                         channel = message["channel"].decode()[len(self.prefix):]
                         self.deliver(channel, message["data"].decode())
-            except Exception:  # noqa: BLE001 - the listener must outlive any Redis trouble
-                log.exception("hub listener lost Redis; retrying in %.1fs", backoff)
+            except Exception as error:  # noqa: BLE001 - the listener must outlive any Redis trouble
+                if self._listening.is_set():
+                    log.warning("hub listener lost Redis (%s); open pages poll until it is back", error)
+                else:
+                    log.debug("hub listener still cannot reach Redis: %s", error)
                 self._listening.clear()
+                self._failing = True
+                # Sockets held now would stay open and silent: close them, so their pages poll.
+                self.close_all("hub-down")
                 gevent.sleep(backoff + random.uniform(0, backoff / 2))
-                backoff = min(backoff * 2, 30)
+                backoff = min(backoff * 2, self.RETRY_MAX_SECONDS)
             finally:
                 with contextlib.suppress(Exception):
                     pubsub.close()

@@ -10,6 +10,7 @@ a double submit or a retry return the orders already placed.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from services import cart as carts
 from services import live
 from services.errors import Invalid, NotFound
 from services.payments import PaymentDeclined, payment_provider
+
+log = logging.getLogger(__name__)
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -158,10 +161,19 @@ def place_order(buyer: User, checkout: Checkout, key: str, fingerprint: str) -> 
     except (CheckoutError, PaymentDeclined):
         db.session.rollback()
         raise
-    if not checkout.buy_now:
-        carts.publish_cart_badge(buyer)
-    live.announce_orders(orders)
+    _announce(buyer, checkout, orders)
     return PlacedOrders(orders, repeated=False)
+
+
+def _announce(buyer: User, checkout: Checkout, orders: list[Order]) -> None:
+    """Push the new cart badge and the orders to open pages; never fails the placed order."""
+    try:
+        if not checkout.buy_now:
+            carts.publish_cart_badge(buyer)
+        live.announce_orders(orders)
+    except Exception:  # noqa: BLE001 - the orders are committed and paid: the buyer must be told so
+        log.exception("orders %s placed, but announcing them failed", [order.id for order in orders])
+        db.session.rollback()
 
 
 def _take_stock(checkout: Checkout) -> None:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from app import create_app
 from config import normalise_database_url
 from extensions import db, limiter
-from tests.support import FAST_HASH, Browser, Server
+from tests.support import FAST_HASH, Browser, Server, end_started_processes
 
 DATABASE_URL = os.environ.get("DATABASE_URL")
 REDIS_URL = os.environ.get("REDIS_URL")
@@ -38,6 +38,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
         except Exception as error:  # noqa: BLE001
             pytest.exit(f"REDIS_URL is set but unreachable: {error}", returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def _end_started_processes() -> Iterator[None]:
+    """Whatever a test started (gunicorn masters and their workers, emulators, redis-server) is
+    ended after it, even when the test failed before its own finaliser could run."""
+    yield
+    end_started_processes()
 
 
 def requires_redis() -> pytest.MarkDecorator:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import server_env
-from tests.support import ROOT, free_port
+from tests.support import READY_TIMEOUT, ROOT, end_process, free_port, start_process
 
 
 class Emulator:
@@ -27,13 +27,16 @@ class Emulator:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"emulator-{self.port}.log"
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
+        self.process = start_process(
             [sys.executable, "-m", "tests.tiktok_emulator", "--port", str(self.port), "--config", str(config),
              "--delay", str(delay), "--handshake-options", "ping-interval=1"],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 120  # a busy machine takes a while to import the protobuf schema
+        # A busy machine takes a while to import the protobuf schema.
+        deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
             try:
                 if httpx.get(self.url + "/__emulator/state", timeout=1).status_code == 200:
                     return
@@ -51,13 +54,7 @@ class Emulator:
         return httpx.get(self.url + "/__emulator/state", timeout=5).json()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end_process(self.process, timeout=10)
         self.log.close()
 
 
@@ -82,7 +79,7 @@ def ingest_env(app, emulator: Emulator, lease_seconds: float = 2.0) -> dict[str,
     }
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 30, interval: float = 0.2, message: str = "") -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float = 120, interval: float = 0.2, message: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -26,6 +26,42 @@ def csrf_from(html: str) -> str:
     match = CSRF_META.search(html)
     assert match, "page has no csrf-token meta tag"
     return match.group(1)
+
+
+#: How long a test waits for a process it started to be ready. Generous, because CI shares two
+#: cores with whatever else runs; every wait polls and ends as soon as the process is ready.
+READY_TIMEOUT = 180
+
+#: Every process group a test started and has not ended yet (see `end_started_processes`).
+_started: dict[int, subprocess.Popen] = {}
+
+
+def start_process(args: list[str], **kwargs) -> subprocess.Popen:
+    """Popen in a new process group of its own, so ending it also ends its children."""
+    process = subprocess.Popen(args, start_new_session=True, **kwargs)
+    _started[process.pid] = process
+    return process
+
+
+def end_process(process: subprocess.Popen, timeout: float = 30, sig: int = signal.SIGTERM) -> None:
+    """Signal the process and wait up to `timeout`; then SIGKILL its whole group (workers included)."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=timeout)
+    with suppress(ProcessLookupError, PermissionError):  # the group is already gone
+        os.killpg(process.pid, signal.SIGKILL)
+    if process.poll() is None:
+        process.wait()
+    _started.pop(process.pid, None)
+
+
+def end_started_processes() -> list[str]:
+    """End whatever a test started and left running (it failed before its own finaliser ran)."""
+    leftovers = [" ".join(map(str, process.args)) for process in list(_started.values())]
+    for process in list(_started.values()):
+        end_process(process, timeout=10)
+    return leftovers
 
 
 def free_port() -> int:
@@ -44,7 +80,7 @@ class Server:
         full_env = {**os.environ, **env, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers),
                     "ACCESS_LOG": "", "PYTHONUNBUFFERED": "1"}
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
+        self.process = start_process(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
             cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
         )
@@ -54,7 +90,7 @@ class Server:
             self.stop()
             raise
 
-    def _wait_ready(self, timeout: float = 30) -> None:
+    def _wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -75,15 +111,10 @@ class Server:
     def stop(self, timeout: float = 30) -> float:
         """SIGTERM (a graceful stop) and wait; returns the seconds it took to exit."""
         started = time.monotonic()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end_process(self.process, timeout)
+        took = time.monotonic() - started
         self.log.close()
-        return time.monotonic() - started
+        return took
 
 
 @contextmanager

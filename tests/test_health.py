@@ -1,4 +1,4 @@
-"""GET /healthz reports the database and Redis, with 503 when one is down."""
+"""GET /healthz reports the database and Redis: 503 when the database is down, "degraded" without Redis."""
 
 from __future__ import annotations
 
@@ -28,11 +28,12 @@ def test_database_down_is_503(tmp_path):
     assert response.json["status"] == "error" and response.json["database"].startswith("error")
 
 
-def test_redis_down_is_503(tmp_path):
+def test_redis_down_is_degraded_not_down(tmp_path):
     app = _app(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/h.db", REDIS_URL="redis://127.0.0.1:1/0",
                REDIS_HUB_PREFIX="down:")
     response = app.test_client().get("/healthz")
-    assert response.status_code == 503
+    # The app still serves without Redis (tests/test_faults.py), so it stays in rotation.
+    assert response.status_code == 200 and response.json["status"] == "degraded"
     assert response.json["database"] == "ok" and response.json["redis"].startswith("error")
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from realtime.channels import may_subscribe
 from realtime.fragments import render_oob
-from realtime.hub import CLOSED, LocalHub
+from realtime.hub import CLOSED, LocalHub, RedisHub
 from tests.factories import make_user
+from tests.support import free_port
 
 
 def test_publish_reaches_subscribers_of_the_channel_only():
@@ -90,3 +91,13 @@ def test_broadcast_fragments_carry_no_session_or_publisher(app, client, app_ctx)
     assert 'hx-swap-oob="true"' in html and 'id="site-nav"' in html
     assert "Sub Ject" in html
     assert "Pub Lisher" not in html and token not in html and "csrf_token" not in html
+
+
+def test_without_redis_a_publish_is_dropped_and_sockets_are_sent_polling():
+    hub = RedisHub(f"redis://127.0.0.1:{free_port()}/0", prefix="nowhere:")
+    subscription = hub.subscribe(["user:1"])
+    # Nobody listens on that port: the socket is ended at once (its page polls), not left silent.
+    assert subscription.get(timeout=10) is CLOSED and subscription.close_reason == "hub-down"
+    assert hub.ready() is False
+    hub.publish("user:1", "<p id='x'>dropped</p>")  # never raises: the change is already committed
+    assert hub.check().startswith("error")

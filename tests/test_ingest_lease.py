@@ -57,12 +57,13 @@ def test_one_process_runs_the_account_and_the_other_takes_over(app_ctx, tmp_path
     rooms = [{"unique_id": "lease.host", "script": script, "history": 10}]
     with running_emulator(tmp_path, rooms) as emulator:
         env = ingest_env(app_ctx, emulator, lease_seconds=LEASE_SECONDS)
-        first, second = Server(env), Server(env)
+        first = Server(env)
+        second = Server(env)
         try:
             # Linked once both run (starting a server can take seconds on a busy machine): the LIVE
             # must still be on when its holder is killed.
             account_id = tiktok.link_account(streamer, "@lease.host", "UTC").id
-            wait_for(lambda: fresh(sa.select(ViewerProfile.total_comments)) >= [(8,)], timeout=20,
+            wait_for(lambda: fresh(sa.select(ViewerProfile.total_comments)) >= [(8,)], timeout=120,
                      message="comments flowing")
             holder = lease_holder(account_id)
             assert holder is not None
@@ -76,22 +77,24 @@ def test_one_process_runs_the_account_and_the_other_takes_over(app_ctx, tmp_path
             standby = second if running is first else first
             killed_at = time.monotonic()
             kill_server(running, holder_pid(holder))
-            new_holder = wait_for(lambda: (h := lease_holder(account_id)) != holder and h, timeout=15, interval=0.05,
-                                  message="the takeover")
+            new_holder = wait_for(lambda: (h := lease_holder(account_id)) != holder and h, timeout=120,
+                                  interval=0.05, message="the takeover")
             took = time.monotonic() - killed_at
             assert holder_pid(new_holder) in pids[standby]
             # Within one lease period of the last renewal (plus a second for a busy machine's scheduling).
             assert took <= LEASE_SECONDS + 1, f"took over after {took:.2f} s"
             wait_for(lambda: fresh(sa.select(TikTokAccount.status).where(TikTokAccount.id == account_id))
-                     == [("offline",)], timeout=30, message="the LIVE to end")
-            state = emulator.state()
+                     == [("offline",)], timeout=120, message="the LIVE to end")
+            # The standby connects after it takes the lease: wait for it rather than race it.
+            state = wait_for(lambda: next((s for s in [emulator.state()] if len(s["ws_connections"]) == 2), None),
+                             timeout=120, message="the standby's connection")
         finally:
             for server in (first, second):
                 if server.process.poll() is None:
                     server.stop()
                 else:
                     server.log.close()
-    assert len(state["ws_connections"]) == 2
+    assert len(state["ws_connections"]) == 2, state["ws_connections"]
     # Every comment exactly once: those the dead process committed were skipped when the
     # sign server repeated them, those it lost were applied by the new holder.
     assert fresh(sa.select(ViewerProfile.total_comments, ViewerProfile.total_visits)) == [(COMMENTS, 1)]

@@ -22,7 +22,14 @@
 
   // Live regions listen for `socket-poll` on the body (hx-trigger="socket-poll from:body").
   // While the socket is down we fire it every data-poll-ms; once it is back, one last time to
-  // catch up with anything published while it was away.
+  // catch up with anything published while it was away. The server closes sockets with 1013
+  // (and refuses new ones) while its hub has lost Redis, so this is also how pages ride out an
+  // outage: they poll, retry the socket every few seconds, and catch up when it opens again.
+  htmx.config.wsReconnectDelay = function (retryCount) {
+    // Full jitter like the extension's default, but capped at 5 s instead of 64 s, so a page is
+    // live again within seconds of the server.
+    return Math.min(5000, 500 * Math.pow(2, retryCount)) * Math.random();
+  };
   var pollTimer = null;
   var wasDown = false;
 
