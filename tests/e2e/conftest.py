@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -17,6 +18,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
+
+
+# `expect` waits up to this for what a person would see (Playwright's default is 5 s); a test that
+# bounds a delay (e.g. "within 15 s") passes its own timeout.
+expect.set_options(timeout=60_000)
 
 
 @pytest.fixture(name="chromium", scope="session")
@@ -47,7 +53,8 @@ def new_page_fixture(chromium):  # noqa: ANN001, ANN201
         context = chromium.new_context()
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        # Generous: CI shares two cores. Every wait ends as soon as its condition holds.
+        page.set_default_timeout(60_000)
         page.on("console", lambda message: message.type == "error" and not _expected(message.text)
                 and errors.append(message.text))
         page.on("pageerror", lambda error: errors.append(str(error)))
