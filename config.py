@@ -68,6 +68,13 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Timeouts, so a database that misbehaves slows requests down instead of hanging them:
+        # connecting (PostgreSQL), one statement (PostgreSQL), waiting for another process's write
+        # lock (SQLite), and the health check's whole answer.
+        "DATABASE_CONNECT_TIMEOUT": int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")),
+        "DATABASE_STATEMENT_TIMEOUT": float(os.environ.get("DATABASE_STATEMENT_TIMEOUT", "30")),
+        "DATABASE_BUSY_TIMEOUT": float(os.environ.get("DATABASE_BUSY_TIMEOUT", "15")),
+        "HEALTH_TIMEOUT": float(os.environ.get("HEALTH_TIMEOUT", "1")),
         "REDIS_URL": redis_url,
         # Pub/sub channels are server-wide (not per database number): prefix them per deployment.
         "REDIS_HUB_PREFIX": os.environ.get("REDIS_HUB_PREFIX", "streamshop:hub:"),
@@ -136,10 +143,22 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
             )
         config["SECRET_KEY"] = _development_secret_key(instance_path)
     config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(days=config["LOGIN_SESSION_DAYS"]))
-    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # A writer waits up to 15 s for another process's write lock instead of failing at once.
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            **config["SQLALCHEMY_ENGINE_OPTIONS"],
-            "connect_args": {"timeout": 15},
-        }
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = _with_timeouts(config)
     return config
+
+
+def _with_timeouts(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The engine options with the configured timeouts added (explicit `connect_args` win)."""
+    options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+    connect_args = dict(options.get("connect_args", {}))
+    url = config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("sqlite"):
+        # A writer waits this long for another process's write lock instead of failing at once.
+        connect_args.setdefault("timeout", config["DATABASE_BUSY_TIMEOUT"])
+    elif url.startswith("postgresql"):
+        # libpq counts the connect timeout in whole seconds, 2 at least.
+        connect_args.setdefault("connect_timeout", max(2, int(config["DATABASE_CONNECT_TIMEOUT"])))
+        statement_ms = int(config["DATABASE_STATEMENT_TIMEOUT"] * 1000)
+        connect_args.setdefault("options", f"-c statement_timeout={statement_ms}")
+    options["connect_args"] = connect_args
+    return options

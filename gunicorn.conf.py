@@ -16,6 +16,51 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 
 
+# Run by `on_starting` in a child interpreter: importing the database driver in the master would
+# fix its choice of wait function before the workers' gevent patching, and then a database that
+# hangs would block whole workers instead of one greenlet (and /healthz could not time out).
+_DATABASE_CHECK = """
+import os, sys
+from pathlib import Path
+import sqlalchemy as sa
+from config import DEFAULT_INSTANCE, load_config
+
+config = load_config(Path(os.environ.get("INSTANCE_PATH") or DEFAULT_INSTANCE))
+url = sa.engine.make_url(config["SQLALCHEMY_DATABASE_URI"])
+print(url.render_as_string(hide_password=True))
+engine = sa.create_engine(url, **config["SQLALCHEMY_ENGINE_OPTIONS"])
+try:
+    with engine.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))
+except Exception as error:
+    print(str(error).splitlines()[0][:300] if str(error) else type(error).__name__)
+    sys.exit(1)
+"""
+
+
+def on_starting(server):
+    """Refuse to start, with a clear message, when the database cannot be reached.
+
+    Otherwise every worker would start, and every request hang or fail, until someone looked. The
+    connect timeout is DATABASE_CONNECT_TIMEOUT (a database that accepts and never answers counts
+    as unreachable).
+    """
+    import subprocess
+    import sys
+
+    check = subprocess.run([sys.executable, "-c", _DATABASE_CHECK], capture_output=True, text=True,
+                           cwd=os.path.dirname(os.path.abspath(__file__)))
+    if check.returncode == 0:
+        return
+    lines = check.stdout.splitlines()
+    if len(lines) < 2:  # the configuration itself is wrong (e.g. no SECRET_KEY): say that instead
+        raise RuntimeError((check.stderr.strip().splitlines() or ["the database check failed"])[-1])
+    raise RuntimeError(
+        f"Streamshop cannot reach its database at {lines[0]} ({lines[1]}). "
+        "Check DATABASE_URL and that the database is running; not starting."
+    )
+
+
 def post_worker_init(worker):
     """Close this worker's websockets as soon as it is told to stop.
 

@@ -12,7 +12,10 @@ from extensions import db
 
 
 def configure_engine(engine: Engine) -> None:
-    """Give every SQLite connection WAL, foreign keys and a busy timeout (PostgreSQL needs none)."""
+    """Give every SQLite connection WAL and foreign keys (PostgreSQL needs neither).
+
+    Its busy timeout is the driver's `timeout` connect argument (DATABASE_BUSY_TIMEOUT in config.py).
+    """
     if engine.dialect.name != "sqlite" or getattr(engine, "_streamshop_configured", False):
         return
 
@@ -22,7 +25,6 @@ def configure_engine(engine: Engine) -> None:
         # WAL lets readers carry on while one writer commits.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from app import create_app
 from config import normalise_database_url
@@ -46,6 +47,28 @@ def _end_started_processes() -> Iterator[None]:
     ended after it, even when the test failed before its own finaliser could run."""
     yield
     end_started_processes()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+
+# `expect` waits up to this for what a person would see (Playwright's default is 5 s); a test that
+# bounds a delay (e.g. "within 15 s") passes its own timeout.
+expect.set_options(timeout=60_000)
+
+
+@pytest.fixture(name="chromium", scope="session")
+def chromium_fixture() -> Iterator:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but /usr/bin/chromium is missing: `make test` installs Debian's chromium")
+        pytest.skip("no browser: /usr/bin/chromium is missing and `make test` could not install it here")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 def requires_redis() -> pytest.MarkDecorator:

@@ -23,7 +23,6 @@ import redis
 from playwright.sync_api import expect
 
 from tests.conftest import server_env
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import make_product, make_seller, make_stream, make_user
 from tests.support import READY_TIMEOUT, Browser, end_process, free_port, running_server, start_process
 
@@ -84,28 +83,20 @@ def redis_server_fixture(tmp_path: Path):  # noqa: ANN201
 
 
 @pytest.fixture(name="viewer_page")
-def viewer_page_fixture():  # noqa: ANN201
+def viewer_page_fixture(chromium):  # noqa: ANN001, ANN201
     """A Chromium page; fails the test on console errors other than the refused socket retries."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but /usr/bin/chromium is missing")
-        pytest.skip("no browser: /usr/bin/chromium is missing")
-    from playwright.sync_api import sync_playwright
-
     errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        # While the hub is down the server refuses the page's socket (503) and the page retries:
-        # Chromium logs each refused handshake and htmx logs each socket error event (as
-        # "[object Event]"), which is the design working.
-        page.on("console", lambda message: message.type == "error"
-                and not re.search(r"WebSocket connection to .* failed|status of 503|^\[object Event\]$",
-                                  message.text)
-                and errors.append(message.text))
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        yield page
-        browser.close()
+    context = chromium.new_context()
+    page = context.new_page()
+    # While the hub is down the server refuses the page's socket (503) and the page retries:
+    # Chromium logs each refused handshake and htmx logs each socket error event (as
+    # "[object Event]"), which is the design working.
+    page.on("console", lambda message: message.type == "error"
+            and not re.search(r"WebSocket connection to .* failed|status of 503|^\[object Event\]$", message.text)
+            and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
     assert errors == [], f"browser console errors: {errors}"
 
 

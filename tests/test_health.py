@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+import sqlalchemy as sa
 
 from app import create_app
-from tests.conftest import requires_redis
-from tests.support import FAST_HASH
+from tests.conftest import DATABASE_URL, requires_redis, server_env
+from tests.support import FAST_HASH, READY_TIMEOUT, ROOT, end_process, free_port, running_server, start_process
 
 
 def _app(tmp_path, **overrides):  # noqa: ANN001, ANN202
@@ -42,3 +52,104 @@ def test_redis_up_is_reported(tmp_path):
     app = _app(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/h.db", REDIS_URL=os.environ["REDIS_URL"])
     response = app.test_client().get("/healthz")
     assert response.status_code == 200 and response.json["redis"] == "ok"
+
+
+class SilentDatabase:
+    """A TCP server the test runs in front of PostgreSQL (or of nothing). Once silenced, it accepts
+    connections and never answers, and stops relaying on the connections already open: a database
+    host that hangs."""
+
+    def __init__(self, upstream: tuple[str, int] | None = None) -> None:
+        self.upstream = upstream
+        self.silent = threading.Event()
+        if upstream is None:
+            self.silent.set()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.sockets.append(client)
+            if self.silent.is_set() or self.upstream is None:
+                continue
+            upstream = socket.create_connection(self.upstream)
+            self.sockets.append(upstream)
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._relay, args=(source, target), daemon=True).start()
+
+    def _relay(self, source: socket.socket, target: socket.socket) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+                if not data:
+                    return
+                if not self.silent.is_set():
+                    target.sendall(data)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.listener.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+@pytest.mark.server
+@pytest.mark.skipif(not (DATABASE_URL or "").startswith("postgres"), reason="needs PostgreSQL (CI's second run)")
+def test_a_database_that_stops_answering_gets_503_within_2_s(app):
+    url = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    database = SilentDatabase((url.host or "127.0.0.1", url.port or 5432))
+    env = {**server_env(app),
+           "DATABASE_URL": url.set(host="127.0.0.1", port=database.port).render_as_string(hide_password=False)}
+    try:
+        with running_server(env) as server:
+            assert httpx.get(server.url + "/healthz", timeout=30).json()["status"] == "ok"
+            database.silent.set()
+            # The pooled connection hangs first, then each new connection attempt.
+            for _ in range(3):
+                started = time.monotonic()
+                response = httpx.get(server.url + "/healthz", timeout=30)
+                took = time.monotonic() - started
+                assert response.status_code == 503, response.text
+                assert response.json()["database"].startswith("error"), response.json()
+                assert took < 2, f"/healthz took {took:.2f} s"
+            # And it recovers by itself once the database answers again.
+            database.silent.clear()
+            deadline = time.monotonic() + READY_TIMEOUT
+            while httpx.get(server.url + "/healthz", timeout=30).status_code != 200:
+                assert time.monotonic() < deadline, "/healthz never recovered"
+                time.sleep(0.2)
+    finally:
+        database.close()
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("database", ["refuses", "never answers"])
+def test_gunicorn_refuses_to_start_without_its_database(app, tmp_path, database):
+    silent = SilentDatabase() if database == "never answers" else None
+    port = silent.port if silent else free_port()
+    log_path = tmp_path / "gunicorn.log"
+    env = {**os.environ, **server_env(app), "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/streamshop",
+           "DATABASE_CONNECT_TIMEOUT": "2", "PORT": str(free_port()), "WEB_CONCURRENCY": "1"}
+    try:
+        with open(log_path, "w") as log:
+            process = start_process([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                returncode = process.wait(timeout=READY_TIMEOUT)
+            finally:
+                end_process(process)
+    finally:
+        if silent:
+            silent.close()
+    output = log_path.read_text()
+    assert returncode == 1, output
+    assert f"cannot reach its database at postgresql+psycopg://postgres@127.0.0.1:{port}/streamshop" in output
+    assert "Booting worker" not in output

@@ -1,42 +1,17 @@
-"""Headless Debian Chromium driven by Playwright, against a real gunicorn server."""
+"""Headless Debian Chromium driven by Playwright, against a real gunicorn server (the browser
+itself is the `chromium` fixture in tests/conftest.py, shared with tests/test_faults.py)."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
-
-
-# `expect` waits up to this for what a person would see (Playwright's default is 5 s); a test that
-# bounds a delay (e.g. "within 15 s") passes its own timeout.
-expect.set_options(timeout=60_000)
-
-
-@pytest.fixture(name="chromium", scope="session")
-def chromium_fixture() -> Iterator:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but /usr/bin/chromium is missing: `make test` installs Debian's chromium")
-        pytest.skip("no browser: /usr/bin/chromium is missing and `make test` could not install it here")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _expected(console_text: str) -> bool:
