@@ -50,6 +50,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for blueprint in (studio.bp, studio_viewers.bp, studio_tiers.bp, tiktok_links.bp):
         app.register_blueprint(blueprint)
+    from blueprints import selling
+
+    app.register_blueprint(selling.bp)
     from ingest.cli import ingest_cli
 
     app.cli.add_command(ingest_cli)
@@ -59,6 +62,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
         start_in_server(app)
 
+    from services.selling_clock import start_in_server as start_selling_clock
+
+    start_selling_clock(app)
     from cli import register_commands
 
     register_commands(app)

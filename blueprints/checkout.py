@@ -22,7 +22,7 @@ def _checkout_from(values) -> checkouts.Checkout:  # noqa: ANN001
         return checkouts.cart_checkout(current_user)
     return checkouts.buy_now_checkout(
         product_id, optional_int(values.get("quantity")) or 1, optional_int(values.get("stream_id")),
-        values.get("source") or None,
+        values.get("source") or None, optional_int(values.get("flash_sale_id")),
     )
 
 
@@ -51,6 +51,7 @@ def buy_now():
         "quantity": optional_int(form.quantity.data) or 1,
         "stream_id": optional_int(form.stream_id.data),
         "source": form.source.data or None,
+        "flash_sale_id": optional_int(request.form.get("flash_sale_id")),
     }
     return redirect_to(url_for("checkout.show", **{key: value for key, value in params.items() if value}))
 

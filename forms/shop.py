@@ -56,6 +56,7 @@ class QuantityForm(FlaskForm):
 
 class CheckoutForm(FlaskForm):
     idempotency_key = HiddenField()
+    flash_sale_id = HiddenField()
     fingerprint = HiddenField()
     product_id = HiddenField()
     quantity = HiddenField()

@@ -31,6 +31,7 @@ from models import (
     ViewerInteraction,
     ViewerProfile,
 )
+from services import claims
 from services.clock import SYSTEM_CLOCK, Clock
 from services.database import bulk_insert, upsert
 from services.live import live_show_for_tiktok_account
@@ -160,6 +161,7 @@ def apply_batch(account_id: int, records: Iterable[EventRecord], clock: Clock = 
     except Exception:
         db.session.rollback()
         raise
+    claims.claim_from_chat(account_id, fresh)  # "sold" typed on TikTok: holds in shoppers' carts
     return result
 
 

@@ -15,6 +15,16 @@ from models.live import (
     StreamViewer,
 )
 from models.order import ORDER_STATUSES, Order, OrderItem, StreamOrder
+from models.selling import (
+    Auction,
+    AuctionBid,
+    ChatClaim,
+    FlashSale,
+    Giveaway,
+    GiveawayEntry,
+    SellingSettings,
+    WaitlistEntry,
+)
 from models.shop import Shop
 from models.tiktok import (
     ACCOUNT_STATUSES,
@@ -42,6 +52,14 @@ MAX_INT = 2**31 - 1
 __all__ = [
     "MAX_ID",
     "MAX_INT",
+    "Auction",
+    "AuctionBid",
+    "ChatClaim",
+    "FlashSale",
+    "Giveaway",
+    "GiveawayEntry",
+    "SellingSettings",
+    "WaitlistEntry",
     "ACCOUNT_STATUSES",
     "GiftStreak",
     "IngestLease",

@@ -41,6 +41,8 @@ class CartItem(db.Model):
     stream_id: Mapped[int | None] = mapped_column(sa.ForeignKey("live_streams.id", ondelete="SET NULL"))
     stream_source: Mapped[str | None] = mapped_column(sa.String(8))
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: While set, the line's units are taken from stock for this buyer alone (a hold from a live show).
+    held_until: Mapped[datetime | None] = mapped_column(index=True)
 
     cart: Mapped[Cart] = relationship(back_populates="items")
     product: Mapped[Product] = relationship(lazy="joined")

@@ -66,6 +66,9 @@ class OrderItem(db.Model):
     unit_price_cents: Mapped[int]
     quantity: Mapped[int]
     stream_id: Mapped[int | None] = mapped_column(sa.ForeignKey("live_streams.id", ondelete="SET NULL"))
+    #: Bought in a flash sale (at its price, counted against its units and per-buyer limit).
+    flash_sale_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flash_sales.id", ondelete="SET NULL"),
+                                                      index=True)
 
     order: Mapped[Order] = relationship(back_populates="items")
     product: Mapped[Product] = relationship()

@@ -1,4 +1,7 @@
-"""The shopper's cart: add, change quantity, remove; the header badge follows in every tab."""
+"""The shopper's cart: add, change quantity, remove; the header badge follows in every tab.
+
+A line added from a live show is held (services/holds.py): its units leave stock at once.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from models import Cart, CartItem, Product, User
 from realtime import publish
 from realtime.channels import user_channel
 from realtime.fragments import render_oob
+from services import holds
 from services.errors import FieldError
 from services.live import credited_show
 
@@ -57,7 +61,12 @@ def add_to_cart(
     wanted = (item.quantity if item else 0) + quantity
     if wanted > MAX_QUANTITY:
         raise FieldError("quantity", f"A cart line holds at most {MAX_QUANTITY}.")
-    if wanted > product.stock:
+    hold_minutes = holds.hold_minutes_for(stream_id, source)
+    # A held line's units are already off stock; only what is not held yet must still be there.
+    unheld = wanted if item is None or item.held_until is None else quantity
+    if hold_minutes is None and item is not None and item.held_until is not None:
+        hold_minutes = holds.DEFAULT_HOLD_MINUTES  # a held line stays held
+    if hold_minutes is None and wanted > product.stock:
         raise FieldError("quantity", f"Only {product.stock} of “{product.title}” left.")
     if item is None:
         item = CartItem(cart=cart or cart_for(user, create=True), product=product, quantity=wanted)
@@ -67,8 +76,16 @@ def add_to_cart(
     if stream_id is not None:
         item.stream_id = stream_id
         item.stream_source = source
+    if hold_minutes is not None:
+        try:
+            holds.hold_line(item, unheld, hold_minutes)
+        except FieldError:
+            db.session.rollback()
+            raise
     db.session.commit()
     publish_cart_badge(user)
+    if hold_minutes is not None:
+        holds.publish_changes(holds.Changes(user_ids={user.id}, stream_ids={stream_id} if stream_id else set()))
     return item
 
 
@@ -86,18 +103,26 @@ def set_quantity(user: User, item_id: int, quantity: int) -> CartItem | None:
     if quantity == 0:
         return remove_item(user, item_id)
     _check_quantity(quantity)
+    changes = holds.Changes()
+    if item.held_until is not None and quantity > item.quantity:
+        holds.hold_line(item, quantity - item.quantity, holds.DEFAULT_HOLD_MINUTES)
+    elif item.held_until is not None and quantity < item.quantity:
+        changes = holds.release_line(item, item.quantity - quantity)
     item.quantity = quantity
     db.session.commit()
     publish_cart_badge(user)
+    holds.publish_changes(changes)
     return item
 
 
 def remove_item(user: User, item_id: int) -> None:
     item = _own_item(user, item_id)
     if item is not None:
+        changes = holds.release_line(item)
         db.session.delete(item)
         db.session.commit()
         publish_cart_badge(user)
+        holds.publish_changes(changes)
 
 
 def publish_cart_badge(user: User) -> None:

@@ -3,8 +3,11 @@
 One checkout is one transaction: stock is taken with a conditional UPDATE (never below zero),
 orders are created per shop and currency with their items and their `stream_orders` rows, the
 payment step runs, and the checked-out cart lines are removed. If any line is short of stock,
-nothing is written and the buyer is told which lines. A one-time key from the checkout form makes
-a double submit or a retry return the orders already placed.
+nothing is written and the buyer is told which lines. A held cart line (services/holds.py) took
+its units when it was added, so its hold is consumed instead; a flash-sale line takes the sale's
+reserved units at the sale price and counts against its per-buyer limit, in the same transaction.
+A one-time key from the checkout form makes a double submit or a retry return the orders already
+placed.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from extensions import db
-from models import CartItem, Order, OrderItem, Product, StreamOrder, User
+from extensions import db, utcnow
+from models import CartItem, FlashSale, Order, OrderItem, Product, StreamOrder, User
 from services import cart as carts
-from services import live
+from services import flash_sales, holds, live
 from services.errors import Invalid, NotFound
 from services.payments import PaymentDeclined, payment_provider
 
@@ -59,14 +62,24 @@ class CheckoutLine:
     stream_id: int | None = None
     source: str | None = None
     cart_item_id: int | None = None
+    held: bool = False
+    flash_sale: FlashSale | None = None
+
+    @property
+    def unit_price_cents(self) -> int:
+        return self.flash_sale.price_cents if self.flash_sale is not None else self.product.price_cents
 
     @property
     def line_total_cents(self) -> int:
-        return self.product.price_cents * self.quantity
+        return self.unit_price_cents * self.quantity
 
     @property
     def short_of_stock(self) -> bool:
         """True when the product has fewer than the quantity asked for (or cannot be bought)."""
+        if self.flash_sale is not None:
+            return self.flash_sale.units_left < self.quantity
+        if self.held:
+            return False  # its units left stock for this buyer when it was held
         return not self.product.is_buyable or self.quantity > self.product.stock
 
 
@@ -87,7 +100,8 @@ class Checkout:
     def fingerprint(self) -> str:
         """Changes when any product, quantity, price or source changes: the buyer pays what they saw."""
         parts = sorted(
-            f"{line.product.id}:{line.quantity}:{line.product.price_cents}:{line.product.currency}:{line.stream_id}"
+            f"{line.product.id}:{line.quantity}:{line.unit_price_cents}:{line.product.currency}:{line.stream_id}"
+            f":{line.flash_sale.id if line.flash_sale else ''}"
             for line in self.lines
         )
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
@@ -104,20 +118,28 @@ def cart_checkout(user: User) -> Checkout:
     cart = carts.cart_for(user)
     items = cart.items if cart else []
     return Checkout(
-        [CheckoutLine(item.product, item.quantity, item.stream_id, item.stream_source, item.id) for item in items]
+        [CheckoutLine(item.product, item.quantity, item.stream_id, item.stream_source, item.id,
+                      held=item.held_until is not None) for item in items]
     )
 
 
 def buy_now_checkout(
-    product_id: int, quantity: int, stream_id: int | None = None, source: str | None = None
+    product_id: int, quantity: int, stream_id: int | None = None, source: str | None = None,
+    flash_sale_id: int | None = None,
 ) -> Checkout:
     product = db.session.get(Product, product_id)
     if product is None:
         raise NotFound("There is no such product.")
     if not 1 <= quantity <= carts.MAX_QUANTITY:
         raise Invalid(f"Choose a quantity from 1 to {carts.MAX_QUANTITY}.")
+    sale = None
+    if flash_sale_id is not None:
+        sale = flash_sales.get_sale(flash_sale_id)
+        if sale.product_id != product.id:
+            raise Invalid("This flash sale is for another product.")
+        stream_id, source = sale.stream_id, "live"
     stream_id, source = live.credited_show(product.id, stream_id, source)
-    return Checkout([CheckoutLine(product, quantity, stream_id, source)], buy_now=True)
+    return Checkout([CheckoutLine(product, quantity, stream_id, source, flash_sale=sale)], buy_now=True)
 
 
 def orders_for_key(buyer: User, key: str) -> list[Order]:
@@ -144,7 +166,7 @@ def place_order(buyer: User, checkout: Checkout, key: str, fingerprint: str) -> 
         )
 
     try:
-        _take_stock(checkout)
+        _take_stock(checkout, buyer)
         orders = _create_orders(buyer, checkout, key)
         if not checkout.buy_now:
             ids = [line.cart_item_id for line in checkout.lines if line.cart_item_id is not None]
@@ -171,14 +193,25 @@ def _announce(buyer: User, checkout: Checkout, orders: list[Order]) -> None:
         if not checkout.buy_now:
             carts.publish_cart_badge(buyer)
         live.announce_orders(orders)
+        for sale_id in sorted({line.flash_sale.id for line in checkout.lines if line.flash_sale is not None}):
+            flash_sales.publish_sale(sale_id)
     except Exception:  # noqa: BLE001 - the orders are committed and paid: the buyer must be told so
         log.exception("orders %s placed, but announcing them failed", [order.id for order in orders])
         db.session.rollback()
 
 
-def _take_stock(checkout: Checkout) -> None:
+def _take_stock(checkout: Checkout, buyer: User) -> None:
     shortages = []
+    now = utcnow()
     for line in checkout.lines:
+        if line.flash_sale is not None:
+            try:
+                flash_sales.take_units(line.flash_sale, buyer, line.quantity, now)
+            except flash_sales.SaleRefused as refused:
+                raise CheckoutError(refused.message) from refused
+            continue
+        if line.held and line.cart_item_id is not None and holds.consume_hold(line.cart_item_id):
+            continue  # its units left stock when it was put on hold
         taken = db.session.execute(
             sa.update(Product)
             .where(Product.id == line.product.id, Product.is_active, Product.stock >= line.quantity)
@@ -214,9 +247,10 @@ def _create_orders(buyer: User, checkout: Checkout, key: str) -> list[Order]:
                 OrderItem(
                     product_id=line.product.id,
                     title=line.product.title,
-                    unit_price_cents=line.product.price_cents,
+                    unit_price_cents=line.unit_price_cents,
                     quantity=line.quantity,
                     stream_id=line.stream_id,
+                    flash_sale_id=line.flash_sale.id if line.flash_sale is not None else None,
                 )
             )
         db.session.add(order)

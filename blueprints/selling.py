@@ -1,0 +1,248 @@
+"""Selling formats over HTTP: the audience's bids, entries, waitlist and claim codes, and the
+seller's controls (flash sales, auctions, giveaways, claim settings). Routes parse, call a
+service, and answer; what changed reaches every page through the pushes the services make."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, flash, url_for
+from flask_login import current_user, login_required
+
+from extensions import db, limiter, utcnow
+from forms.selling import (
+    AuctionForm,
+    BidForm,
+    ClaimCodeForm,
+    FlashSaleForm,
+    GiveawayForm,
+    SellingSettingsForm,
+    WaitlistForm,
+)
+from models import LiveStream, Product
+from services import auctions, claims, flash_sales, giveaways, holds, live, selling
+from services.errors import DomainError, FieldError, NotFound
+from services.money import format_money
+from web import redirect_to, render, wants_fragment
+
+bp = Blueprint("selling", __name__)
+
+
+@bp.app_context_processor
+def _selling_context() -> dict:
+    """What the selling fragments read, so any page can include them without its route knowing:
+    `my_holds()` (the shopper's held lines, for the timers on every page), `show_selling(id)` (the
+    show's sale, auction and giveaway) and `selling_console(stream)` (the seller's view of them)."""
+    def my_holds() -> list:
+        return holds.held_lines(current_user) if current_user.is_authenticated else []
+
+    def selling_console(stream: LiveStream) -> dict:
+        state = selling.show_selling(stream.id)
+        return {"selling": state, "claims": claims.recent_claims(stream), "settings": holds.settings(stream.id),
+                "unlinked": claims.unlinked_claims(stream),
+                "auction_history": auctions.bid_history(state.auction)[-10:] if state.auction else []}
+
+    return {"my_holds": my_holds, "selling_now": utcnow, "show_selling": selling.show_selling,
+            "selling_console": selling_console}
+
+
+def _valid(form) -> None:  # noqa: ANN001
+    """Raise the form's first error as a FieldError (one handler shows it)."""
+    if not form.validate():
+        field, errors = next(iter(form.errors.items()))
+        raise FieldError(field, errors[0] if isinstance(errors, list) and errors else "Check the form.")
+
+
+def _done(stream: LiveStream, message: str | None = None):  # noqa: ANN202
+    """The seller's console updates itself from the pushes; a plain form post goes back to it."""
+    if wants_fragment():
+        return "", 204
+    if message:
+        flash(message, "success")
+    return redirect_to(url_for("shows.studio", stream_id=stream.id))
+
+
+# --- the audience --------------------------------------------------------------------------------
+
+
+@bp.post("/live/auctions/<int:auction_id>/bid")
+@login_required
+@limiter.limit("10 per 2 seconds", key_func=lambda: f"bid:{current_user.id}")
+def bid(auction_id: int):
+    form = BidForm()
+    auction = auctions.get_auction(auction_id)
+    message, error, status = None, False, 200
+    try:
+        _valid(form)
+        auction = auctions.place_bid(auction.id, current_user, form.amount.cents, form.kind.data)
+        currency = auction.product.currency
+        if auction.leader_id == current_user.id:
+            message = f"You lead at {format_money(auction.current_price_cents, currency)}."
+        else:
+            message = (f"Outbid: another bidder's maximum is higher. The price is now "
+                       f"{format_money(auction.current_price_cents, currency)}.")
+    except DomainError as refused:
+        message, error, status = refused.message or "That bid was refused.", True, 422
+    if wants_fragment():
+        return render("live/_bid_result.html", auction=auction, message=message, error=error, status=status)
+    flash(message, "error" if error else "success")
+    return redirect_to(url_for("live.show", stream_id=auction.stream_id))
+
+
+@bp.post("/live/giveaways/<int:giveaway_id>/enter")
+@login_required
+def enter(giveaway_id: int):
+    giveaway = giveaways.get_giveaway(giveaway_id)
+    message, error, status = "You are in the draw. Good luck!", False, 200
+    try:
+        giveaways.enter(giveaway, current_user)
+    except DomainError as refused:
+        message, error, status = refused.message, True, 422
+    if wants_fragment():
+        return render("live/_giveaway_entry.html", giveaway=giveaway, message=message, error=error, status=status)
+    flash(message, "error" if error else "success")
+    return redirect_to(url_for("live.show", stream_id=giveaway.stream_id))
+
+
+@bp.get("/live/giveaways/<int:giveaway_id>/draw")
+def giveaway_draw(giveaway_id: int):
+    """Anyone can check a draw: the seed's hash from the start, and after the draw the seed, the
+    entrants and the winner's position."""
+    giveaway = giveaways.get_giveaway(giveaway_id)
+    entrants = giveaways.entrant_ids(giveaway) if giveaway.status != "open" else []
+    index = giveaways.draw_index(giveaway.seed, entrants) if entrants else None
+    return render("live/giveaway_draw.html", giveaway=giveaway, entrants=entrants, index=index,
+                  stream=db.session.get(LiveStream, giveaway.stream_id))
+
+
+@bp.post("/live/waitlist")
+@login_required
+def join_waitlist():
+    form = WaitlistForm()
+    _valid(form)
+    product = db.session.get(Product, form.product_id.data)
+    if product is None:
+        raise NotFound("There is no such product.")
+    holds.join_waitlist(current_user, product, form.stream_id.data)
+    position = holds.waitlist_position(current_user, product.id)
+    message = (f"You are number {position} on the waitlist for “{product.title}”. A released unit is held in your "
+               f"cart for you.")
+    if wants_fragment():
+        return render("live/_waitlist_result.html", product=product, message=message)
+    flash(message, "success")
+    return redirect_to(url_for("live.show", stream_id=form.stream_id.data))
+
+
+@bp.route("/claims", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10 per minute", methods=["POST"], key_func=lambda: f"claim-code:{current_user.id}")
+def redeem_page():
+    """Where a viewer types the code the seller read out for their TikTok claim."""
+    form = ClaimCodeForm()
+    if form.validate_on_submit():
+        try:
+            claim = claims.redeem(current_user, form.code.data)
+        except FieldError as refused:
+            form.code.errors = [refused.message]
+        else:
+            flash(f"“{claim.product.title}” is held in your cart.", "success")
+            return redirect_to(url_for("cart.index"))
+    return render("live/redeem.html", form=form, status=422 if form.errors else 200)
+
+
+# --- the seller's controls -------------------------------------------------------------------------
+
+
+def _owned(stream_id: int) -> LiveStream:
+    return live.owned_stream(current_user, stream_id)
+
+
+@bp.post("/seller/shows/<int:stream_id>/flash-sales")
+@login_required
+def start_sale(stream_id: int):
+    stream = _owned(stream_id)
+    form = FlashSaleForm()
+    _valid(form)
+    flash_sales.start_sale(stream, flash_sales.SaleDraft(form.product_id.data, form.price.cents, form.units.data,
+                                                         form.duration_seconds.data, form.per_buyer_limit.data))
+    return _done(stream, "Flash sale started.")
+
+
+@bp.post("/seller/flash-sales/<int:sale_id>/end")
+@login_required
+def end_sale(sale_id: int):
+    sale = flash_sales.get_sale(sale_id)
+    stream = _owned(sale.stream_id)
+    flash_sales.end_sale(sale, reason="seller")
+    return _done(stream, "Flash sale ended.")
+
+
+@bp.post("/seller/shows/<int:stream_id>/auctions")
+@login_required
+def start_auction(stream_id: int):
+    stream = _owned(stream_id)
+    form = AuctionForm()
+    _valid(form)
+    auctions.start_auction(stream, auctions.AuctionDraft(
+        form.product_id.data, form.start_price.cents, form.increment.cents, form.duration_seconds.data,
+        form.mode.data, form.extend_seconds.data or 10))
+    return _done(stream, "Auction started.")
+
+
+@bp.post("/seller/auctions/<int:auction_id>/cancel")
+@login_required
+def cancel_auction(auction_id: int):
+    auction = auctions.get_auction(auction_id)
+    stream = _owned(auction.stream_id)
+    if not auctions.close_auction(auction, cancel=True):
+        raise FieldError("auction", "This auction has already closed.")
+    return _done(stream, "Auction cancelled.")
+
+
+@bp.get("/seller/auctions/<int:auction_id>/bids.csv")
+@login_required
+def auction_bids(auction_id: int):
+    """The auction's full bid history, for the audit."""
+    auction = auctions.get_auction(auction_id)
+    _owned(auction.stream_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["bid_id", "time_utc", "bidder_id", "bidder", "kind", "amount_cents", "price_after_cents",
+                     "leader_after_id"])
+    for row in auctions.bid_history(auction):
+        name = row.bidder.username if row.bidder else ""
+        writer.writerow([row.id, row.created_at.isoformat(), row.bidder_id, name, row.kind, row.amount_cents,
+                         row.price_after_cents, row.leader_after_id])
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=auction-{auction.id}-bids.csv"})
+
+
+@bp.post("/seller/shows/<int:stream_id>/giveaways")
+@login_required
+def start_giveaway(stream_id: int):
+    stream = _owned(stream_id)
+    form = GiveawayForm()
+    _valid(form)
+    giveaways.start_giveaway(stream, form.product_id.data, form.require_comment.data, form.require_follow.data)
+    return _done(stream, "Giveaway started.")
+
+
+@bp.post("/seller/giveaways/<int:giveaway_id>/draw")
+@login_required
+def draw(giveaway_id: int):
+    giveaway = giveaways.owned_giveaway(current_user, giveaway_id)
+    giveaways.draw(giveaway)
+    return _done(db.session.get(LiveStream, giveaway.stream_id), "Winner drawn.")
+
+
+@bp.post("/seller/shows/<int:stream_id>/selling-settings")
+@login_required
+def settings(stream_id: int):
+    stream = _owned(stream_id)
+    form = SellingSettingsForm()
+    _valid(form)
+    saved = holds.update_settings(stream, form.hold_minutes.data, form.claim_word.data)
+    if wants_fragment():
+        return render("shows/_selling_settings.html", stream=stream, settings=saved, saved=True)
+    return _done(stream, "Settings saved.")

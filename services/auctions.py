@@ -1,0 +1,267 @@
+"""Auctions: one unit of a featured product, sold to the highest bidder when the clock runs out.
+
+- A bid must be at least the current price plus the increment (the starting price for the first).
+  A plain bid sets the price to its amount; a max (proxy) bid bids the minimum now and up to its
+  maximum later. When a new bid meets a leader's higher maximum, the leader's proxy answers at the
+  new bid plus the increment (capped at that maximum); equal maximums go to the earlier bidder.
+- Sudden death: the auction ends at `ends_at`, whatever happens. Extend mode: a bid with fewer than
+  `extend_seconds` left moves the end to `extend_seconds` after that bid.
+- Every bid is a row in `auction_bids` (the bidder's own, and each proxy bid placed for a maximum),
+  with the price and the leader after it: the history can be audited.
+- Concurrency: a bid locks the auction's row (SELECT ... FOR UPDATE) and reads it fresh, so
+  concurrent bids are applied one after another; of two bids at the same price exactly one leads,
+  and the other is refused as too low. Closing takes the same row with a conditional update.
+- At the close the winner gets an order at the hammer price, through the payment step; with no
+  bids the unit goes back (the waitlist first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+import sqlalchemy.orm
+
+from extensions import db, utcnow
+from models import Auction, AuctionBid, LiveStream, Order, OrderItem, StreamOrder, User
+from models.selling import AUCTION_MODES
+from services import holds
+from services.errors import FieldError, Forbidden, Invalid, NotFound
+from services.money import format_money
+from services.payments import PaymentDeclined, payment_provider
+
+MIN_SECONDS, MAX_SECONDS = 10, 30 * 60
+MAX_BID_CENTS = 100_000_000
+
+
+@dataclass(frozen=True)
+class AuctionDraft:
+    product_id: int
+    start_price_cents: int
+    increment_cents: int
+    duration_seconds: int
+    mode: str = "extend"
+    extend_seconds: int = 10
+
+
+def get_auction(auction_id: int) -> Auction:
+    auction = db.session.get(Auction, auction_id)
+    if auction is None:
+        raise NotFound("There is no such auction.")
+    return auction
+
+
+def current_auction(stream_id: int) -> Auction | None:
+    """The show's latest auction (open, or the last one closed, to show its result)."""
+    return db.session.scalar(
+        sa.select(Auction).where(Auction.stream_id == stream_id, Auction.status != "cancelled")
+        .order_by(Auction.id.desc()).limit(1)
+    )
+
+
+def open_auction(stream_id: int) -> Auction | None:
+    return db.session.scalar(sa.select(Auction).where(Auction.stream_id == stream_id, Auction.status == "open")
+                             .order_by(Auction.id.desc()).limit(1))
+
+
+def start_auction(stream: LiveStream, draft: AuctionDraft, now: datetime | None = None) -> Auction:
+    """Auction one unit of a featured product (taken from stock now)."""
+    from services import live
+
+    now = now or utcnow()
+    if stream.status != "live":
+        raise FieldError("auction", "Start an auction while the show is live.")
+    product = {item.product_id: item.product for item in stream.featured}.get(draft.product_id)
+    if product is None:
+        raise FieldError("product_id", "Choose one of this show's featured products.")
+    if draft.mode not in AUCTION_MODES:
+        raise FieldError("mode", "Choose sudden death or extend on a late bid.")
+    if not MIN_SECONDS <= draft.duration_seconds <= MAX_SECONDS:
+        raise FieldError("duration_seconds", "An auction lasts from 10 seconds to 30 minutes.")
+    if not 0 <= draft.start_price_cents <= MAX_BID_CENTS:
+        raise FieldError("start_price", "Enter a starting price of zero or more.")
+    if not 1 <= draft.increment_cents <= MAX_BID_CENTS:
+        raise FieldError("increment", "The increment is at least 0.01.")
+    if not 1 <= draft.extend_seconds <= 60:
+        raise FieldError("extend_seconds", "Extend by 1 to 60 seconds.")
+    if open_auction(stream.id) is not None:
+        raise FieldError("auction", "Close the current auction first.")
+    if not holds.take_stock(product.id, 1):
+        raise FieldError("product_id", f"“{product.title}” is sold out.")
+    auction = Auction(stream_id=stream.id, product_id=product.id, start_price_cents=draft.start_price_cents,
+                      increment_cents=draft.increment_cents, mode=draft.mode, extend_seconds=draft.extend_seconds,
+                      started_at=now, ends_at=now + timedelta(seconds=draft.duration_seconds))
+    db.session.add(auction)
+    db.session.flush()
+    live.record_event(stream, "auction_started", now, auction_id=auction.id, product_id=product.id,
+                      start_price_cents=auction.start_price_cents, increment_cents=auction.increment_cents,
+                      mode=auction.mode, ends_at=auction.ends_at.isoformat())
+    db.session.commit()
+    publish_auction(auction.id, now)
+    live.publish_products(stream)
+    return auction
+
+
+def _locked(auction_id: int) -> Auction:
+    auction = db.session.scalar(
+        sa.select(Auction).where(Auction.id == auction_id).options(sa.orm.lazyload("*"))
+        .with_for_update(of=Auction).execution_options(populate_existing=True)
+    )
+    if auction is None:
+        raise NotFound("There is no such auction.")
+    return auction
+
+
+def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid",
+              now: datetime | None = None) -> Auction:
+    """Bid `amount_cents` ("bid") or up to it ("max"); see the module docstring for the rules."""
+    if kind not in ("bid", "max"):
+        raise Invalid("A bid is a bid or a max bid.")
+    if not 0 < amount_cents <= MAX_BID_CENTS:
+        raise FieldError("amount", "Enter an amount above zero.")
+    try:
+        auction = _locked(auction_id)
+        now = now or utcnow()
+        currency = auction.product.currency
+        if auction.status != "open" or now >= auction.ends_at:
+            raise FieldError("amount", "This auction has closed.")
+        if auction.product.shop.owner_id == bidder.id:
+            raise Forbidden("You cannot bid in your own auction.")
+        rows, contested = _apply_bid(auction, bidder, amount_cents, kind, now, currency)
+        db.session.add_all(rows)
+        auction.bid_count += len(rows)
+        # Anti-snipe: only a contest extends (a leader quietly raising their maximum does not).
+        if auction.mode == "extend" and contested and (auction.ends_at - now).total_seconds() < auction.extend_seconds:
+            auction.ends_at = now + timedelta(seconds=auction.extend_seconds)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    publish_auction(auction.id, now, whole=False)
+    return auction
+
+
+def _apply_bid(auction: Auction, bidder: User, amount: int, kind: str, now: datetime,
+               currency: str) -> tuple[list[AuctionBid], bool]:
+    """The rows the bid adds (applied to `auction`), and whether it contested the lead."""
+    def row(who: int, row_kind: str, value: int, price: int, leader: int) -> AuctionBid:
+        return AuctionBid(auction_id=auction.id, bidder_id=who, kind=row_kind, amount_cents=value,
+                          price_after_cents=price, leader_after_id=leader, created_at=now)
+
+    minimum = auction.minimum_bid()
+    if auction.leader_id == bidder.id:
+        if kind == "bid":
+            raise FieldError("amount", "You are already the highest bidder.")
+        if amount <= (auction.leader_max_cents or 0):
+            raise FieldError("amount", f"Your maximum is already {format_money(auction.leader_max_cents, currency)}.")
+        auction.leader_max_cents = amount
+        return [row(bidder.id, "max", amount, auction.current_price_cents, bidder.id)], False
+    if amount < minimum:
+        raise FieldError("amount", f"Bid at least {format_money(minimum, currency)}.")
+    bid_price = amount if kind == "bid" else minimum
+    ceiling = amount
+    if auction.leader_id is None:
+        auction.leader_id, auction.leader_max_cents, auction.current_price_cents = bidder.id, ceiling, bid_price
+        return [row(bidder.id, kind, amount, bid_price, bidder.id)], True
+    leader_id, leader_max = auction.leader_id, auction.leader_max_cents or 0
+    if ceiling > leader_max:
+        rows = []
+        if leader_max > auction.current_price_cents:
+            # The outbid leader's proxy went as far as their maximum first.
+            rows.append(row(leader_id, "proxy", leader_max, leader_max, leader_id))
+        price = max(bid_price, min(ceiling, leader_max + auction.increment_cents))
+        auction.leader_id, auction.leader_max_cents, auction.current_price_cents = bidder.id, ceiling, price
+        rows.append(row(bidder.id, kind, amount, price, bidder.id))
+        return rows, True
+    # The leader's maximum covers this bid: their proxy answers (an equal maximum: the earlier wins).
+    price = min(leader_max, ceiling + auction.increment_cents)
+    auction.current_price_cents = price
+    return [row(bidder.id, kind, amount, bid_price, bidder.id), row(leader_id, "proxy", price, price, leader_id)], True
+
+
+def bid_history(auction: Auction) -> list[AuctionBid]:
+    return list(db.session.scalars(sa.select(AuctionBid).where(AuctionBid.auction_id == auction.id)
+                                   .order_by(AuctionBid.id)))
+
+
+def close_auction(auction: Auction, now: datetime | None = None, *, cancel: bool = False) -> bool:
+    """Close an auction whose time is up (or cancel it: no winner); False when someone else did."""
+    from services import live
+
+    now = now or utcnow()
+    condition = [Auction.id == auction.id, Auction.status == "open"]
+    if not cancel:
+        condition.append(Auction.ends_at <= now)
+    closed = db.session.execute(
+        sa.update(Auction).where(*condition).values(status="cancelled" if cancel else "closed", closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if closed.rowcount != 1:
+        db.session.rollback()
+        return False
+    db.session.refresh(auction)
+    stream = db.session.get(LiveStream, auction.stream_id)
+    changes = holds.Changes(stream_ids={auction.stream_id})
+    order = None
+    if auction.leader_id is not None and not cancel:
+        order = _winner_order(auction, stream)
+        auction.order_id = order.id
+    else:
+        changes = holds.release_units(auction.product_id, 1, auction.stream_id, now)
+    live.record_event(stream, "auction_closed" if not cancel else "auction_cancelled", now, auction_id=auction.id,
+                      winner_id=None if cancel else auction.leader_id,
+                      price_cents=None if cancel else auction.current_price_cents,
+                      order_id=order.id if order else None)
+    db.session.commit()
+    publish_auction(auction.id, now)
+    holds.publish_changes(changes)
+    if order is not None:
+        live.announce_orders([order])
+    return True
+
+
+def _winner_order(auction: Auction, stream: LiveStream) -> Order:
+    """The winner's order at the hammer price; the payment step runs (a declined payment leaves
+    it pending, for the winner to pay)."""
+    product = auction.product
+    order = Order(buyer_id=auction.leader_id, shop_id=product.shop_id, currency=product.currency,
+                  total_cents=auction.current_price_cents, idempotency_key=f"auction:{auction.id}")
+    provider = payment_provider()
+    order.payment_provider = provider.name
+    order.items.append(OrderItem(product_id=product.id, title=product.title,
+                                 unit_price_cents=auction.current_price_cents, quantity=1, stream_id=stream.id))
+    db.session.add(order)
+    db.session.flush()
+    db.session.add(StreamOrder(stream_id=stream.id, order_id=order.id, product_id=product.id, shop_id=product.shop_id,
+                               amount_cents=order.total_cents, source="live"))
+    try:
+        provider.charge(order)
+    except PaymentDeclined:
+        order.status = "pending"
+    return order
+
+
+def close_due(now: datetime | None = None) -> int:
+    now = now or utcnow()
+    due = db.session.scalars(sa.select(Auction).where(Auction.status == "open", Auction.ends_at <= now)).all()
+    return sum(close_auction(auction, now) for auction in due)
+
+
+def publish_auction(auction_id: int, now: datetime | None = None, *, whole: bool = True) -> None:
+    """Push the auction to every viewer (the whole panel when it starts or closes, else just its
+    price, leader and clock) and to the seller."""
+    from realtime import publish
+    from realtime.channels import seller_channel, stream_channel
+    from realtime.fragments import render_oob
+
+    auction = db.session.get(Auction, auction_id)
+    if auction is None:
+        return
+    now = now or utcnow()
+    stream = db.session.get(LiveStream, auction.stream_id)
+    public = "live/_auction.html" if whole else "live/_auction_state.html"
+    publish(stream_channel(auction.stream_id),
+            render_oob(public, stream=stream, auction=auction, now=now, message=None))
+    publish(seller_channel(auction.stream_id), render_oob("shows/_auction.html", stream=stream, auction=auction,
+                                                          now=now, history=bid_history(auction)[-10:]))

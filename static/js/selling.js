@@ -1,0 +1,34 @@
+// Countdowns driven by server time (flash sales, auctions, holds). Each countdown carries the
+// moment it ends and the server's "now" when it was rendered; the difference from this device's
+// clock at the moment it appeared corrects for a phone whose clock is off.
+(function () {
+  "use strict";
+
+  function format(ms, endedText) {
+    if (ms <= 0) return endedText;
+    var seconds = Math.ceil(ms / 1000);
+    var minutes = Math.floor(seconds / 60);
+    var rest = seconds % 60;
+    return minutes + ":" + (rest < 10 ? "0" : "") + rest;
+  }
+
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-countdown-ends]").forEach(function (element) {
+      if (!element.dataset.clockOffset) {
+        // First sight of this element: how far the server's clock is ahead of ours.
+        element.dataset.clockOffset = String(Number(element.dataset.serverNow) - now);
+      }
+      var serverNow = now + Number(element.dataset.clockOffset);
+      var text = format(Number(element.dataset.countdownEnds) - serverNow, element.dataset.endedText || "Ended");
+      if (element.textContent !== text) element.textContent = text;
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    tick();
+    window.setInterval(tick, 250);
+  });
+  document.addEventListener("htmx:afterSettle", tick);
+  document.addEventListener("htmx:oobAfterSwap", tick);
+})();
