@@ -1,7 +1,7 @@
 """selling formats: flash sales, cart holds and the waitlist, auctions and their bids, giveaways, TikTok chat claims
 
-Revision ID: 0009_i14_selling
-Revises: 0008_i13b_viewer_search
+Revision ID: 0010_i14_selling
+Revises: 0009_i13a_ingest
 Create Date: 2026-12-01 03:15:04.693878
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_i14_selling'
-down_revision = '0008_i13b_viewer_search'
+revision = '0010_i14_selling'
+down_revision = '0009_i13a_ingest'
 branch_labels = None
 depends_on = None
 
