@@ -1,13 +1,17 @@
-"""Replays N generated events (demo LIVEs) through the ingest writer into a fresh database.
+"""Replays N generated events (demo LIVEs) through the ingest writer into a fresh database, and
+checks that the totals are exact against the stream's known truth.
 
     python -m bench.ingest --events 50000                    # SQLite
     DATABASE_URL=postgresql://postgres@127.0.0.1/postgres \\
         python -m bench.ingest --events 50000                # a fresh PostgreSQL database
+    python -m bench.ingest --events 50000 --profile          # where the time goes (pyinstrument)
 
 Two phases, both through the real writer (batches of up to 500 events or 100 ms, one transaction
 each, then the studio fragments rendered and published):
 
-1. throughput: all N events queued at once, drained as fast as the writer can;
+1. throughput: all N events queued at once, drained as fast as the writer can, on the events'
+   clock (as `flask ingest replay` runs); then coins, likes, comments, viewers, visits, sessions
+   and heatmap cells are compared with what the stream says, counted here without the ingest rules;
 2. lag: events fed at --rate per second, stamped when queued; lag = commit time - queue time.
 
 The last line reads `ingest: BACKEND N events -> R events/s, p99 lag L ms`.
@@ -20,7 +24,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -30,18 +36,76 @@ sys.path.insert(0, str(ROOT))
 
 from bench import bench_app  # noqa: E402
 
+#: Kinds that count as one heatmap hit (the product's rule, restated here on purpose).
+HEATMAP_KINDS = {"comment", "gift", "like", "share", "follow", "join"}
+LIVE_START = datetime(2026, 1, 9, 19, 0, tzinfo=UTC)
 
-def generated_events(count: int, account_id: int):  # noqa: ANN201
-    """`count` events from as many generated demo LIVEs as it takes, each LIVE a new room."""
+
+def generated_events(count: int, account_id: int, prefix: str = ""):  # noqa: ANN201
+    """`count` events from as many generated demo LIVEs as it takes, each LIVE a new room, one after
+    the other (three hours apart, so no viewer is in two at once)."""
     from ingest import demo
 
     events = []
     seed = 0
     while len(events) < count:
         seed += 1
-        for record in demo.generate(seed=seed, viewers=3000, minutes=60, room_id=f"74{seed:017d}"):
-            events.append(replace(record, message_id=f"{seed}:{record.message_id}", account_id=account_id))
+        for record in demo.generate(seed=seed, viewers=3000, minutes=60, room_id=f"74{seed:017d}",
+                                    start=LIVE_START + timedelta(hours=3 * (seed - 1))):
+            events.append(replace(record, message_id=f"{prefix}{seed}:{record.message_id}", account_id=account_id))
     return events[:count]
+
+
+def truth(events, session_timeout: int = 300) -> dict[str, int]:  # noqa: ANN001
+    """What the stream says, counted directly: a session ends after `session_timeout` s without
+    activity (any event of the viewer, or being in a top-viewers list) or at a new room; a visit
+    is one room; a heatmap cell is (viewer, weekday, hour) in UTC."""
+    activity: dict[tuple[int, str], list[datetime]] = defaultdict(list)
+    cells, totals = set(), defaultdict(int)
+    for record in events:
+        users = [record.user] if record.user else list(record.data.get("top", []))
+        for user in users:
+            activity[(user.id, record.room_id)].append(record.time)
+        if record.user is None:
+            continue
+        kind, data = record.kind, record.data
+        if kind == "gift" and data.get("streaking"):
+            continue
+        if kind in HEATMAP_KINDS:
+            cells.add((record.user.id, record.time.weekday(), record.time.hour))
+            totals["hits"] += 1
+        if kind == "gift":
+            totals["coins"] += data["diamond_count"] * data["repeat_count"]
+        elif kind == "like":
+            totals["likes"] += data["count"]
+        elif kind == "comment":
+            totals["comments"] += 1
+    for times in activity.values():
+        times.sort()
+        gaps = ((later - earlier).total_seconds() for earlier, later in zip(times, times[1:], strict=False))
+        totals["sessions"] += 1 + sum(1 for gap in gaps if gap > session_timeout)
+    totals["viewers"] = len({user_id for user_id, _ in activity})
+    totals["visits"] = len(activity)
+    totals["cells"] = len(cells)
+    return dict(totals)
+
+
+def stored(account_id: int) -> dict[str, int]:
+    from extensions import db
+
+    def one(sql: str) -> int:
+        return int(db.session.execute(sa.text(sql), {"a": account_id}).scalar() or 0)
+
+    return {
+        "viewers": one("SELECT count(*) FROM viewer_profiles WHERE account_id = :a"),
+        "coins": one("SELECT sum(total_coins) FROM viewer_profiles WHERE account_id = :a"),
+        "likes": one("SELECT sum(total_likes) FROM viewer_profiles WHERE account_id = :a"),
+        "comments": one("SELECT sum(total_comments) FROM viewer_profiles WHERE account_id = :a"),
+        "visits": one("SELECT sum(total_visits) FROM viewer_profiles WHERE account_id = :a"),
+        "sessions": one("SELECT count(*) FROM viewer_sessions WHERE account_id = :a"),
+        "cells": one("SELECT count(*) FROM viewer_activity_heatmap WHERE account_id = :a"),
+        "hits": one("SELECT sum(hits) FROM viewer_activity_heatmap WHERE account_id = :a"),
+    }
 
 
 def main() -> None:
@@ -49,12 +113,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=5000, help="events per second in the lag phase")
     parser.add_argument("--lag-seconds", type=float, default=5, help="length of the lag phase")
+    parser.add_argument("--profile", action="store_true", help="profile the throughput phase with pyinstrument")
     args = parser.parse_args()
 
     import gevent
 
     from extensions import db, utcnow
-    from ingest.writer import Writer
+    from ingest.writer import EventClock, Writer
     from services import tiktok
     from tests.factories import make_user
 
@@ -62,21 +127,40 @@ def main() -> None:
         tmp = Path(tmp_name)
         with bench_app(tmp) as (app, database_url):
             with app.app_context():
-                account_id = tiktok.link_account(make_user("bench-streamer"), "bench.host").id
+                account = tiktok.link_account(make_user("bench-streamer"), "bench.host")
+                account_id, timeout = account.id, account.session_timeout
                 events = generated_events(args.events, account_id)
+                expected = truth(events, timeout)
                 db.session.remove()
 
-            # Phase 1: throughput with a full queue.
-            writer = Writer(app)
+            # Phase 1: throughput with a full queue, on the events' clock.
+            writer = Writer(app, clock=EventClock())
             for record in events:
                 writer.put(record)
-            started = time.perf_counter()
+            profiler = None
+            if args.profile:
+                from pyinstrument import Profiler
+
+                profiler = Profiler(interval=0.001)
+                profiler.start()
+            started, cpu_started = time.perf_counter(), time.process_time()
             writer.drain()
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            if profiler is not None:
+                profiler.stop()
+                print(profiler.output_text(unicode=False, color=False, show_all=False))
             assert writer.applied == len(events), f"applied {writer.applied} of {len(events)}"
+            with app.app_context():
+                found = stored(account_id)
+                db.session.remove()
+            exact = found == expected
+            print(f"exact: {'yes' if exact else 'NO'}; " + ", ".join(f"{key} {value:,}" for key, value in
+                                                                      sorted(found.items())))
+            if not exact:
+                print(f"expected: {sorted(expected.items())}")
 
             # Phase 2: lag at a steady rate, events stamped as they are queued.
-            lag_events = generated_events(int(args.rate * args.lag_seconds), account_id)
+            lag_events = generated_events(int(args.rate * args.lag_seconds), account_id, prefix="lag:")
             lag_writer = Writer(app)
             lag_writer.record_lag = True
             lag_writer.start()
@@ -85,21 +169,21 @@ def main() -> None:
                 due = begun + number / args.rate
                 if due > time.perf_counter():
                     gevent.sleep(due - time.perf_counter())
-                lag_writer.put(replace(record, message_id=f"lag:{record.message_id}", time=utcnow()))
+                lag_writer.put(replace(record, time=utcnow()))
             while lag_writer.applied < len(lag_events) and time.perf_counter() - begun < 600:
                 gevent.sleep(0.05)
             lag_writer.stop()
             lags = sorted(lag_writer.lags)
-            with app.app_context():
-                viewers_count = db.session.execute(sa.text("SELECT count(*) FROM viewer_profiles")).scalar()
-                db.session.remove()
 
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] * 1000
-    print(f"backend {backend}; {viewers_count} viewer profiles; throughput phase {seconds:.2f} s; "
+    print(f"backend {backend}; {found['viewers']} viewer profiles; throughput phase {seconds:.2f} s "
+          f"({cpu:.2f} s of CPU in this process: {len(events) / cpu:.0f} events per CPU second); "
           f"lag phase {len(lag_events)} events at {args.rate:.0f}/s, median lag "
           f"{statistics.median(lags) * 1000:.0f} ms, max {lags[-1] * 1000:.0f} ms")
     print(f"ingest: {backend} {len(events)} events -> {len(events) / seconds:.0f} events/s, p99 lag {p99:.0f} ms")
+    if not exact:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

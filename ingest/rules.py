@@ -24,6 +24,7 @@ from ingest import sessions, streaks
 from ingest.records import EventRecord, MalformedEvent, Viewer, check
 from ingest.tallies import Cells, add_account_totals, add_heatmap
 from models import (
+    GiftStreak,
     IngestedMessage,
     TikTokAccount,
     TikTokLinkCode,
@@ -177,12 +178,18 @@ def _apply_room_event(account: TikTokAccount, record: EventRecord, now: datetime
     elif record.kind == "viewers":
         account.viewer_count = int(record.data.get("total", 0))
         result.account_changed = True
+    elif record.kind == "live_end":
+        account.status, account.status_changed_at, account.viewer_count = "offline", now, 0
+        result.account_changed = True
 
 
 def _apply(account: TikTokAccount, records: list[EventRecord], now: datetime, result: BatchResult) -> None:
     deltas: dict[int, _ViewerDelta] = {}
-    for record in records:
+    ended_rooms: list[str | None] = []
+    for record in records:  # in time order: a LIVE that ends and the next that starts, in turn
         if record.user is None:
+            if record.kind == "live_end":
+                ended_rooms.append(record.room_id or account.room_id)
             _apply_room_event(account, record, now, result)
             continue
         delta = deltas.get(record.user.id)
@@ -191,13 +198,12 @@ def _apply(account: TikTokAccount, records: list[EventRecord], now: datetime, re
         delta.add(record, record.room_id or account.room_id or "unknown")
     if deltas:
         _apply_viewers(account, records, deltas, now, result)
-    if any(record.kind == "live_end" for record in records):
-        # The LIVE is over: streaks whose end never came count their last tick, and every
-        # session closes at its viewer's last activity.
-        result.notices.extend(reevaluate_vip(account, streaks.count_unfinished(account), now))
-        sessions.close_all(account)
-        account.status, account.status_changed_at, account.viewer_count = "offline", now, 0
-        result.account_changed = True
+    for room in ended_rooms:
+        # That LIVE is over: its streaks whose end never came count their last tick, and its
+        # sessions close at their viewers' last activity (not those of a LIVE started since).
+        in_room = [GiftStreak.room_id == room] if room else []
+        result.notices.extend(reevaluate_vip(account, streaks.count_unfinished(account, *in_room), now))
+        sessions.close_all(account, room)
 
 
 def _apply_viewers(account: TikTokAccount, records: list[EventRecord], deltas: dict[int, _ViewerDelta],
@@ -273,21 +279,72 @@ def _profile_on_conflict(statement: Any) -> Any:
 
 
 def _upsert_profiles(account: TikTokAccount, deltas: dict[int, _ViewerDelta], now: datetime) -> dict[int, Any]:
-    """One upsert row per viewer of the batch; returns what the rules need of each profile."""
+    """One row per viewer of the batch: profiles read first (one indexed select), then new viewers
+    inserted (an upsert, so a racing writer's insert still adds up) and known ones updated by id;
+    their names are written only when they changed, so the search index (a trigger on SQLite, the
+    trigram indexes on PostgreSQL) is not rewritten for every event. Returns what the rules need of
+    each profile, as it was before this batch's sessions."""
     table = ViewerProfile.__table__
-    rows = [_profile_row(user_id, delta) for user_id, delta in deltas.items()]
-    bulk_insert(table, rows, {
+    c = table.c
+    wanted = (c.id, c.tiktok_user_id, c.total_visits, c.last_visit_room_id, c.is_blocked)
+    known = {row.tiktok_user_id: row for row in db.session.execute(
+        sa.select(*wanted, c.handle, c.nickname)
+        .where(c.account_id == account.id, c.tiktok_user_id.in_(list(deltas))))}
+    rows = {user_id: _profile_row(user_id, delta) for user_id, delta in deltas.items()}
+    bulk_insert(table, [row for user_id, row in rows.items() if user_id not in known], {
         "account_id": sa.literal(account.id), "total_visits": sa.literal(0), "total_watch_seconds": sa.literal(0),
         "notes": sa.literal(""), "tags": sa.literal_column("'[]'"), "is_favorite": sa.false(),
         "is_moderator": sa.false(), "is_blocked": sa.false(),
         "created_at": sa.literal(now, table.c.created_at.type), "updated_at": sa.literal(now, table.c.updated_at.type),
     }, _profile_on_conflict)
+    updates = [{"pid": profile.id, "now": now, **{f"b_{key}": value for key, value in rows[user_id].items()}}
+               for user_id, profile in known.items()]
+    if updates:
+        db.session.execute(_profile_update(table), updates)
+    names = ("handle", "handle_folded", "nickname", "nickname_folded")
+    renamed = [{"pid": profile.id, **{f"b_{name}": rows[user_id][name] for name in names}}
+               for user_id, profile in known.items()
+               if (rows[user_id]["handle"] and rows[user_id]["handle"] != profile.handle)
+               or (rows[user_id]["nickname"] and rows[user_id]["nickname"] != profile.nickname)]
+    if renamed:
+        keep = {name: sa.func.coalesce(sa.func.nullif(sa.bindparam(f"b_{name}"), ""), c[name])
+                for name in names}
+        db.session.execute(sa.update(table).where(c.id == sa.bindparam("pid")).values(**keep), renamed)
+    found = {user_id: row for user_id, row in known.items()}
+    if len(known) < len(deltas):
+        found.update((row.tiktok_user_id, row) for row in db.session.execute(
+            sa.select(*wanted).where(c.account_id == account.id,
+                                     c.tiktok_user_id.in_([user_id for user_id in deltas if user_id not in known]))))
+    return found
+
+
+def _profile_update(table: sa.Table) -> Any:
+    """A known viewer's share of a batch, by profile id (executemany): the counters move by n."""
     c = table.c
-    found = db.session.execute(
-        sa.select(c.id, c.tiktok_user_id, c.total_visits, c.last_visit_room_id, c.is_blocked)
-        .where(c.account_id == account.id, c.tiktok_user_id.in_(list(deltas)))
+
+    def new(name: str) -> Any:
+        return sa.bindparam(f"b_{name}", type_=c[name].type)
+
+    return sa.update(table).where(c.id == sa.bindparam("pid")).values(
+        avatar_url=sa.func.coalesce(new("avatar_url"), c.avatar_url),
+        badges=new("badges"),
+        fan_level=sa.func.coalesce(new("fan_level"), c.fan_level),
+        gifter_level=sa.func.coalesce(new("gifter_level"), c.gifter_level),
+        is_tiktok_moderator=new("is_tiktok_moderator"),
+        is_subscriber=new("is_subscriber"),
+        follows_streamer=sa.or_(c.follows_streamer, new("follows_streamer")),
+        follower_count=sa.func.coalesce(new("follower_count"), c.follower_count),
+        following_count=sa.func.coalesce(new("following_count"), c.following_count),
+        first_seen_at=sa.case((new("first_seen_at") < c.first_seen_at, new("first_seen_at")), else_=c.first_seen_at),
+        last_seen_at=sa.case((new("last_seen_at") > c.last_seen_at, new("last_seen_at")), else_=c.last_seen_at),
+        total_coins=c.total_coins + new("total_coins"),
+        total_gifts=c.total_gifts + new("total_gifts"),
+        total_comments=c.total_comments + new("total_comments"),
+        total_likes=c.total_likes + new("total_likes"),
+        total_shares=c.total_shares + new("total_shares"),
+        followed_at=sa.func.coalesce(c.followed_at, new("followed_at")),
+        updated_at=sa.bindparam("now", type_=c.updated_at.type),
     )
-    return {row.tiktok_user_id: row for row in found}
 
 
 def _level(value: Any) -> int | None:

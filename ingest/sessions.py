@@ -177,9 +177,11 @@ def _open_sessions(account_id: int, *conditions: Any) -> Sequence[Any]:
     ).all()
 
 
-def close_all(account: TikTokAccount) -> list[int]:
-    """Live end: every open session closes at its viewer's last activity (the caller commits)."""
-    return _credit_and_close(_open_sessions(account.id), True)
+def close_all(account: TikTokAccount, room_id: str | None = None) -> list[int]:
+    """Live end: every open session (of that LIVE's room, when known) closes at its viewer's last
+    activity (the caller commits)."""
+    in_room = [ViewerSession.room_id == room_id] if room_id else []
+    return _credit_and_close(_open_sessions(account.id, *in_room), True)
 
 
 def sweep(account_id: int, clock: Clock = SYSTEM_CLOCK, retention_days: int = 90) -> list[Notice]:

@@ -527,3 +527,23 @@ def test_the_status_card_totals_are_kept_on_the_account(app_ctx, clock):
     studio.delete_viewer(profile(account, 2))
     db.session.expire_all()
     assert tiktok.account_totals(db.session.get(TikTokAccount, account.id)) == {"viewers": 2, "coins": 0}
+
+
+def test_a_live_end_and_the_next_live_in_one_batch(app_ctx, clock):
+    """A batch can hold one LIVE's end and the next LIVE's start (a full-speed replay does): the end
+    closes only its own room's sessions, and the account is live in the new room afterwards."""
+    account = linked()
+    someone, second_room = viewer(9), "7300000000000000222"
+    start = clock.now()
+    apply(account, clock, event("live_start", start, message_id="s1"),
+          event("comment", start + timedelta(seconds=10), someone, text="first live"),
+          event("live_end", start + timedelta(seconds=20), message_id="e1"),
+          event("live_start", start + timedelta(hours=3), room=second_room, message_id="s2"),
+          event("comment", start + timedelta(hours=3, seconds=5), someone, room=second_room, text="second"),
+          event("comment", start + timedelta(hours=3, seconds=65), someone, room=second_room, text="still"))
+    rows = db.session.execute(sa.select(ViewerSession.room_id, ViewerSession.ended_at)
+                              .order_by(ViewerSession.started_at)).all()
+    assert rows == [(ROOM, start + timedelta(seconds=10)), (second_room, None)]
+    db.session.expire_all()
+    assert (account.status, account.room_id) == ("live", second_room)
+    assert profile(account, 9).total_visits == 2
