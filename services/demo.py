@@ -79,33 +79,48 @@ def _seed_products(shop: Shop) -> None:
 
 def _seed_shows(shop: Shop, shopper: User) -> None:
     """One saved replay with its chat, and one show live right now with a pinned product."""
+    import uuid
     from datetime import timedelta
 
     from extensions import utcnow
     from models import LiveStream
-    from services import catalog, live
+    from services import catalog, checkout, live, presence
 
     if db.session.scalar(sa.select(LiveStream.id).where(LiveStream.shop_id == shop.id).limit(1)):
         return
-    products = catalog.shop_products(shop)
+    by_title = {product.title: product for product in catalog.shop_products(shop)}
     now = utcnow()
     aired = now - timedelta(days=2)
     replay = live.create_show(shop, live.ShowDraft(
         "Winter Candle Night", "Hand-poured candles and cosy things, made live.", None, None,
-        [p.id for p in products[:4]]))
+        [by_title[title].id for title in ("Hand-poured Soy Candle", "Speckled Ceramic Mug",
+                                          "Beeswax Food Wraps, Set of 3", "Linen Tote Bag")]))
     live.go_live(replay, aired)
+    # The replay's numbers match its story: the shopper and three guests watched, the shopper
+    # chatted, liked and bought the mug during the show.
+    presence.join(replay.id, shopper.id, None, aired + timedelta(minutes=1))
+    for guest in range(3):
+        presence.join(replay.id, None, f"demo-guest-{guest}", aired + timedelta(minutes=5 + guest * 4))
     for minute, text in ((2, "Hello from Leeds!"), (9, "That cedar and fig candle looks lovely"),
                          (17, "How long does one burn?"), (31, "Just bought the mug, thank you!")):
         live.post_comment(replay, shopper, text, aired + timedelta(minutes=minute))
     live.react(replay, shopper, "like", aired + timedelta(minutes=3))
+    mug = checkout.buy_now_checkout(by_title["Speckled Ceramic Mug"].id, 1, replay.id, "live")
+    for order in checkout.place_order(shopper, mug, uuid.uuid4().hex, mug.fingerprint()).orders:
+        order.created_at = order.paid_at = aired + timedelta(minutes=30)
+    db.session.commit()
+    for guest in range(3):
+        presence.leave(replay.id, None, f"demo-guest-{guest}", aired + timedelta(minutes=25 + guest * 5))
+    presence.leave(replay.id, shopper.id, None, aired + timedelta(minutes=41))
     live.end_show(replay, aired + timedelta(minutes=42))
     live.save_show(replay, aired + timedelta(minutes=43))
 
     show = live.create_show(shop, live.ShowDraft(
         "Spring Pottery Drop", "New glazes straight from the kiln. Ask me anything in the chat!", None, None,
-        [p.id for p in products[4:10]]))
+        [by_title[title].id for title in ("Speckled Ceramic Mug", "Stoneware Planter", "Walnut Serving Board",
+                                          "Macramé Plant Hanger", "Hand-knit Beanie", "Botanical Print, A4")]))
     live.go_live(show, now - timedelta(minutes=12))
-    live.pin_product(show, show.featured[0].product_id)
+    live.pin_product(show, by_title["Speckled Ceramic Mug"].id)
     live.post_comment(show, shopper, "Those speckles are gorgeous", now - timedelta(minutes=5))
 
 
@@ -124,6 +139,48 @@ def seed_demo() -> list[DemoAccount]:
 
 #: The demo streamer's linked TikTok account; `make run` replays a generated LIVE into it.
 DEMO_TIKTOK_HANDLE = "riley.streams"
+
+
+#: The big gifter's past gifts (name, units, coins a unit): the rows behind the profile's totals.
+GIFTER_GIFTS = (("Galaxy", 1, 1000), ("Money Gun", 1, 500), ("Money Gun", 1, 500), ("Money Gun", 1, 500),
+                ("Money Gun", 1, 500), ("Corgi", 1, 299), ("Corgi", 1, 299), ("Hand Hearts", 5, 100),
+                ("Doughnut", 3, 30), ("Rose", 12, 1))
+#: When the known viewers come to the LIVEs (weekday, UTC hour): Friday and Saturday evenings,
+#: Sunday afternoons, the odd Wednesday, so the heatmap has weeks of shape.
+VISIT_SLOTS = ((4, 19), (4, 20), (5, 20), (5, 21), (6, 15), (6, 16), (2, 19), (4, 21))
+
+
+def _seed_history(account, profile, now) -> None:  # noqa: ANN001
+    """Past visits of a known viewer as the ingester would have stored them: heatmap buckets for
+    each visit and, for the big gifter, the gift rows that add up to the profile's coins."""
+    from datetime import timedelta
+
+    from ingest.gifts import GIFTS
+    from models import ViewerActivity, ViewerGift
+    from services.local_time import local_time
+
+    visits = []
+    day = now - timedelta(days=3)
+    while len(visits) < profile.total_visits:
+        for weekday, hour in VISIT_SLOTS:
+            if day.weekday() == weekday and len(visits) < profile.total_visits:
+                visits.append(day.replace(hour=hour, minute=10, second=0, microsecond=0))
+        day -= timedelta(days=1)
+    gifts = GIFTER_GIFTS if profile.total_coins else ()
+    buckets: dict[tuple[int, int], list[int]] = {}
+    for index, visit in enumerate(visits):
+        local = local_time(visit, account.time_zone)
+        bucket = buckets.setdefault((local.weekday(), local.hour), [0, 0])
+        bucket[0] += 4  # a join, a few comments and likes
+        if index < len(gifts):
+            name, units, coins = gifts[index]
+            db.session.add(ViewerGift(viewer_id=profile.id, account_id=account.id, room_id=None, gift_id=GIFTS[name][0],
+                                      gift_name=name, diamond_count=coins, quantity=units, coins=coins * units,
+                                      sent_at=visit + timedelta(minutes=20)))
+            bucket[1] += coins * units
+    for (weekday, hour), (hits, coins) in buckets.items():
+        db.session.add(ViewerActivity(viewer_id=profile.id, account_id=account.id, weekday=weekday, hour=hour,
+                                      hits=hits, coins=coins))
 
 
 def _seed_tiktok(streamer: User) -> None:
@@ -145,8 +202,9 @@ def _seed_tiktok(streamer: User) -> None:
         KNOWN_BIRTHDAY.id: (KNOWN_BIRTHDAY, {"birthday_month": today.month, "birthday_day": today.day,
                                                "birthday_year": today.year - 25, "total_visits": 3,
                                                "total_watch_seconds": 5400}),
-        KNOWN_GIFTER.id: (KNOWN_GIFTER, {"total_visits": 30, "total_watch_seconds": 25 * 3600, "total_coins": 4200,
-                                     "total_gifts": 310}),
+        KNOWN_GIFTER.id: (KNOWN_GIFTER, {"total_visits": 30, "total_watch_seconds": 25 * 3600,
+                                         "total_coins": sum(coins * units for _, units, coins in GIFTER_GIFTS),
+                                         "total_gifts": sum(units for _, units, _ in GIFTER_GIFTS)}),
     }
     for user_id, (viewer, values) in known.items():
         profile = db.session.scalar(sa.select(ViewerProfile).where(
@@ -157,6 +215,8 @@ def _seed_tiktok(streamer: User) -> None:
                                     nickname_folded=viewer.nickname.casefold(), first_seen_at=now - timedelta(days=40),
                                     last_seen_at=now - timedelta(days=3), **values)
             db.session.add(profile)
+            db.session.flush()
+            _seed_history(account, profile, now)
         elif "birthday_month" in values:
             # The demo's birthday viewer has their birthday on the day the demo runs.
             profile.birthday_month, profile.birthday_day = values["birthday_month"], values["birthday_day"]

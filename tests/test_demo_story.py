@@ -1,0 +1,30 @@
+"""The demo tells one story: the replay's numbers match its chat and its orders, the big gifter's
+coins are gift rows, the heatmap has weeks of shape, the shopper's order is in their history."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from extensions import db
+from models import SavedStream, TikTokAccount, User, ViewerGift, ViewerProfile
+from services import orders, studio
+from services.demo import DEMO_TIKTOK_HANDLE, KNOWN_GIFTER, seed_demo
+
+
+def test_the_demo_history_hangs_together(app_ctx):
+    seed_demo()
+    seed_demo()  # idempotent: nothing doubles
+    replay = db.session.scalar(sa.select(SavedStream))
+    assert (replay.unique_viewers, replay.peak_viewers, replay.comments, replay.likes, replay.orders) == (4, 4, 4, 1, 1)
+    assert replay.revenue_cents == 2800
+    shopper = db.session.scalar(sa.select(User).where(User.username == "demo-shopper"))
+    [order] = orders.buyer_orders(shopper)
+    assert [item.title for item in order.items] == ["Speckled Ceramic Mug"] and order.status == "paid"
+    account = db.session.scalar(sa.select(TikTokAccount).where(TikTokAccount.handle == DEMO_TIKTOK_HANDLE))
+    gifter = db.session.scalar(sa.select(ViewerProfile).where(ViewerProfile.tiktok_user_id == KNOWN_GIFTER.id))
+    coins, units = db.session.execute(sa.select(sa.func.sum(ViewerGift.coins), sa.func.sum(ViewerGift.quantity))
+                                      .where(ViewerGift.viewer_id == gifter.id)).one()
+    assert (coins, units) == (gifter.total_coins, gifter.total_gifts) == (4200, 27)
+    heatmap = studio.account_heatmap(account)
+    lit = sum(1 for row in heatmap.hits for hits in row if hits)
+    assert lit >= 6
