@@ -141,10 +141,12 @@ def seed_demo() -> list[DemoAccount]:
 DEMO_TIKTOK_HANDLE = "riley.streams"
 
 
-#: The big gifter's past gifts (name, units, coins a unit): the rows behind the profile's totals.
-GIFTER_GIFTS = (("Galaxy", 1, 1000), ("Money Gun", 1, 500), ("Money Gun", 1, 500), ("Money Gun", 1, 500),
-                ("Money Gun", 1, 500), ("Corgi", 1, 299), ("Corgi", 1, 299), ("Hand Hearts", 5, 100),
-                ("Doughnut", 3, 30), ("Rose", 12, 1))
+#: The big gifter's past gifts (name, units, coins a unit, TikTok's gift id as in ingest/gifts.py):
+#: the rows behind the profile's totals.
+GIFTER_GIFTS = (("Galaxy", 1, 1000, 11046), ("Money Gun", 1, 500, 7168), ("Money Gun", 1, 500, 7168),
+                ("Money Gun", 1, 500, 7168), ("Money Gun", 1, 500, 7168), ("Corgi", 1, 299, 6267),
+                ("Corgi", 1, 299, 6267), ("Hand Hearts", 5, 100, 5660), ("Doughnut", 3, 30, 5879),
+                ("Rose", 12, 1, 5655))
 #: When the known viewers come to the LIVEs (weekday, UTC hour): Friday and Saturday evenings,
 #: Sunday afternoons, the odd Wednesday, so the heatmap has weeks of shape.
 VISIT_SLOTS = ((4, 19), (4, 20), (5, 20), (5, 21), (6, 15), (6, 16), (2, 19), (4, 21))
@@ -155,7 +157,6 @@ def _seed_history(account, profile, now) -> None:  # noqa: ANN001
     each visit and, for the big gifter, the gift rows that add up to the profile's coins."""
     from datetime import timedelta
 
-    from ingest.gifts import GIFTS
     from models import ViewerActivity, ViewerGift
     from services.local_time import local_time
 
@@ -173,8 +174,8 @@ def _seed_history(account, profile, now) -> None:  # noqa: ANN001
         bucket = buckets.setdefault((local.weekday(), local.hour), [0, 0])
         bucket[0] += 4  # a join, a few comments and likes
         if index < len(gifts):
-            name, units, coins = gifts[index]
-            db.session.add(ViewerGift(viewer_id=profile.id, account_id=account.id, room_id=None, gift_id=GIFTS[name][0],
+            name, units, coins, gift_id = gifts[index]
+            db.session.add(ViewerGift(viewer_id=profile.id, account_id=account.id, room_id=None, gift_id=gift_id,
                                       gift_name=name, diamond_count=coins, quantity=units, coins=coins * units,
                                       sent_at=visit + timedelta(minutes=20)))
             bucket[1] += coins * units
@@ -203,8 +204,8 @@ def _seed_tiktok(streamer: User) -> None:
                                                "birthday_year": today.year - 25, "total_visits": 3,
                                                "total_watch_seconds": 5400}),
         KNOWN_GIFTER.id: (KNOWN_GIFTER, {"total_visits": 30, "total_watch_seconds": 25 * 3600,
-                                         "total_coins": sum(coins * units for _, units, coins in GIFTER_GIFTS),
-                                         "total_gifts": sum(units for _, units, _ in GIFTER_GIFTS)}),
+                                         "total_coins": sum(coins * units for _, units, coins, _ in GIFTER_GIFTS),
+                                         "total_gifts": sum(units for _, units, _, _ in GIFTER_GIFTS)}),
     }
     for user_id, (viewer, values) in known.items():
         profile = db.session.scalar(sa.select(ViewerProfile).where(

@@ -6,9 +6,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from extensions import db
+from ingest.gifts import GIFTS
 from models import SavedStream, TikTokAccount, User, ViewerGift, ViewerProfile
 from services import orders, studio
-from services.demo import DEMO_TIKTOK_HANDLE, KNOWN_GIFTER, seed_demo
+from services.demo import DEMO_TIKTOK_HANDLE, GIFTER_GIFTS, KNOWN_GIFTER, seed_demo
 
 
 def test_the_demo_history_hangs_together(app_ctx):
@@ -25,6 +26,7 @@ def test_the_demo_history_hangs_together(app_ctx):
     coins, units = db.session.execute(sa.select(sa.func.sum(ViewerGift.coins), sa.func.sum(ViewerGift.quantity))
                                       .where(ViewerGift.viewer_id == gifter.id)).one()
     assert (coins, units) == (gifter.total_coins, gifter.total_gifts) == (4200, 27)
+    assert all(GIFTS[name][:2] == (gift_id, price) for name, _, price, gift_id in GIFTER_GIFTS)  # real prices
     heatmap = studio.account_heatmap(account)
     lit = sum(1 for row in heatmap.hits for hits in row if hits)
     assert lit >= 6
