@@ -23,6 +23,7 @@ Last line: `fleet: N lives x R ev/s -> E events/s, p99 lag L ms, M MB per live, 
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10, help="events per second in each LIVE")
     parser.add_argument("--seconds", type=float, default=60, help="length of each LIVE")
     parser.add_argument("--viewers", type=int, default=200, help="viewers per LIVE (the same people in every LIVE)")
+    parser.add_argument("--logs", help="a directory to copy the worker's and the emulator's logs into")
     args = parser.parse_args()
 
     from extensions import db
@@ -120,7 +122,7 @@ def main() -> None:
                 first_seen = last_seen = None
                 peak = baseline
                 quiet_since = time.monotonic()
-                limit = args.seconds * 4 + 180
+                limit = args.seconds * 10 + 300
                 while time.monotonic() - started < limit:
                     time.sleep(0.1)
                     rows = db.session.execute(
@@ -136,10 +138,14 @@ def main() -> None:
                         last_seen = time.monotonic()
                         quiet_since = time.monotonic()
                     peak = max(peak, rss_mb(pid))
-                    # Done when every LIVE has ended, or nothing new has arrived for 20 s.
+                    # Done when every LIVE has ended, or nothing new has arrived for 90 s.
                     if (ended(ids) == len(ids) and time.monotonic() - quiet_since > 1) or \
-                            (first_seen and time.monotonic() - quiet_since > 20):
+                            (first_seen and time.monotonic() - quiet_since > 90):
                         break
+                if args.logs:
+                    Path(args.logs).mkdir(parents=True, exist_ok=True)
+                    shutil.copy(server.log_path, Path(args.logs) / "worker.log")
+                    shutil.copy(emulator.log_path, Path(args.logs) / "emulator.log")
 
             got = {}
             for handle, account_id in accounts.items():

@@ -28,6 +28,9 @@ from models import TikTokAccount
 
 log = logging.getLogger(__name__)
 
+#: How often the clients' loop steps aside for the other greenlets (the writer, the lease checks).
+SHARE_SECONDS = 0.005
+
 
 class Supervisor:
     def __init__(self, app: Flask) -> None:
@@ -59,7 +62,17 @@ class Supervisor:
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._share_time)
         self.loop.run_forever()
+
+    def _share_time(self) -> None:
+        """Let the writer and the lease checks run while the clients are busy.
+
+        The loop only gives way to other greenlets when it waits for a socket; with many LIVEs
+        there is always a frame to decode, so without this the writer and the supervisor would
+        starve (and the leases lapse) however long the queue grew."""
+        gevent.sleep(0)
+        self.loop.call_later(SHARE_SECONDS, self._share_time)
 
     def stop(self) -> None:
         held = list(self.running)
