@@ -40,18 +40,22 @@ from bench import bench_app  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """The resident set of `pid` in MB; 0 once it has gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:")), 0.0)
 
 
-def worker_pid(master: int) -> int:
+def worker_pid(master: int, gone: int = 0) -> int:
+    """The gunicorn master's worker (not `gone`, the one it replaced)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+        children = [int(child) for child in children if int(child) != gone and rss_mb(int(child))]
         if children:
-            return int(children[0])
+            return children[0]
         time.sleep(0.2)
     raise RuntimeError("no gunicorn worker")
 
@@ -122,6 +126,7 @@ def main() -> None:
                 first_seen = last_seen = None
                 peak = baseline
                 quiet_since = time.monotonic()
+                restarts = 0
                 limit = args.seconds * 10 + 300
                 while time.monotonic() - started < limit:
                     time.sleep(0.1)
@@ -137,7 +142,11 @@ def main() -> None:
                         first_seen = first_seen or time.monotonic()
                         last_seen = time.monotonic()
                         quiet_since = time.monotonic()
-                    peak = max(peak, rss_mb(pid))
+                    size = rss_mb(pid)
+                    if not size:  # gunicorn killed the worker (it missed its heartbeat) and started another
+                        restarts += 1
+                        pid = worker_pid(server.process.pid, gone=pid)
+                    peak = max(peak, size)
                     # Done when every LIVE has ended, or nothing new has arrived for 90 s.
                     if (ended(ids) == len(ids) and time.monotonic() - quiet_since > 1) or \
                             (first_seen and time.monotonic() - quiet_since > 90):
@@ -171,7 +180,7 @@ def main() -> None:
     print(f"backend {backend}; {args.lives} LIVEs of {args.seconds:.0f} s, {sent_events} events sent "
           f"({sent_comments} comments); {exact}/{args.lives} accounts exact (comments, likes, coins per viewer); "
           f"median lag {p50:.0f} ms, max {lags[-1] * 1000 if lags else float('nan'):.0f} ms; worker RSS "
-          f"{baseline:.0f} MB after warm-up, {peak:.0f} MB at peak")
+          f"{baseline:.0f} MB after warm-up, {peak:.0f} MB at peak; worker restarted {restarts} times")
     print(f"fleet: {args.lives} lives x {args.rate:g} ev/s -> {events_per_second:.0f} events/s, "
           f"p99 lag {p99:.0f} ms, {per_live:.2f} MB per live, lost {lost}")
 
