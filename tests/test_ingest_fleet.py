@@ -48,7 +48,7 @@ def test_one_worker_follows_several_lives_and_keeps_them_apart(app_ctx, tmp_path
         ids = list(accounts.values())
         wait_for(lambda: fresh(sa.select(sa.func.count()).select_from(TikTokAccount).where(
             TikTokAccount.id.in_(ids), TikTokAccount.status == "offline", TikTokAccount.room_id.is_not(None)))
-                 == [(len(ids),)], timeout=120, message="every LIVE to end")
+                 == [(len(ids),)], timeout=300, message="every LIVE to end")
         holders = {row[0] for row in fresh(sa.select(IngestLease.holder).where(IngestLease.account_id.in_(ids)))}
         connections = emulator.state()["ws_connections"]
     # One process ran them all, one connection per LIVE.
@@ -65,7 +65,7 @@ def test_the_accounts_are_spread_over_the_workers(app_ctx, tmp_path):
     the surplus over), and no LIVE is followed by both."""
     owners = [make_user(f"spread.owner{n}") for n in range(6)]
     ids = [tiktok.link_account(owner, f"@spread.{n}", "UTC").id for n, owner in enumerate(owners)]
-    rooms = [{"unique_id": f"spread.{n}", "generate": {"rate": 2, "events": 400, "viewers": 5, "seed": n}}
+    rooms = [{"unique_id": f"spread.{n}", "generate": {"rate": 2, "events": 1000, "viewers": 5, "seed": n}}
              for n in range(6)]
     with running_emulator(tmp_path, rooms) as emulator, running_server(ingest_env(app_ctx, emulator), workers=2):
 
@@ -75,7 +75,7 @@ def test_the_accounts_are_spread_over_the_workers(app_ctx, tmp_path):
             counts = sorted(count for _, count in rows)
             return counts if counts == [3, 3] else None
 
-        wait_for(split, timeout=90, message="three LIVEs per worker")
+        wait_for(split, timeout=180, message="three LIVEs per worker")
 
         def open_per_room() -> dict[int, int]:
             state = emulator.state()
@@ -87,5 +87,6 @@ def test_the_accounts_are_spread_over_the_workers(app_ctx, tmp_path):
             return counts
 
         # One client per LIVE: a LIVE handed over was closed by one worker before the other opened it.
-        wait_for(lambda: sorted(open_per_room().values()) == [1] * 6, timeout=60, message="one connection per LIVE")
+        wait_for(lambda: sorted(open_per_room().values()) == [1] * 6, timeout=120,
+                 message="one connection per LIVE")
         assert split() == [3, 3]
