@@ -7,7 +7,11 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
+from models import MAX_ID
 from services.money import parse_money
+
+#: An id typed into a form is range-checked like one in a URL, so it never reaches a query too big.
+VALID_ID = NumberRange(1, MAX_ID, "There is no such item.")
 
 
 class MoneyField(StringField):
@@ -23,7 +27,7 @@ class MoneyField(StringField):
 
 
 class FlashSaleForm(FlaskForm):
-    product_id = IntegerField("Product", validators=[InputRequired("Choose a product.")])
+    product_id = IntegerField("Product", validators=[InputRequired("Choose a product."), VALID_ID])
     price = MoneyField("Sale price", validators=[DataRequired("Enter the sale price, like 9.99.")])
     units = IntegerField("Units", validators=[InputRequired(), NumberRange(1, 10_000, "Sell 1 to 10,000 units.")])
     duration_seconds = IntegerField("Seconds", validators=[
@@ -32,7 +36,7 @@ class FlashSaleForm(FlaskForm):
 
 
 class AuctionForm(FlaskForm):
-    product_id = IntegerField("Product", validators=[InputRequired("Choose a product.")])
+    product_id = IntegerField("Product", validators=[InputRequired("Choose a product."), VALID_ID])
     start_price = MoneyField("Starting price", validators=[DataRequired("Enter a starting price.")])
     increment = MoneyField("Increment", validators=[DataRequired("Enter the increment, like 1.00.")])
     duration_seconds = IntegerField("Seconds", validators=[
@@ -43,7 +47,7 @@ class AuctionForm(FlaskForm):
 
 
 class GiveawayForm(FlaskForm):
-    product_id = IntegerField("Product", validators=[InputRequired("Choose a product.")])
+    product_id = IntegerField("Product", validators=[InputRequired("Choose a product."), VALID_ID])
     require_comment = BooleanField("Must have commented")
     require_follow = BooleanField("Must follow the shop on TikTok")
 
@@ -63,5 +67,5 @@ class ClaimCodeForm(FlaskForm):
 
 
 class WaitlistForm(FlaskForm):
-    product_id = IntegerField(validators=[InputRequired()])
-    stream_id = IntegerField(validators=[InputRequired()])
+    product_id = IntegerField(validators=[InputRequired(), VALID_ID])
+    stream_id = IntegerField(validators=[InputRequired(), VALID_ID])
