@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export FLASK_APP := app:create_app
 
-.PHONY: run test chromium redis-server lint clean screenshots
+.PHONY: run test chromium redis-server lint clean screenshots video
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 ## run: install, migrate, load the demo (and a TikTok LIVE replay) and serve on 127.0.0.1:$(PORT) with gunicorn + gevent
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime video
 	STREAMSHOP_ENV=$${STREAMSHOP_ENV:-development} $(BIN)/flask db upgrade
 	STREAMSHOP_ENV=$${STREAMSHOP_ENV:-development} $(BIN)/flask seed-demo
 	@# A generated TikTok LIVE, replayed into the demo streamer's studio while the server runs.
@@ -32,6 +32,8 @@ run: $(VENV)/.runtime
 
 ## test: install the dev requirements (and Debian's chromium and redis-server when possible) and run the suite
 test: $(VENV)/.dev chromium redis-server
+## test: install the dev requirements (and Debian's chromium when possible) and run the suite
+test: $(VENV)/.dev chromium video
 	$(BIN)/pytest
 
 ## chromium: the browser for the Playwright tests, from Debian, when missing and installable
@@ -59,6 +61,17 @@ redis-server:
 	    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) || echo "redis-server could not be installed"; \
 	  else \
 	    echo "redis-server is missing and cannot be installed here: the Redis outage tests will be skipped"; \
+## video: the self-hosted media server (nginx with the RTMP module) and ffmpeg, from Debian, when
+## missing and installable; without them the app serves with video off
+VIDEO_PACKAGES := nginx libnginx-mod-rtmp ffmpeg
+video:
+	@if [ ! -x /usr/sbin/nginx ] || [ ! -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || ! command -v ffmpeg >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(VIDEO_PACKAGES)) || echo "$(VIDEO_PACKAGES) could not be installed: video is off"; \
+	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+	    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(VIDEO_PACKAGES)) || echo "$(VIDEO_PACKAGES) could not be installed: video is off"; \
+	  else \
+	    echo "$(VIDEO_PACKAGES) missing and cannot be installed here: video is off, video tests are skipped"; \
 	  fi; \
 	fi
 

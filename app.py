@@ -53,6 +53,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from blueprints import selling
 
     app.register_blueprint(selling.bp)
+    from blueprints import video
+
+    video.init_app(app)
     from ingest.cli import ingest_cli
 
     app.cli.add_command(ingest_cli)

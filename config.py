@@ -8,6 +8,7 @@ overrides to `create_app`, which is applied last.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
@@ -40,6 +41,16 @@ def redis_fail_fast_options() -> dict[str, Any]:
     from redis.retry import Retry
 
     return {"socket_connect_timeout": 1, "socket_timeout": 2, "retry": Retry(NoBackoff(), 0)}
+MEDIA_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+
+
+def media_origins(value: str) -> list[str]:
+    """MEDIA_ORIGINS: space- or comma-separated origins (`https://cdn.example.com`) of external HLS."""
+    origins = [origin.strip().rstrip("/") for origin in value.replace(",", " ").split() if origin.strip()]
+    for origin in origins:
+        if not MEDIA_ORIGIN.match(origin):
+            raise RuntimeError(f"MEDIA_ORIGINS: {origin!r} is not an origin like https://cdn.example.com")
+    return origins
 
 
 def _development_secret_key(instance_path: Path) -> str:
@@ -132,6 +143,15 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "INGEST_BACKOFF_BASE_SECONDS": float(os.environ.get("INGEST_BACKOFF_BASE_SECONDS", "2")),
         "INGEST_BACKOFF_MAX_SECONDS": float(os.environ.get("INGEST_BACKOFF_MAX_SECONDS", "300")),
         "INGEST_RETENTION_DAYS": int(os.environ.get("INGEST_RETENTION_DAYS", "90")),
+        # Live video (services/video.py): the self-hosted nginx-rtmp ingest, and external players.
+        "VIDEO_ENABLED": _flag("VIDEO_ENABLED", True),
+        "MEDIA_PATH": os.environ.get("MEDIA_PATH") or str(instance_path / "media"),
+        "RTMP_HOST": os.environ.get("RTMP_HOST", "127.0.0.1"),
+        "RTMP_PORT": int(os.environ.get("RTMP_PORT", "1935")),
+        "RTMP_PUBLIC_URL": os.environ.get("RTMP_PUBLIC_URL") or None,
+        "VIDEO_HOOK_URL": os.environ.get("VIDEO_HOOK_URL") or None,
+        "VIDEO_GRACE_SECONDS": float(os.environ.get("VIDEO_GRACE_SECONDS", "120")),
+        "MEDIA_ORIGINS": media_origins(os.environ.get("MEDIA_ORIGINS", "")),
     }
     config.update(overrides)
 

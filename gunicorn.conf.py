@@ -91,5 +91,21 @@ def post_worker_init(worker):
 
     gevent.spawn(close_sockets_when_stopping)
 
+_media_server = None
+
+
+def on_starting(server):
+    """Start the self-hosted media server (nginx-rtmp) with gunicorn; see services/media_server.py."""
+    global _media_server
+    from services.media_server import start_beside_gunicorn
+
+    _media_server = start_beside_gunicorn(os.environ.get("PORT", "8000"), os.environ.get("HOST", "127.0.0.1"))
+
+
+def on_exit(server):
+    if _media_server is not None:
+        _media_server.stop()
+
+
 # Several instances (tests, benchmarks) run side by side; the runtime control socket is unused.
 control_socket_disable = True

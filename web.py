@@ -195,24 +195,28 @@ def csrf_field() -> Markup:
     return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
 
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: https:",
-        "media-src 'self' blob: https:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+def content_security_policy(media_origins: list[str] | tuple[str, ...] = ()) -> str:
+    """The CSP: our own scripts and styles only. MEDIA_ORIGINS (external HLS providers) are added
+    to connect-src (hls.js fetches playlists and segments) and media-src, and nowhere else."""
+    media = "".join(f" {origin}" for origin in media_origins)
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data: https:",
+            f"media-src 'self' blob: https:{media}",
+            f"connect-src 'self'{media}",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("Content-Security-Policy", current_app.extensions["csp"])
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
@@ -232,6 +236,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     app.url_map.converters["int"] = BoundedIntConverter
     app.before_request(refuse_malformed_input)
+    app.extensions["csp"] = content_security_policy(app.config["MEDIA_ORIGINS"])
     app.add_template_filter(format_money, "money")
     app.context_processor(_template_context)
     app.after_request(_security_headers)

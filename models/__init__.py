@@ -6,6 +6,7 @@ from models.catalog import CURRENCIES, Product
 from models.live import (
     REACTIONS,
     STREAM_STATUSES,
+    VIDEO_STATES,
     LiveStream,
     SavedStream,
     StreamEvent,
@@ -78,6 +79,7 @@ __all__ = [
     "ORDER_STATUSES",
     "STREAM_SOURCES",
     "REACTIONS",
+    "VIDEO_STATES",
     "STREAM_STATUSES",
     "Cart",
     "LiveStream",

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from models.user import User
 
 STREAM_STATUSES = ("scheduled", "live", "ended")
+#: What the media server is receiving for a show: nothing yet, video, or video that dropped.
+VIDEO_STATES = ("offline", "receiving", "lost")
 INTERACTION_TYPES = ("like", "dislike", "comment")
 REACTIONS = ("like", "dislike")
 
@@ -50,6 +52,17 @@ class LiveStream(db.Model):
     unique_viewers: Mapped[int] = mapped_column(default=0)
     #: Set when the seller chose "Delete stream": ended and deliberately not kept as a replay.
     discarded_at: Mapped[datetime | None]
+    #: The self-hosted ingest (services/video.py): what arrives, from which publisher, since when.
+    video_state: Mapped[str] = mapped_column(sa.String(10), default="offline", server_default="offline")
+    video_publisher: Mapped[str | None] = mapped_column(sa.String(40))
+    video_changed_at: Mapped[datetime | None]
+    #: Go live by itself as soon as video arrives.
+    auto_go_live: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: When the first recorded video arrived: replays line the chat up with the video from here.
+    recording_started_at: Mapped[datetime | None]
+    #: Files under MEDIA_PATH: the finished recording (MP4) and a picture taken from the video.
+    recording_file: Mapped[str | None] = mapped_column(sa.String(200))
+    thumbnail_file: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     shop: Mapped[Shop] = relationship(lazy="joined")

@@ -38,6 +38,7 @@ from models import (
 from realtime import publish
 from realtime.channels import seller_channel, stream_channel
 from realtime.fragments import render_oob
+from services import video
 from services.errors import FieldError, Forbidden, NotFound
 
 COMMENT_MAX = 500
@@ -333,6 +334,7 @@ def save_show(stream: LiveStream, now: datetime | None = None) -> SavedStream:
     """Keep the ended show as a shoppable replay, with its final stats."""
     if not stream.awaiting_decision:
         raise FieldError("status", "Only an ended show that was not saved or deleted can be saved.")
+    video.finish_recording(stream)
     final = stats(stream)
     saved = SavedStream(
         stream=stream, shop_id=stream.shop_id, title=stream.title, video_url=stream.playback_url,
@@ -353,6 +355,7 @@ def delete_show(stream: LiveStream, now: datetime | None = None) -> None:
     if not stream.awaiting_decision:
         raise FieldError("status", "Only an ended show that was not saved or deleted can be deleted.")
     stream.discarded_at = now or utcnow()
+    video.delete_media(stream)
     db.session.execute(sa.delete(StreamViewer).where(StreamViewer.stream_id == stream.id))
     record_event(stream, "deleted", now)
     db.session.commit()

@@ -77,7 +77,8 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(env.get("INSTANCE_PATH", "/tmp")) / f"gunicorn-{self.port}.log"
-        full_env = {**os.environ, **env, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers),
+        # No media server unless a video test asks for one (tests/video_support.py), on a port of its own.
+        full_env = {**os.environ, "VIDEO_ENABLED": "0", **env, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers),
                     "ACCESS_LOG": "", "PYTHONUNBUFFERED": "1"}
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = start_process(

@@ -70,7 +70,8 @@ document.addEventListener("submit", function (event) {
   if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
 }, true);
 
-// Live pages: the presence heartbeat, running durations, the HLS player and the camera preview.
+// Live pages: the presence heartbeat, running durations and the camera preview (the player is
+// static/js/player.js).
 (function () {
   "use strict";
 
@@ -111,21 +112,6 @@ document.addEventListener("submit", function (event) {
   document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
   document.addEventListener("htmx:load", function (event) { localTimes(event.target); });
 
-  function startPlayers(root) {
-    root.querySelectorAll("video[data-hls-src]:not([data-started])").forEach(function (video) {
-      video.dataset.started = "1";
-      var source = video.dataset.hlsSrc;
-      if (window.Hls && window.Hls.isSupported()) {
-        var player = new window.Hls({ enableWorker: false });
-        player.loadSource(source);
-        player.attachMedia(video);
-      } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-        video.src = source;
-      }
-    });
-  }
-  document.addEventListener("DOMContentLoaded", function () { startPlayers(document); });
-  document.addEventListener("htmx:load", function (event) { startPlayers(event.target); });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-camera-preview]");
@@ -138,6 +124,7 @@ document.addEventListener("submit", function (event) {
     }
     navigator.mediaDevices.getUserMedia({ video: true, audio: true }).then(function (stream) {
       video.srcObject = stream;
+      video.hidden = false;
       video.play();
       if (status) status.textContent = "Camera and microphone are on (preview only, muted).";
     }).catch(function (error) {
