@@ -26,8 +26,11 @@ run: $(VENV)/.runtime video
 	@# A generated TikTok LIVE, replayed into the demo streamer's studio while the server runs.
 	@test -f "$${INSTANCE_PATH:-instance}/demo-live.jsonl" || STREAMSHOP_ENV=$${STREAMSHOP_ENV:-development} \
 	  $(BIN)/flask ingest demo-file "$${INSTANCE_PATH:-instance}/demo-live.jsonl"
+	@# The demo show's camera: a test pattern encoded once, published in a loop through the ingest.
+	STREAMSHOP_ENV=$${STREAMSHOP_ENV:-development} $(BIN)/flask demo-video
 	STREAMSHOP_ENV=$${STREAMSHOP_ENV:-development} PORT=$(PORT) INGEST_ENABLED=$${INGEST_ENABLED:-1} \
 	  DEMO_REPLAY=$${DEMO_REPLAY:-$${INSTANCE_PATH:-instance}/demo-live.jsonl} \
+	  DEMO_VIDEO=$${DEMO_VIDEO:-$${INSTANCE_PATH:-instance}/demo-video.txt} \
 	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## test: install the dev requirements (and Debian's chromium and redis-server when possible) and run the suite

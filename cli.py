@@ -36,6 +36,25 @@ def seed_demo_command() -> None:
         )
 
 
+@click.command("demo-video")
+def demo_video_command() -> None:
+    """Encode the demo's video once (the live show's looping clip, the replay's recording)."""
+    from pathlib import Path
+
+    from flask import current_app
+
+    from services.demo import prepare_demo_video
+    from services.media_server import missing_tools
+
+    listing = prepare_demo_video(Path(current_app.instance_path))
+    if listing is None:
+        missing = missing_tools()
+        click.echo("Demo video is off" + (f": {', '.join(missing)} not installed." if missing else "."))
+    else:
+        click.echo(f"Demo video ready ({listing}).")
+
+
 def register_commands(app: Flask) -> None:
+    app.cli.add_command(demo_video_command)
     app.cli.add_command(create_admin_command)
     app.cli.add_command(seed_demo_command)

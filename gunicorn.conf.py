@@ -102,7 +102,21 @@ def on_starting(server):
     _media_server = start_beside_gunicorn(os.environ.get("PORT", "8000"), os.environ.get("HOST", "127.0.0.1"))
 
 
+_demo_publisher = None
+
+
+def when_ready(server):
+    """`make run`: once the app answers the media server's hooks, the demo show's camera starts."""
+    global _demo_publisher
+    if _media_server is not None:
+        from services.media_server import start_demo_publisher
+
+        _demo_publisher = start_demo_publisher(os.environ.get("DEMO_VIDEO"), os.environ.get("RTMP_PORT", "1935"))
+
+
 def on_exit(server):
+    if _demo_publisher is not None:
+        _demo_publisher.stop()
     if _media_server is not None:
         _media_server.stop()
 

@@ -56,6 +56,8 @@ class LiveStream(db.Model):
     video_state: Mapped[str] = mapped_column(sa.String(10), default="offline", server_default="offline")
     video_publisher: Mapped[str | None] = mapped_column(sa.String(40))
     video_changed_at: Mapped[datetime | None]
+    #: Last word from the publisher (nginx's on_update): a publisher silent for long is stale.
+    video_seen_at: Mapped[datetime | None]
     #: Go live by itself as soon as video arrives.
     auto_go_live: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     #: When the first recorded video arrived: replays line the chat up with the video from here.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -97,23 +98,26 @@ def _seed_shows(shop: Shop, shopper: User) -> None:
                                           "Beeswax Food Wraps, Set of 3", "Linen Tote Bag")]))
     live.go_live(replay, aired)
     # The replay's numbers match its story: the shopper and three guests watched, the shopper
-    # chatted, liked and bought the mug during the show.
-    presence.join(replay.id, shopper.id, None, aired + timedelta(minutes=1))
+    # chatted, liked and bought the mug during the show. A short show (under three minutes), so its
+    # recording (`flask demo-video`) is small; the pinned products are its chapters.
+    presence.join(replay.id, shopper.id, None, aired + timedelta(seconds=4 * 1))
     for guest in range(3):
-        presence.join(replay.id, None, f"demo-guest-{guest}", aired + timedelta(minutes=5 + guest * 4))
+        presence.join(replay.id, None, f"demo-guest-{guest}", aired + timedelta(seconds=4 * (5 + guest * 4)))
     for minute, text in ((2, "Hello from Leeds!"), (9, "That cedar and fig candle looks lovely"),
                          (17, "How long does one burn?"), (31, "Just bought the mug, thank you!")):
-        live.post_comment(replay, shopper, text, aired + timedelta(minutes=minute))
-    live.react(replay, shopper, "like", aired + timedelta(minutes=3))
+        live.post_comment(replay, shopper, text, aired + timedelta(seconds=4 * (minute)))
+    live.react(replay, shopper, "like", aired + timedelta(seconds=4 * 3))
     mug = checkout.buy_now_checkout(by_title["Speckled Ceramic Mug"].id, 1, replay.id, "live")
     for order in checkout.place_order(shopper, mug, uuid.uuid4().hex, mug.fingerprint()).orders:
-        order.created_at = order.paid_at = aired + timedelta(minutes=30)
+        order.created_at = order.paid_at = aired + timedelta(seconds=4 * 30)
     db.session.commit()
     for guest in range(3):
-        presence.leave(replay.id, None, f"demo-guest-{guest}", aired + timedelta(minutes=25 + guest * 5))
-    presence.leave(replay.id, shopper.id, None, aired + timedelta(minutes=41))
-    live.end_show(replay, aired + timedelta(minutes=42))
-    live.save_show(replay, aired + timedelta(minutes=43))
+        presence.leave(replay.id, None, f"demo-guest-{guest}", aired + timedelta(seconds=4 * (25 + guest * 5)))
+    presence.leave(replay.id, shopper.id, None, aired + timedelta(seconds=4 * 41))
+    live.pin_product(replay, by_title["Hand-poured Soy Candle"].id, aired + timedelta(seconds=4 * 6))
+    live.pin_product(replay, by_title["Speckled Ceramic Mug"].id, aired + timedelta(seconds=4 * 26))
+    live.end_show(replay, aired + timedelta(seconds=4 * 42))
+    live.save_show(replay, aired + timedelta(seconds=4 * 43))
 
     show = live.create_show(shop, live.ShowDraft(
         "Spring Pottery Drop", "New glazes straight from the kiln. Ask me anything in the chat!", None, None,
@@ -226,3 +230,47 @@ def _seed_tiktok(streamer: User) -> None:
     vip.reevaluate_vip(account, ids, now)
     tiktok.recount_totals(account.id)  # the known viewers were written here, not by the writer
     db.session.commit()
+
+
+# --- the demo's video (`flask demo-video`, run by `make run`) ---------------------------------------
+
+DEMO_LIVE_TITLE = "Spring Pottery Drop"
+DEMO_REPLAY_TITLE = "Winter Candle Night"
+
+
+def prepare_demo_video(instance_path: Path) -> Path | None:
+    """Encode the demo's video once: a looping clip for the live show (the show's title, a running
+    timer and a tone; `make run` publishes it with `-c copy` through the real ingest, so it costs
+    little CPU) and the replay's own recording. Writes `demo-video.txt` (clip, then the live
+    show's stream key) for gunicorn.conf.py, and returns it; None when video is off or the demo
+    shows are not there."""
+    from models import LiveStream
+    from services import video
+
+    if not video.video_on():
+        return None
+    shows = {show.title: show for show in db.session.scalars(sa.select(LiveStream).where(
+        LiveStream.title.in_((DEMO_LIVE_TITLE, DEMO_REPLAY_TITLE))))}
+    show, replay = shows.get(DEMO_LIVE_TITLE), shows.get(DEMO_REPLAY_TITLE)
+    if show is None or show.status != "live":
+        return None
+    media = video.media_root()
+    clip = media / "demo" / "live-loop.flv"
+    if not clip.exists():
+        clip.parent.mkdir(parents=True, exist_ok=True)
+        video.encode_test_pattern(clip, show.title, seconds=20, size="854x480", container="flv")
+    if replay is not None and replay.recording_file is None:
+        recording = media / "recordings" / f"show-{replay.id}.mp4"
+        recording.parent.mkdir(parents=True, exist_ok=True)
+        video.encode_test_pattern(recording, replay.title, seconds=replay.duration_seconds(), size="640x360",
+                                  container="mp4")
+        thumbnail = media / "thumbnails" / f"show-{replay.id}.jpg"
+        thumbnail.parent.mkdir(parents=True, exist_ok=True)
+        video.take_thumbnail(recording, thumbnail, at=5)
+        replay.recording_file, replay.thumbnail_file = recording.name, thumbnail.name
+        replay.recording_started_at = replay.started_at
+        db.session.commit()
+    listing = instance_path / "demo-video.txt"
+    listing.write_text(f"{clip}\n{show.stream_key}\n")
+    listing.chmod(0o600)
+    return listing

@@ -361,14 +361,14 @@ def delete_show(stream: LiveStream, now: datetime | None = None) -> None:
     db.session.commit()
 
 
-def pin_product(stream: LiveStream, product_id: int | None) -> LiveStream:
+def pin_product(stream: LiveStream, product_id: int | None, now: datetime | None = None) -> LiveStream:
     """Pin one featured product (or none); the public page shows it first, highlighted."""
     featured_ids = {item.product_id for item in stream.featured}
     if product_id is not None and product_id not in featured_ids:
         raise FieldError("product_id", "Pin one of this show's featured products.")
     for item in stream.featured:
         item.is_pinned = item.product_id == product_id
-    record_event(stream, "pinned", product_id=product_id)
+    record_event(stream, "pinned", now, product_id=product_id)
     db.session.commit()
     publish_products(stream)
     return stream

@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,3 +188,49 @@ def start_beside_gunicorn(port: int | str, host: str) -> MediaServer | None:
     print(f"Streamshop: video ingest at rtmp://{config['RTMP_HOST']}:{config['RTMP_PORT']}/{RTMP_APPLICATION} "
           f"(nginx-rtmp, config in {server.work_dir})", flush=True)
     return server
+
+
+class DemoPublisher:
+    """`make run`'s demo camera: ffmpeg publishing the pre-encoded clip in a loop with `-c copy`
+    (no re-encoding) to the ingest with the demo show's key, like an encoder would; restarted
+    (with a growing pause) if it stops, until the server stops."""
+
+    def __init__(self, clip: str, url: str) -> None:
+        self.command = [shutil.which("ffmpeg") or "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+                        "-stream_loop", "-1", "-i", clip, "-c", "copy", "-f", "flv", url]
+        self.process: subprocess.Popen | None = None
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="demo-publisher", daemon=True)
+
+    def start(self) -> DemoPublisher:
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        pause = 2.0
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL, start_new_session=True)
+            self.process.wait()
+            pause = 2.0 if time.monotonic() - started > 60 else min(pause * 2, 60)
+            self.stopping.wait(pause)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.thread.join(timeout=10)
+
+
+def start_demo_publisher(listing: str | None, rtmp_port: int | str) -> DemoPublisher | None:
+    """gunicorn's `when_ready`: publish the demo clip named in DEMO_VIDEO (`flask demo-video`)."""
+    if not listing or not Path(listing).exists():
+        return None
+    clip, key = Path(listing).read_text().split()[:2]
+    print("Streamshop: the demo show's camera is a looping test pattern (ffmpeg -c copy).", flush=True)
+    return DemoPublisher(clip, f"rtmp://127.0.0.1:{rtmp_port}/{RTMP_APPLICATION}/{key}").start()

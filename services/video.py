@@ -37,7 +37,7 @@ from realtime import publish
 from realtime.channels import seller_channel, stream_channel
 from realtime.fragments import render_oob
 from services.errors import Forbidden
-from services.media_server import RTMP_APPLICATION, SHOW_APPLICATION, ffmpeg, hook_secret, missing_tools
+from services.media_server import RTMP_APPLICATION, SHOW_APPLICATION, UPDATE_SECONDS, ffmpeg, hook_secret, missing_tools
 
 log = logging.getLogger(__name__)
 
@@ -220,10 +220,12 @@ def publish_started(key: str, publisher: str, now: datetime | None = None) -> st
         raise Forbidden("Unknown stream key.")
     if stream.status == "ended" or stream.discarded_at is not None:
         raise Forbidden("This show has ended.")
-    if stream.video_state == "receiving" and stream.video_publisher not in (None, publisher):
-        raise Forbidden("Another encoder is already publishing to this show.")
     now = now or utcnow()
+    if (stream.video_state == "receiving" and stream.video_publisher not in (None, publisher)
+            and not _publisher_stale(stream, now)):
+        raise Forbidden("Another encoder is already publishing to this show.")
     stream.video_state, stream.video_publisher, stream.video_changed_at = "receiving", publisher, now
+    stream.video_seen_at = now
     stream.recording_started_at = stream.recording_started_at or now
     db.session.commit()
     publish_video_state(stream)
@@ -232,6 +234,13 @@ def publish_started(key: str, publisher: str, now: datetime | None = None) -> st
 
         live.go_live(stream, now)
     return stream_name(stream)
+
+
+def _publisher_stale(stream: LiveStream, now: datetime) -> bool:
+    """No update from the publisher for three update periods: the media server went away without
+    saying (a crash, a restart), so a new publisher may take over."""
+    seen = stream.video_seen_at or stream.video_changed_at
+    return seen is None or (now - seen).total_seconds() > 3 * UPDATE_SECONDS
 
 
 def publish_stopped(name: str, publisher: str, now: datetime | None = None) -> None:
@@ -273,8 +282,12 @@ def publish_continues(name: str, publisher: str) -> bool:
     if stream is None or stream.status == "ended" or stream.discarded_at is not None:
         return False
     relay = publisher.startswith(f"127.0.0.1:{current_app.config['RTMP_PORT']}/{SHOW_APPLICATION}/")
-    if stream.video_publisher != publisher and not relay:
+    if relay:
+        return True
+    if stream.video_publisher != publisher:
         return False
+    stream.video_seen_at = utcnow()
+    db.session.commit()
     if stream.is_live:
         refresh_thumbnail(stream)
     return True
@@ -330,17 +343,45 @@ def refresh_thumbnail(stream: LiveStream) -> None:
     if len(segments) < 2:
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    if _thumbnail(segments[-2], target, at=0) and stream.thumbnail_file != target.name:
+    if take_thumbnail(segments[-2], target, at=0) and stream.thumbnail_file != target.name:
         stream.thumbnail_file = target.name
         db.session.commit()
 
 
-def _thumbnail(source: Path, target: Path, at: float) -> bool:
+def take_thumbnail(source: Path, target: Path, at: float) -> bool:
     partial = target.with_suffix(".part.jpg")
     if not _run_ffmpeg("-ss", str(at), "-i", str(source), "-frames:v", "1", "-vf", "scale=640:-2", str(partial)):
         return False
     partial.replace(target)
     return True
+
+
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+
+
+def encode_test_pattern(target: Path, title: str, seconds: int, size: str, container: str) -> bool:
+    """A moving test pattern with `title`, a running timer and a tone, keyframes every second
+    (1 s HLS segments), for the demo and the benchmark."""
+    title_file = target.with_suffix(".title.txt")
+    title_file.write_text(title)
+    text = ""
+    if FONT.exists():  # the pattern still moves without a font; the words need one
+        style = f"fontfile={FONT}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=12:x=(w-tw)/2"
+        text = (f",drawtext={style}:textfile={title_file}:fontsize=36:y=36"
+                f",drawtext={style}:text='%{{pts\\:hms}}':fontsize=40:y=h-84")
+    partial = target.with_suffix(".part" + target.suffix)
+    ok = _run_ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30:duration={seconds}",
+                     "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=44100:duration={seconds}",
+                     "-vf", f"format=yuv420p{text}", "-c:v", "libx264", "-preset", "veryfast", "-g", "30",
+                     "-keyint_min", "30", "-sc_threshold", "0", "-b:v", "1000k", "-c:a", "aac", "-b:a", "96k",
+                     *(["-movflags", "+faststart"] if container == "mp4" else []), "-f", container, str(partial),
+                     timeout=900)
+    title_file.unlink(missing_ok=True)
+    if ok:
+        partial.replace(target)
+    else:
+        partial.unlink(missing_ok=True)
+    return ok
 
 
 def raw_recordings(stream_id: int) -> list[Path]:
@@ -377,7 +418,7 @@ def finish_recording(stream: LiveStream, wait_seconds: float = 20) -> bool:
         path.unlink(missing_ok=True)
     thumbnail = media_root() / "thumbnails" / f"show-{stream.id}.jpg"
     thumbnail.parent.mkdir(parents=True, exist_ok=True)
-    _thumbnail(target, thumbnail, at=2)
+    take_thumbnail(target, thumbnail, at=2)
     stream.recording_file = target.name
     stream.thumbnail_file = thumbnail.name if thumbnail.exists() else stream.thumbnail_file
     return True

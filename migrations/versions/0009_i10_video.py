@@ -19,6 +19,7 @@ def upgrade():
         batch_op.add_column(sa.Column('video_state', sa.String(length=10), server_default='offline', nullable=False))
         batch_op.add_column(sa.Column('video_publisher', sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column('video_changed_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('video_seen_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('auto_go_live', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('recording_started_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('recording_file', sa.String(length=200), nullable=True))
@@ -27,5 +28,5 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('live_streams', schema=None) as batch_op:
         for column in ('thumbnail_file', 'recording_file', 'recording_started_at', 'auto_go_live',
-                       'video_changed_at', 'video_publisher', 'video_state'):
+                       'video_seen_at', 'video_changed_at', 'video_publisher', 'video_state'):
             batch_op.drop_column(column)

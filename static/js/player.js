@@ -244,8 +244,9 @@
       }
       var type = RECORDER_TYPES.filter(function (candidate) { return MediaRecorder.isTypeSupported(candidate); })[0];
       var recorder = new MediaRecorder(media, type ? { mimeType: type, videoBitsPerSecond: 2500000 } : {});
-      var socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host
-                                 + button.dataset.browserPublish);
+      // Same host and scheme as the page (behind a TLS proxy the server may not know it is wss).
+      var path = new URL(button.dataset.browserPublish, location.href).pathname;
+      var socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + path);
       sending = { socket: socket, recorder: recorder, button: button, label: button.textContent };
       recorder.addEventListener("dataavailable", function (event) {
         if (event.data.size && socket.readyState === 1) socket.send(event.data);
