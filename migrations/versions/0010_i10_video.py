@@ -1,7 +1,7 @@
 """live video: the ingest's state per show, go live when video arrives, the recording and thumbnail
 
-Revision ID: 0009_i10_video
-Revises: 0008_i13b_viewer_search
+Revision ID: 0010_i10_video
+Revises: 0009_i13a_ingest
 Create Date: 2026-12-01
 
 """
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0009_i10_video'
-down_revision = '0008_i13b_viewer_search'
+revision = '0010_i10_video'
+down_revision = '0009_i13a_ingest'
 branch_labels = None
 depends_on = None
 
