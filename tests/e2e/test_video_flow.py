@@ -16,7 +16,6 @@ from playwright.sync_api import expect
 
 from extensions import db, utcnow
 from tests.conftest import server_env
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_live_flow import log_in
 from tests.factories import make_product, make_seller, make_stream, make_user
 from tests.support import free_port, running_server
@@ -156,37 +155,6 @@ def test_the_replay_plays_its_recording_with_the_chat_and_chapters_in_step(app_c
         thumbnail = viewer.request.get(f"{server.url}/media/thumbnails/show-{show.id}.jpg")
         assert thumbnail.ok and thumbnail.headers["content-type"] == "image/jpeg"
         close(viewer, seller)
-
-
-def test_the_seller_goes_live_with_the_browser_camera_and_a_shopper_watches(app_ctx, app, chromium, new_page):
-    _, shop = make_seller("maya")
-    show = make_stream(shop, live=False, title="Camera Night")
-    # A browser of its own, with Chromium's fake camera and microphone, permission granted.
-    camera = chromium.browser_type.launch(executable_path=str(CHROMIUM), args=[
-        *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
-    errors: list[str] = []
-    try:
-        with video_server(app) as server:
-            seller = camera.new_context().new_page()
-            seller.set_default_timeout(10_000)
-            seller.on("console", lambda message: message.type == "error" and errors.append(message.text))
-            seller.on("pageerror", lambda error: errors.append(str(error)))
-            log_in(seller, server.url, "maya")
-            seller.goto(f"{server.url}/seller/shows/{show.id}")
-            seller.get_by_role("button", name="Go live with this camera").click()
-            expect(seller.get_by_role("button", name="Stop sending camera")).to_be_visible(timeout=30_000)
-            expect(seller.get_by_role("status").filter(has_text="Receiving video")).to_be_visible(timeout=120_000)
-            expect(seller.get_by_role("button", name="End stream")).to_be_visible(timeout=60_000)  # live by itself
-
-            shopper = new_page()
-            shopper.goto(f"{server.url}/live/{show.id}")
-            expect_playing(shopper)
-            seller.get_by_role("button", name="Stop sending camera").click()
-            expect(seller.get_by_role("status").filter(has_text="Video lost")).to_be_visible(timeout=60_000)
-            close(shopper, seller)
-    finally:
-        camera.close()
-    assert errors == [], f"console errors in the seller's browser: {errors}"
 
 
 def close(*pages) -> None:  # noqa: ANN002
