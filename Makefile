@@ -33,10 +33,8 @@ run: $(VENV)/.runtime video
 	  DEMO_VIDEO=$${DEMO_VIDEO:-$${INSTANCE_PATH:-instance}/demo-video.txt} \
 	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-## test: install the dev requirements (and Debian's chromium and redis-server when possible) and run the suite
-test: $(VENV)/.dev chromium redis-server
-## test: install the dev requirements (and Debian's chromium when possible) and run the suite
-test: $(VENV)/.dev chromium video
+## test: install the dev requirements (and Debian's chromium, redis-server, nginx-rtmp and ffmpeg when possible) and run the suite
+test: $(VENV)/.dev chromium redis-server video
 	$(BIN)/pytest
 
 ## chromium: the browser for the Playwright tests, from Debian, when missing and installable

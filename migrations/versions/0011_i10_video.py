@@ -1,7 +1,7 @@
 """live video: the ingest's state per show, go live when video arrives, the recording and thumbnail
 
-Revision ID: 0010_i10_video
-Revises: 0009_i13a_ingest
+Revision ID: 0011_i10_video
+Revises: 0010_i14_selling
 Create Date: 2026-12-01
 
 """
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0010_i10_video'
-down_revision = '0009_i13a_ingest'
+revision = '0011_i10_video'
+down_revision = '0010_i14_selling'
 branch_labels = None
 depends_on = None
 
