@@ -51,6 +51,7 @@ def on_starting(server):
     check = subprocess.run([sys.executable, "-c", _DATABASE_CHECK], capture_output=True, text=True,
                            cwd=os.path.dirname(os.path.abspath(__file__)))
     if check.returncode == 0:
+        _start_media_server()
         return
     lines = check.stdout.splitlines()
     if len(lines) < 2:  # the configuration itself is wrong (e.g. no SECRET_KEY): say that instead
@@ -94,7 +95,7 @@ def post_worker_init(worker):
 _media_server = None
 
 
-def on_starting(server):
+def _start_media_server():
     """Start the self-hosted media server (nginx-rtmp) with gunicorn; see services/media_server.py."""
     global _media_server
     from services.media_server import start_beside_gunicorn
