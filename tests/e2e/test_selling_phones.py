@@ -1,0 +1,120 @@
+"""Two shoppers on phones (390x844) watch one show: the flash-sale countdown and the auction are
+on both screens, a bid typed on one phone reaches the other over its socket (measured), a
+proxy bid answers, and buying in the flash sale takes a unit off the count on the other phone."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from services import auctions, flash_sales, live
+from tests.e2e.test_every_page import ARTIFACTS
+from tests.factories import make_product, make_seller, make_stream, make_user
+from tests.support import TEST_PASSWORD
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+
+
+def phone_page(chromium, errors: list[str]):  # noqa: ANN001, ANN201
+    context = chromium.new_context(**PHONE)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.on("console", lambda message: message.type == "error"
+            and not re.search(r"status of (401|422) ", message.text) and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return context, page
+
+
+def log_in(page, base: str, username: str, display_name: str) -> None:  # noqa: ANN001
+    page.goto(base + "/login")
+    page.get_by_label("Email or username").fill(username)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text(f"Welcome back, {display_name}.")).to_be_visible()
+
+
+def test_two_phones_see_the_countdown_and_each_others_bids(app_ctx, live_server, chromium):
+    _, shop = make_seller("maya")
+    board = make_product(shop, "Walnut Serving Board", 4000, stock=10)
+    print_ = make_product(shop, "Signed Print", 9000, stock=1)
+    show = make_stream(shop, [board, print_], title="Friday Drop")
+    live.pin_product(show, board.id)
+    flash_sales.start_sale(show, flash_sales.SaleDraft(board.id, 2500, 5, 600, 1))
+    auctions.start_auction(show, auctions.AuctionDraft(print_.id, 1000, 100, 600, "extend", 10))
+    make_user("ann", display_name="Ann Bidder")
+    make_user("ben", display_name="Ben Bidder")
+    base = live_server.url
+    folder = ARTIFACTS / "journeys"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    errors: list[str] = []
+    contexts = []
+    try:
+        pages = {}
+        for name, display_name in (("ann", "Ann Bidder"), ("ben", "Ben Bidder")):
+            context, page = phone_page(chromium, errors)
+            contexts.append(context)
+            log_in(page, base, name, display_name)
+            page.goto(f"{base}/live/{show.id}")
+            expect(page.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
+            pages[name] = page
+        ann, ben = pages["ann"], pages["ben"]
+
+        for page in (ann, ben):
+            sale = page.get_by_role("region", name="Flash sale")
+            expect(sale).to_be_visible()
+            timer = sale.get_by_role("timer", name="Flash sale time left")
+            expect(timer).to_have_text(re.compile(r"^(10:00|9:[0-5]\d)$"))
+            expect(sale.get_by_text("5 left")).to_be_visible()
+            auction = page.get_by_role("region", name="Auction")
+            expect(auction).to_be_visible()
+            expect(auction.get_by_text("Signed Print")).to_be_visible()
+            assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        # The countdown runs on its own, by server time.
+        first = ben.get_by_role("timer", name="Flash sale time left").inner_text()
+        expect(ben.get_by_role("timer", name="Flash sale time left")).not_to_have_text(first, timeout=5_000)
+        ann.screenshot(path=str(folder / "phone-selling.png"))
+
+        # Ann bids; Ben's phone shows it without reloading. Ben's page notes when the price changed.
+        ben.evaluate("""() => {
+            const observer = new MutationObserver(() => {
+                const price = document.querySelector('.auction-price');
+                if (price && price.textContent.includes('$12.00') && !window.bidSeenAt) window.bidSeenAt = Date.now();
+            });
+            observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+        }""")
+        auction = ann.get_by_role("region", name="Auction")
+        auction.get_by_label(re.compile("Your bid")).fill("12")
+        sent_at = ann.evaluate("Date.now()")
+        auction.get_by_role("button", name="Bid", exact=True).click()
+        expect(auction.get_by_text("You lead at $12.00.")).to_be_visible()
+        ben_auction = ben.get_by_role("region", name="Auction")
+        expect(ben_auction.locator(".auction-leader")).to_have_text("Ann Bidder")
+        expect(ben_auction.locator(".auction-price")).to_have_text("$12.00")
+        latency_ms = ben.evaluate("window.bidSeenAt") - sent_at
+        print(f"bid from one phone shown on the other after {latency_ms} ms (click to DOM, same machine clock)")
+        assert 0 < latency_ms < 10_000
+
+        # Ben sets a max bid; Ann's phone shows Ben leading at the proxy price.
+        ben_auction.get_by_label(re.compile("Your bid")).fill("20")
+        ben_auction.get_by_role("button", name="Set max bid").click()
+        expect(ben_auction.get_by_text("You lead at $13.00.")).to_be_visible()
+        expect(auction.locator(".auction-leader")).to_have_text("Ben Bidder")
+        expect(auction.locator(".auction-price")).to_have_text("$13.00")
+        # Ann's plain bid under Ben's maximum is answered by his proxy at once.
+        auction.get_by_label(re.compile("Your bid")).fill("15")
+        auction.get_by_role("button", name="Bid", exact=True).click()
+        expect(auction.get_by_text(re.compile(r"Outbid.*\$16\.00"))).to_be_visible()
+        expect(ben_auction.locator(".auction-price")).to_have_text("$16.00")
+
+        # Ann buys in the flash sale; Ben's count goes down.
+        ann.get_by_role("region", name="Flash sale").get_by_role("button", name="Buy at $25.00").click()
+        ann.get_by_role("button", name="Place order").click()
+        expect(ann.get_by_text(re.compile(r"placed and paid"))).to_be_visible()
+        expect(ben.get_by_role("region", name="Flash sale").get_by_text("4 left")).to_be_visible()
+        ben.screenshot(path=str(folder / "phone-selling-after-bids.png"))
+    finally:
+        for context in contexts:
+            context.close()
+    assert errors == [], f"browser console errors: {errors}"
