@@ -120,14 +120,21 @@ def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid
         raise Invalid("A bid is a bid or a max bid.")
     if not 0 < amount_cents <= MAX_BID_CENTS:
         raise FieldError("amount", "Enter an amount above zero.")
+    unlocked = get_auction(auction_id)
+    currency, owner_id = unlocked.product.currency, unlocked.product.shop.owner_id
+    if owner_id == bidder.id:
+        raise Forbidden("You cannot bid in your own auction.")
+    # The price only rises, so a bid below the minimum read without the lock is too low for sure:
+    # refusing it here keeps the hammering crowd's too-low bids off the auction's row lock.
+    minimum = unlocked.minimum_bid()
+    if unlocked.leader_id != bidder.id and amount_cents < minimum:
+        db.session.rollback()
+        raise FieldError("amount", f"Bid at least {format_money(minimum, currency)}.")
     try:
         auction = _locked(auction_id)
         now = now or utcnow()
-        currency = auction.product.currency
         if auction.status != "open" or now >= auction.ends_at:
             raise FieldError("amount", "This auction has closed.")
-        if auction.product.shop.owner_id == bidder.id:
-            raise Forbidden("You cannot bid in your own auction.")
         rows, contested = _apply_bid(auction, bidder, amount_cents, kind, now, currency)
         db.session.add_all(rows)
         auction.bid_count += len(rows)

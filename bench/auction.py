@@ -1,0 +1,202 @@
+"""N bidders hammer the last seconds of an auction through real HTTP against gunicorn.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1/postgres REDIS_URL=redis://127.0.0.1:6379/8 \\
+        python -m bench.auction --bidders 200 --seconds 10 --workers 2    # a fresh PostgreSQL database
+
+Every bidder logs in first; then the seller starts a sudden-death auction of `--seconds` and all
+bidders bid as fast as their answers come back (max bids with rising ceilings, each ceiling
+unique), while one viewer's websocket on the show records when each new price arrives. When the
+clock runs out the server's selling clock closes the auction. Push latency is from a bid leaving
+the bidder to the first push showing its price (or a higher one) on the viewer's socket. "price
+correct" means the hammer price is what the proxy rule gives for the accepted bids in the audit
+(the second-highest maximum plus the increment, capped at the highest) and the one order is the
+top bidder's, at that price. The last line reads
+`auction: N bidders -> B bids/s accepted, p99 push L ms, winners W, price correct|WRONG`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import bench_app  # noqa: E402
+from tests.support import FAST_HASH, TEST_PASSWORD, Browser, csrf_from, running_server  # noqa: E402
+
+INCREMENT = 100
+PRICE = re.compile(r'class="auction-price">\$([\d,]+)\.(\d\d)<')
+
+
+def cents(match: re.Match) -> int:
+    return int(match.group(1).replace(",", "")) * 100 + int(match.group(2))
+
+
+def main() -> None:  # noqa: PLR0915 - one linear script
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bidders", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2 if os.environ.get("REDIS_URL") else 1)
+    args = parser.parse_args()
+
+    import simple_websocket
+    import sqlalchemy as sa
+
+    from extensions import db
+    from models import Auction, AuctionBid, LiveStream, Order, User
+    from services import auctions
+    from tests.factories import make_product, make_seller, make_stream, make_user
+
+    with tempfile.TemporaryDirectory() as tmp_name, bench_app(Path(tmp_name)) as (app, database_url):
+        with app.app_context():
+            _, shop = make_seller("bench-seller")
+            product = make_product(shop, "Signed Print", 9000, stock=1)
+            stream_id = make_stream(shop, [product]).id
+            product_id = product.id
+            usernames = [make_user(f"bidder{n}").username for n in range(args.bidders)]
+        env = {"STREAMSHOP_ENV": "testing", "SECRET_KEY": "bench", "DATABASE_URL": database_url,
+               "PASSWORD_HASH_METHOD": FAST_HASH, "INSTANCE_PATH": tmp_name, "ACCESS_LOG": ""}
+        if os.environ.get("REDIS_URL"):
+            env["REDIS_URL"] = os.environ["REDIS_URL"]
+            env["REDIS_HUB_PREFIX"] = f"bench-auction-{os.getpid()}:"
+        with running_server(env, workers=args.workers) as server:
+            clients: list[tuple[httpx.Client, str]] = []
+            for username in usernames:
+                browser = Browser(server.url)
+                response = browser.submit("/login", {"identifier": username, "password": TEST_PASSWORD})
+                assert response.status_code == 200, f"login failed for {username}"
+                token = csrf_from(browser.get(f"/live/{stream_id}").text)
+                browser.close()
+                # Fresh connections for the race; a slow answer on a shared machine is not an error.
+                clients.append((httpx.Client(base_url=server.url, cookies=browser.cookies, timeout=60), token))
+
+            pushes: list[tuple[float, int]] = []
+            viewer = simple_websocket.Client.connect(
+                server.url.replace("http://", "ws://") + f"/ws?channel=stream:{stream_id}",
+                headers={"Cookie": "visitor_id=bench-viewer"})
+            listening = threading.Event()
+            listening.set()
+
+            def listen() -> None:
+                while listening.is_set():
+                    try:
+                        message = viewer.receive(timeout=0.5)
+                    except Exception:  # noqa: BLE001 - the socket closed at the end
+                        return
+                    if message:
+                        at = time.perf_counter()
+                        pushes.extend((at, cents(match)) for match in PRICE.finditer(message))
+
+            listener = threading.Thread(target=listen, daemon=True)
+            listener.start()
+            time.sleep(1)  # the viewer's subscription is in place (a socket handshake, not a race)
+
+            with app.app_context():
+                stream = db.session.get(LiveStream, stream_id)
+                auction = auctions.start_auction(stream, auctions.AuctionDraft(
+                    product_id, 1000, INCREMENT, args.seconds, "sudden_death"))
+                auction_id, ends = auction.id, time.perf_counter() + args.seconds
+                db.session.remove()
+
+            sent: list[tuple[float, int]] = []  # (when sent, price after) for each accepted bid
+            outcomes = {"accepted": 0, "refused": 0, "limited": 0, "errors": 0}
+            lock = threading.Lock()
+
+            def bidder(index: int, client: httpx.Client, token: str) -> None:
+                round_ = 0
+                while time.perf_counter() < ends:
+                    # Unique ceilings, 2 increments apart: 10.00 + 2.00 x (round x N + index).
+                    ceiling = 1000 + 2 * INCREMENT * (round_ * args.bidders + index)
+                    round_ += 1
+                    started = time.perf_counter()
+                    try:
+                        answer = client.post(f"/live/auctions/{auction_id}/bid",
+                                             data={"amount": f"{ceiling / 100:.2f}", "kind": "max"},
+                                             headers={"X-CSRFToken": token, "HX-Request": "true"})
+                    except httpx.HTTPError:
+                        with lock:
+                            outcomes["errors"] += 1
+                        continue
+                    price = re.search(r"(?:lead at|now) \$([\d,]+)\.(\d\d)", answer.text)
+                    with lock:
+                        if answer.status_code == 200 and price:
+                            outcomes["accepted"] += 1
+                            sent.append((started, cents(price)))
+                        elif answer.status_code == 422:
+                            outcomes["refused"] += 1
+                        elif answer.status_code == 429:
+                            outcomes["limited"] += 1
+                        else:
+                            outcomes["errors"] += 1
+
+            began = time.perf_counter()
+            threads = [threading.Thread(target=bidder, args=(i, c, t)) for i, (c, t) in enumerate(clients)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            window = time.perf_counter() - began
+
+            # The server's selling clock closes the auction; wait for it (generously).
+            with app.app_context():
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    status = db.session.scalar(sa.select(Auction.status).where(Auction.id == auction_id))
+                    db.session.rollback()
+                    if status == "closed":
+                        break
+                    time.sleep(0.2)
+                time.sleep(1)
+            listening.clear()
+            viewer.close()
+            for client, _ in clients:
+                client.close()
+
+        with app.app_context():
+            auction = db.session.get(Auction, auction_id)
+            rows = db.session.scalars(sa.select(AuctionBid).where(AuctionBid.auction_id == auction_id)).all()
+            ceilings: dict[int, int] = {}
+            for row in rows:
+                if row.kind in ("bid", "max"):
+                    ceilings[row.bidder_id] = max(ceilings.get(row.bidder_id, 0), row.amount_cents)
+            ranked = sorted(ceilings.items(), key=lambda item: item[1], reverse=True)
+            (top_bidder, top), second = ranked[0], (ranked[1][1] if len(ranked) > 1 else None)
+            expected = auction.start_price_cents if second is None else min(top, second + INCREMENT)
+            orders = db.session.scalars(sa.select(Order)).all()
+            winners = len({order.buyer_id for order in orders})
+            correct = (auction.status == "closed" and auction.leader_id == top_bidder
+                       and auction.current_price_cents == expected and len(orders) == 1
+                       and orders[0].buyer_id == top_bidder and orders[0].total_cents == expected)
+            winner_name = db.session.get(User, top_bidder).username
+            db.session.remove()
+
+    latencies = []
+    for started, price in sent:
+        seen = next((at for at, pushed in pushes if pushed >= price and at >= started), None)
+        if seen is not None:
+            latencies.append((seen - started) * 1000)
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
+    p50 = latencies[len(latencies) // 2] if latencies else float("nan")
+    backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    hub = "redis" if os.environ.get("REDIS_URL") else "local"
+    print(f"backend {backend}, {args.workers} worker(s), hub {hub}; "
+          f"{outcomes['accepted']} accepted, {outcomes['refused']} refused as too low, "
+          f"{outcomes['limited']} rate-limited, {outcomes['errors']} errors in {window:.1f} s; {len(rows)} audit rows; {len(pushes)} prices pushed; "
+          f"push p50 {p50:.0f} ms over {len(latencies)} accepted bids; won by {winner_name} at "
+          f"{auction.current_price_cents / 100:.2f} (expected {expected / 100:.2f})")
+    print(f"auction: {args.bidders} bidders -> {outcomes['accepted'] / window:.0f} bids/s accepted, "
+          f"p99 push {p99:.0f} ms, winners {winners}, price {'correct' if correct else 'WRONG'}")
+
+
+if __name__ == "__main__":
+    main()
