@@ -191,7 +191,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     hub = "redis" if os.environ.get("REDIS_URL") else "local"
     print(f"backend {backend}, {args.workers} worker(s), hub {hub}; "
           f"{outcomes['accepted']} accepted, {outcomes['refused']} refused as too low, "
-          f"{outcomes['limited']} rate-limited, {outcomes['errors']} errors in {window:.1f} s; {len(rows)} audit rows; {len(pushes)} prices pushed; "
+          f"{outcomes['limited']} rate-limited, {outcomes['errors']} errors in {window:.1f} s; "
+          f"{len(rows)} audit rows; {len(pushes)} prices pushed; "
           f"push p50 {p50:.0f} ms over {len(latencies)} accepted bids; won by {winner_name} at "
           f"{auction.current_price_cents / 100:.2f} (expected {expected / 100:.2f})")
     print(f"auction: {args.bidders} bidders -> {outcomes['accepted'] / window:.0f} bids/s accepted, "
