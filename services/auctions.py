@@ -24,7 +24,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 
 from extensions import db, utcnow
-from models import Auction, AuctionBid, LiveStream, Order, OrderItem, StreamOrder, User
+from models import MAX_ID, Auction, AuctionBid, LiveStream, Order, OrderItem, StreamOrder, User
 from models.selling import AUCTION_MODES
 from services import holds
 from services.errors import FieldError, Forbidden, Invalid, NotFound
@@ -46,7 +46,7 @@ class AuctionDraft:
 
 
 def get_auction(auction_id: int) -> Auction:
-    auction = db.session.get(Auction, auction_id)
+    auction = db.session.get(Auction, auction_id) if 0 < auction_id <= MAX_ID else None
     if auction is None:
         raise NotFound("There is no such auction.")
     return auction
@@ -262,7 +262,7 @@ def publish_auction(auction_id: int, now: datetime | None = None, *, whole: bool
     from realtime.channels import seller_channel, stream_channel
     from realtime.fragments import render_oob
 
-    auction = db.session.get(Auction, auction_id)
+    auction = db.session.get(Auction, auction_id) if 0 < auction_id <= MAX_ID else None
     if auction is None:
         return
     now = now or utcnow()

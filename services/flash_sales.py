@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from extensions import db, utcnow
-from models import FlashSale, LiveStream, Order, OrderItem, User
+from models import MAX_ID, FlashSale, LiveStream, Order, OrderItem, User
 from services import holds
 from services.errors import FieldError, Invalid, NotFound
 from services.money import format_money
@@ -38,7 +38,7 @@ class SaleDraft:
 
 
 def get_sale(sale_id: int) -> FlashSale:
-    sale = db.session.get(FlashSale, sale_id)
+    sale = db.session.get(FlashSale, sale_id) if 0 < sale_id <= MAX_ID else None
     if sale is None:
         raise NotFound("There is no such flash sale.")
     return sale
@@ -176,7 +176,7 @@ def publish_sale(sale_id: int, now: datetime | None = None) -> None:
     from realtime.channels import seller_channel, stream_channel
     from realtime.fragments import render_oob
 
-    sale = db.session.get(FlashSale, sale_id)
+    sale = db.session.get(FlashSale, sale_id) if 0 < sale_id <= MAX_ID else None
     if sale is None:
         return
     now = now or utcnow()

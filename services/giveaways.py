@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db, utcnow
 from models import (
+    MAX_ID,
     Giveaway,
     GiveawayEntry,
     LiveStream,
@@ -49,7 +50,7 @@ def draw_index(seed: str, entrant_ids: list[int]) -> int:
 
 
 def get_giveaway(giveaway_id: int) -> Giveaway:
-    giveaway = db.session.get(Giveaway, giveaway_id)
+    giveaway = db.session.get(Giveaway, giveaway_id) if 0 < giveaway_id <= MAX_ID else None
     if giveaway is None:
         raise NotFound("There is no such giveaway.")
     return giveaway
@@ -210,7 +211,7 @@ def publish_giveaway(giveaway_id: int, count_only: bool = False) -> None:
     from realtime.channels import seller_channel, stream_channel
     from realtime.fragments import render_oob
 
-    giveaway = db.session.get(Giveaway, giveaway_id)
+    giveaway = db.session.get(Giveaway, giveaway_id) if 0 < giveaway_id <= MAX_ID else None
     if giveaway is None:
         return
     stream = db.session.get(LiveStream, giveaway.stream_id)
