@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import namedtuple
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import bench_app  # noqa: E402
 from tests.support import FAST_HASH, Server, free_port  # noqa: E402
 
+Show = namedtuple("Show", "id stream_key")
 SEGMENT = re.compile(r"^(\d+)\.ts$", re.M)
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -182,9 +184,9 @@ def main() -> None:
         encode_clip(clip)
         with app.app_context():
             _, shop = make_seller("bench-seller")
-            streams = [make_stream(shop, title=f"Bench show {n}") for n in range(args.max_shows)]
-            for stream in streams:
-                db.session.expunge(stream)
+            streams = [Show(stream.id, stream.stream_key)
+                       for stream in (make_stream(shop, title=f"Bench show {n}") for n in range(args.max_shows))]
+            db.session.remove()
         port = free_port()
         env = {"STREAMSHOP_ENV": "testing", "SECRET_KEY": "bench", "DATABASE_URL": database_url,
                "PASSWORD_HASH_METHOD": FAST_HASH, "INSTANCE_PATH": str(tmp), "VIDEO_ENABLED": "1",
