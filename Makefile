@@ -62,6 +62,9 @@ redis-server:
 	    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) || echo "redis-server could not be installed"; \
 	  else \
 	    echo "redis-server is missing and cannot be installed here: the Redis outage tests will be skipped"; \
+	  fi; \
+	fi
+
 ## video: the self-hosted media server (nginx with the RTMP module) and ffmpeg, from Debian, when
 ## missing and installable; without them the app serves with video off
 VIDEO_PACKAGES := nginx libnginx-mod-rtmp ffmpeg
