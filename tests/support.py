@@ -147,3 +147,17 @@ class Browser(httpx.Client):
 
     def cookie_header(self) -> str:
         return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+
+
+def log_in_test_client(client, username: str) -> str:  # noqa: ANN001
+    """Log a Flask test client in as `username`; returns a CSRF token valid for its next posts.
+    (The app-context `g` is cleared around it because the test client shares it between requests.)"""
+    from flask import g
+
+    g.pop("_login_user", None)
+    g.pop("csrf_token", None)
+    page = client.get("/login").get_data(as_text=True)
+    client.post("/login", data={"csrf_token": csrf_from(page), "identifier": username, "password": TEST_PASSWORD})
+    g.pop("_login_user", None)
+    g.pop("csrf_token", None)
+    return csrf_from(client.get("/account/").get_data(as_text=True))

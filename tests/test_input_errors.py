@@ -7,21 +7,9 @@ import io
 import re
 import uuid
 
-from flask import g
-
 from services import checkout as checkouts
 from tests.factories import make_product, make_seller, make_user
-from tests.support import TEST_PASSWORD, csrf_from
-
-
-def log_in(client, username: str) -> str:  # noqa: ANN001
-    g.pop("_login_user", None)
-    g.pop("csrf_token", None)
-    page = client.get("/login").get_data(as_text=True)
-    client.post("/login", data={"csrf_token": csrf_from(page), "identifier": username, "password": TEST_PASSWORD})
-    g.pop("_login_user", None)
-    g.pop("csrf_token", None)
-    return csrf_from(client.get("/account/").get_data(as_text=True))
+from tests.support import log_in_test_client as log_in
 
 
 def test_ids_past_the_integer_range_are_404(client, app_ctx):

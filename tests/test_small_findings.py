@@ -10,17 +10,8 @@ from app import create_app
 from realtime.channels import may_subscribe, stream_channel
 from services import live
 from tests.factories import make_product, make_seller, make_stream, make_user
-from tests.support import FAST_HASH, TEST_PASSWORD, csrf_from
-
-
-def log_in(client, username: str) -> str:  # noqa: ANN001
-    g.pop("_login_user", None)
-    g.pop("csrf_token", None)
-    page = client.get("/login").get_data(as_text=True)
-    client.post("/login", data={"csrf_token": csrf_from(page), "identifier": username, "password": TEST_PASSWORD})
-    g.pop("_login_user", None)
-    g.pop("csrf_token", None)
-    return csrf_from(client.get("/account/").get_data(as_text=True))
+from tests.support import FAST_HASH
+from tests.support import log_in_test_client as log_in
 
 
 @pytest.mark.parametrize("referer, expected", [
