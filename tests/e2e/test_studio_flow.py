@@ -181,7 +181,11 @@ def test_a_refresh_in_flight_neither_undoes_nor_aborts_what_the_streamer_asks_fo
         """Do `action`, and wait until htmx has handled the answer of the request it sends."""
         before = page.evaluate("window.studioAnswers")
         action()
-        page.wait_for_function("before => window.studioAnswers > before", arg=before)
+        # htmx processes swapped-in elements when they settle (a timer after the swap), and only
+        # then do they listen for the next pulse: wait for that too.
+        page.wait_for_function(
+            "before => window.studioAnswers > before"
+            " && !document.querySelector('.htmx-swapping, .htmx-settling, .htmx-added')", arg=before)
 
     def release() -> None:
         answered(held.pop().continue_)
