@@ -109,7 +109,7 @@ def shoot(url: str) -> None:
 
             studio = browser.new_context(**LAPTOP).new_page()
             studio.set_default_timeout(30_000)
-            log_in(studio, url, "demo-streamer")
+            log_in(studio, url, "demo-seller")
             studio.goto(url + "/studio/")
             studio.get_by_role("link", name=f"Open @{DEMO_TIKTOK_HANDLE}").click()
             time.sleep(20)  # let the replayed LIVE fill the overview

@@ -35,10 +35,11 @@ class DemoAccount:
     password: str = DEMO_PASSWORD
 
 
+#: The seller is also the streamer: Maya sells from her shop's live show while she is LIVE on TikTok
+#: as @mayas.makers, so one login shows the console and the studio of the same LIVE.
 DEMO_ACCOUNTS = (
     DemoAccount("seller", "seller@streamshop.example", "demo-seller", "Maya's Makers"),
     DemoAccount("shopper", "shopper@streamshop.example", "demo-shopper", "Sam Shopper"),
-    DemoAccount("streamer", "streamer@streamshop.example", "demo-streamer", "Riley Streams"),
 )
 DEMO_SHOP = ("Maya's Makers", "mayas-makers")
 
@@ -78,8 +79,9 @@ def _seed_products(shop: Shop) -> None:
         catalog.create_product(shop, draft, product_picture(title))
 
 
-def _seed_shows(shop: Shop, shopper: User) -> None:
-    """One saved replay with its chat, and one show live right now with a pinned product."""
+def _seed_shows(shop: Shop, shopper: User, account_id: int) -> None:
+    """One saved replay with its chat, and one show live right now with a pinned product, linked
+    to the seller's TikTok account (its LIVE's chat, gifts and claims reach the show)."""
     import uuid
     from datetime import timedelta
 
@@ -122,27 +124,29 @@ def _seed_shows(shop: Shop, shopper: User) -> None:
     show = live.create_show(shop, live.ShowDraft(
         "Spring Pottery Drop", "New glazes straight from the kiln. Ask me anything in the chat!", None, None,
         [by_title[title].id for title in ("Speckled Ceramic Mug", "Stoneware Planter", "Walnut Serving Board",
-                                          "Macramé Plant Hanger", "Hand-knit Beanie", "Botanical Print, A4")]))
+                                          "Macramé Plant Hanger", "Hand-knit Beanie", "Botanical Print, A4")],
+        tiktok_account_id=account_id))
     live.go_live(show, now - timedelta(minutes=12))
     live.pin_product(show, by_title["Speckled Ceramic Mug"].id)
     live.post_comment(show, shopper, "Those speckles are gorgeous", now - timedelta(minutes=5))
 
 
 def seed_demo() -> list[DemoAccount]:
-    """Create (or leave as they are) the demo seller with a stocked shop, a shopper and a streamer."""
+    """Create (or leave as they are) the demo seller, who is also the demo TikTok streamer, with a
+    stocked shop and shows, and a shopper."""
     users = {account.role: _ensure_user(account) for account in DEMO_ACCOUNTS}
     seller = users["seller"]
+    account = _seed_tiktok(seller)
     if seller.shop is None and not db.session.scalar(sa.select(Shop.id).where(Shop.slug == DEMO_SHOP[1])):
         accounts.open_shop(seller, *DEMO_SHOP)
     if seller.shop is not None:
         _seed_products(seller.shop)
-        _seed_shows(seller.shop, users["shopper"])
-    _seed_tiktok(users["streamer"])
+        _seed_shows(seller.shop, users["shopper"], account.id)
     return list(DEMO_ACCOUNTS)
 
 
-#: The demo streamer's linked TikTok account; `make run` replays a generated LIVE into it.
-DEMO_TIKTOK_HANDLE = "riley.streams"
+#: The demo seller's linked TikTok account; `make run` replays a generated LIVE into it.
+DEMO_TIKTOK_HANDLE = "mayas.makers"
 
 
 #: The big gifter's past gifts (name, units, coins a unit, TikTok's gift id as in ingest/gifts.py):
@@ -188,8 +192,8 @@ def _seed_history(account, profile, now) -> None:  # noqa: ANN001
                                       hits=hits, coins=coins))
 
 
-def _seed_tiktok(streamer: User) -> None:
-    """Link the demo streamer's TikTok account, and two viewers it knows already: one whose
+def _seed_tiktok(streamer: User):  # noqa: ANN202 - a TikTokAccount, imported late like the rest
+    """Link the demo seller's TikTok account, and two viewers it knows already: one whose
     birthday is today and a regular whose next big gift makes them a Silver VIP."""
     from datetime import timedelta
 
@@ -230,6 +234,7 @@ def _seed_tiktok(streamer: User) -> None:
     vip.reevaluate_vip(account, ids, now)
     tiktok.recount_totals(account.id)  # the known viewers were written here, not by the writer
     db.session.commit()
+    return account
 
 
 # --- the demo's video (`flask demo-video`, run by `make run`) ---------------------------------------

@@ -17,7 +17,7 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(app, app_ctx):
     for account in DEMO_ACCOUNTS:
         assert account.email in first.output and account.username in first.output
     assert DEMO_PASSWORD in first.output
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 3
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == len(DEMO_ACCOUNTS) == 2
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Shop)) == 1
     seller = db.session.scalar(sa.select(User).where(User.username == "demo-seller"))
     assert seller.is_seller and seller.check_password(DEMO_PASSWORD)

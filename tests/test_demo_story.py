@@ -1,5 +1,6 @@
-"""The demo tells one story: the replay's numbers match its chat and its orders, the big gifter's
-coins are gift rows, the heatmap has weeks of shape, the shopper's order is in their history."""
+"""The demo tells one story: the seller is the TikTok streamer and the live show is linked to their
+TikTok account; the replay's numbers match its chat and its orders, the big gifter's coins are
+gift rows, the heatmap has weeks of shape, the shopper's order is in their history."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import sqlalchemy as sa
 
 from extensions import db
 from ingest.gifts import GIFTS
-from models import SavedStream, TikTokAccount, User, ViewerGift, ViewerProfile
-from services import orders, studio
-from services.demo import DEMO_TIKTOK_HANDLE, GIFTER_GIFTS, KNOWN_GIFTER, seed_demo
+from models import LiveStream, SavedStream, TikTokAccount, User, ViewerGift, ViewerProfile
+from services import live, orders, studio
+from services.demo import DEMO_ACCOUNTS, DEMO_TIKTOK_HANDLE, GIFTER_GIFTS, KNOWN_GIFTER, seed_demo
 
 
 def test_the_demo_history_hangs_together(app_ctx):
@@ -22,6 +23,11 @@ def test_the_demo_history_hangs_together(app_ctx):
     [order] = orders.buyer_orders(shopper)
     assert [item.title for item in order.items] == ["Speckled Ceramic Mug"] and order.status == "paid"
     account = db.session.scalar(sa.select(TikTokAccount).where(TikTokAccount.handle == DEMO_TIKTOK_HANDLE))
+    seller = db.session.scalar(sa.select(User).where(User.username == "demo-seller"))
+    assert account.owner_id == seller.id  # the demo seller is the demo TikTok streamer
+    assert {demo.username for demo in DEMO_ACCOUNTS} == {"demo-seller", "demo-shopper"}
+    show = db.session.get(LiveStream, live.live_show_for_tiktok_account(account.id))
+    assert (show.title, show.shop_id, show.status) == ("Spring Pottery Drop", seller.shop.id, "live")
     gifter = db.session.scalar(sa.select(ViewerProfile).where(ViewerProfile.tiktok_user_id == KNOWN_GIFTER.id))
     coins, units = db.session.execute(sa.select(sa.func.sum(ViewerGift.coins), sa.func.sum(ViewerGift.quantity))
                                       .where(ViewerGift.viewer_id == gifter.id)).one()

@@ -58,12 +58,13 @@ def demo_world() -> dict[str, list[tuple[str, str]]]:
                    ("product-new", "/seller/products/new"), ("product-edit", f"/seller/products/{product.id}/edit"),
                    ("orders", "/seller/orders"), ("shows", "/seller/shows/"), ("show-new", "/seller/shows/new"),
                    ("console", f"/seller/shows/{live.id}"), ("console-ended", f"/seller/shows/{ended.id}"),
-                   ("account", "/account/")],
-        "streamer": [("studio", "/studio/"), ("overview", studio), ("viewers", f"{studio}/viewers"),
-                     ("profile", f"{studio}/viewers/{viewer.id}"),
-                     ("delete-viewer", f"{studio}/viewers/{viewer.id}/delete"), ("heatmap", f"{studio}/heatmap"),
-                     ("leaderboards", f"{studio}/leaderboards"), ("settings", f"{studio}/settings"),
-                     ("tiers", f"{studio}/tiers"), ("account", "/account/"), ("tiktok", "/account/tiktok/")],
+                   ("account", "/account/"),
+                   # The demo seller is also the demo streamer: the studio of their TikTok account.
+                   ("studio", "/studio/"), ("overview", studio), ("viewers", f"{studio}/viewers"),
+                   ("profile", f"{studio}/viewers/{viewer.id}"),
+                   ("delete-viewer", f"{studio}/viewers/{viewer.id}/delete"), ("heatmap", f"{studio}/heatmap"),
+                   ("leaderboards", f"{studio}/leaderboards"), ("settings", f"{studio}/settings"),
+                   ("tiers", f"{studio}/tiers"), ("tiktok", "/account/tiktok/")],
     }
 
 

@@ -37,7 +37,7 @@ def test_link_code_time_zone_picker_and_names(app_ctx, live_server, chromium):
         page.goto(live_server.url + "/shop/")
         expect(page.get_by_role("link", name="Lavender Soap Bar", exact=True)).to_have_count(1)
         context.clear_cookies()
-        log_in(page, live_server.url, "streamer")
+        log_in(page, live_server.url, "seller")
         page.goto(live_server.url + "/studio/")
         zone = page.get_by_label("Your time zone")
         expect(zone).to_have_value("Asia/Tokyo")

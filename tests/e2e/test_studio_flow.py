@@ -1,4 +1,4 @@
-"""The streamer's studio during a LIVE, in a real browser: the demo replay runs into @riley.streams;
+"""The streamer's studio during a LIVE, in a real browser: the demo replay runs into @mayas.makers;
 the overview cards and the viewer table change without a reload; the streamer searches, opens a
 profile, sets a birthday, a note and the favorite star, saves, sees it in the table (which keeps
 its view), filters on "Birthday set" and exports the filtered rows as CSV."""
@@ -16,7 +16,7 @@ from services.demo import DEMO_ACCOUNTS, DEMO_TIKTOK_HANDLE, seed_demo
 from tests.conftest import server_env
 from tests.support import running_server
 
-STREAMER = next(account for account in DEMO_ACCOUNTS if account.role == "streamer")
+STREAMER = next(account for account in DEMO_ACCOUNTS if account.role == "seller")  # also the streamer
 LIVE = 20_000  # ms: generous, the machine is shared; the replay pushes a batch every moment
 
 
@@ -41,7 +41,7 @@ def ingest_env(app, replay: Path) -> dict[str, str]:  # noqa: ANN001
 
 
 def open_studio(page, base_url: str) -> None:  # noqa: ANN001
-    """Log in as the demo streamer and open the overview of @riley.streams."""
+    """Log in as the demo seller (the demo streamer) and open the overview of their TikTok account."""
     page.goto(base_url + "/login")
     page.get_by_label("Email or username").fill(STREAMER.username)
     page.get_by_label("Password").fill(STREAMER.password)
