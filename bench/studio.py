@@ -172,9 +172,9 @@ def load(count: int, account_id: int, now: datetime) -> dict[str, int]:
                 db.session.execute(sa.insert(tables[key]), rows)
                 counts[key] += len(rows)
         db.session.commit()
-    from services.tiktok import recount_totals
+    from services.account_figures import recount
 
-    recount_totals(account_id)  # the status card's totals, as the writer would have kept them
+    recount(account_id)  # the account's figures, as the writer would have kept them
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         # The ids were given, so the sequence is moved past them for any later insert.

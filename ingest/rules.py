@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from extensions import db
 from ingest import sessions, streaks
 from ingest.records import EventRecord, MalformedEvent, Viewer, check
-from ingest.tallies import Cells, add_account_totals, add_heatmap
+from ingest.tallies import Cells, add_heatmap
 from models import (
     GiftStreak,
     IngestedMessage,
@@ -32,7 +32,7 @@ from models import (
     ViewerInteraction,
     ViewerProfile,
 )
-from services import claims
+from services import account_figures, claims
 from services.clock import SYSTEM_CLOCK, Clock
 from services.database import bulk_insert, upsert
 from services.live import live_show_for_tiktok_account
@@ -216,7 +216,7 @@ def _apply_viewers(account: TikTokAccount, records: list[EventRecord], deltas: d
         if not profiles[user_id].is_blocked:
             handle = deltas[user_id].user.handle or str(user_id)
             result.notices.append(Notice("new_viewer", f"New viewer: @{handle}", ids[user_id]))
-    add_account_totals(account.id, viewers=len(new), coins=sum(delta.coins for delta in deltas.values()))
+    account_figures.add(account.id, total_viewers=len(new), total_coins=sum(delta.coins for delta in deltas.values()))
     sessions.apply_sessions(account, {ids[user_id]: delta.activity for user_id, delta in deltas.items()},
                             {row.id: row.last_visit_room_id for row in profiles.values()})
     _insert_logs(account, records, ids)

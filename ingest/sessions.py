@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from extensions import db
 from ingest import streaks
 from models import GiftStreak, IngestedMessage, TikTokAccount, ViewerInteraction, ViewerProfile, ViewerSession
+from services import account_figures
 from services.clock import SYSTEM_CLOCK, Clock
 from services.notices import Notice
 from services.vip import reevaluate_vip
@@ -104,6 +105,7 @@ def apply_sessions(account: TikTokAccount, activity: dict[int, list[tuple[dateti
         if walk.visits or walk.watch:
             profile_updates.append({"pid": viewer_id, "visits": walk.visits, "watch": walk.watch, "room": walk.room})
     _write_sessions(closed_rows, open_rows_touched, inserts, profile_updates)
+    account_figures.add(account.id, total_watch_seconds=sum(update["watch"] for update in profile_updates))
 
 
 def _session_row(account: TikTokAccount, viewer_id: int, session: _Session, *, ended: bool) -> dict[str, Any]:
@@ -144,8 +146,8 @@ def _write_sessions(closed: list[dict[str, Any]], touched: list[dict[str, Any]],
 # --- sessions outside batches: sweeper, live end, start-up repair -----------------------------
 
 
-def _credit_and_close(rows: Sequence[Any], close: bool) -> list[int]:
-    """Credit the uncredited watchtime of these open sessions; close them too when `close`."""
+def _credit_and_close(account_id: int, rows: Sequence[Any], close: bool) -> list[int]:
+    """Credit the uncredited watchtime of these open sessions (of one account); close them too when `close`."""
     credits: dict[int, int] = defaultdict(int)
     updates = []
     for row in rows:
@@ -166,6 +168,7 @@ def _credit_and_close(rows: Sequence[Any], close: bool) -> list[int]:
                 total_watch_seconds=profiles.c.total_watch_seconds + sa.bindparam("watch")),
             changed,
         )
+        account_figures.add(account_id, total_watch_seconds=sum(row["watch"] for row in changed))
     return [row["pid"] for row in changed]
 
 
@@ -181,7 +184,7 @@ def close_all(account: TikTokAccount, room_id: str | None = None) -> list[int]:
     """Live end: every open session (of that LIVE's room, when known) closes at its viewer's last
     activity (the caller commits)."""
     in_room = [ViewerSession.room_id == room_id] if room_id else []
-    return _credit_and_close(_open_sessions(account.id, *in_room), True)
+    return _credit_and_close(account.id, _open_sessions(account.id, *in_room), True)
 
 
 def sweep(account_id: int, clock: Clock = SYSTEM_CLOCK, retention_days: int = 90) -> list[Notice]:
@@ -194,7 +197,7 @@ def sweep(account_id: int, clock: Clock = SYSTEM_CLOCK, retention_days: int = 90
     idle_before = now - timedelta(seconds=account.session_timeout)
     idle = _open_sessions(account_id, ViewerSession.last_activity_at < idle_before)
     active = _open_sessions(account_id, ViewerSession.last_activity_at >= idle_before)
-    credited = _credit_and_close(idle, True) + _credit_and_close(active, False)
+    credited = _credit_and_close(account_id, idle, True) + _credit_and_close(account_id, active, False)
     credited += streaks.count_unfinished(
         account, GiftStreak.last_tick_at < now - timedelta(seconds=streaks.STALE_SECONDS))
     notices = reevaluate_vip(account, credited, now)
@@ -214,7 +217,7 @@ def repair_open_sessions(account_id: int, clock: Clock = SYSTEM_CLOCK) -> int:
     if account is None:
         return 0
     rows = _open_sessions(account_id)
-    credited = _credit_and_close(rows, True)
+    credited = _credit_and_close(account_id, rows, True)
     reevaluate_vip(account, credited, clock.now())
     db.session.commit()
     return len(rows)

@@ -14,8 +14,9 @@ import sqlalchemy as sa
 
 from extensions import db
 from ingest.records import EventRecord
-from ingest.tallies import Cells, add_account_totals, add_heatmap
+from ingest.tallies import Cells, add_heatmap
 from models import GiftStreak, TikTokAccount, ViewerGift, ViewerProfile
+from services import account_figures
 from services.database import upsert
 from services.local_time import heatmap_bucket
 
@@ -85,6 +86,6 @@ def count_unfinished(account: TikTokAccount, *conditions: Any) -> list[int]:
             total_gifts=profiles.c.total_gifts + sa.bindparam("gifts")),
         [{"pid": viewer_id, "coins": coins, "gifts": gifts} for viewer_id, (coins, gifts) in totals.items()])
     add_heatmap(account.id, cells)
-    add_account_totals(account.id, coins=sum(coins for coins, _ in totals.values()))
+    account_figures.add(account.id, total_coins=sum(coins for coins, _ in totals.values()))
     db.session.execute(sa.delete(table).where(table.c.id.in_([streak.id for streak in streaks])))
     return list(totals)

@@ -1,11 +1,9 @@
-"""Counters more than one rule adds to: the heatmap's cells and the account's totals."""
+"""Counters more than one rule adds to: the heatmap's cells (the account's figures: services/account_figures.py)."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from extensions import db
-from models import TikTokAccount, ViewerActivity
+from models import ViewerActivity
 from services.database import upsert
 
 #: (viewer id, weekday, hour) -> [hits, coins]
@@ -26,10 +24,3 @@ def add_heatmap(account_id: int, cells: Cells) -> None:
              "hits": hits, "coins": coins} for (viewer_id, weekday, hour), (hits, coins) in cells.items()]
     db.session.execute(statement, rows)
 
-
-def add_account_totals(account_id: int, viewers: int = 0, coins: int = 0) -> None:
-    """Move the status card's totals (kept on the account row, so a push never counts profiles)."""
-    if viewers or coins:
-        db.session.execute(sa.update(TikTokAccount.__table__).where(TikTokAccount.__table__.c.id == account_id)
-                           .values(total_viewers=TikTokAccount.__table__.c.total_viewers + viewers,
-                                   total_coins=TikTokAccount.__table__.c.total_coins + coins))

@@ -49,10 +49,13 @@ class TikTokAccount(db.Model):
     live_stream_id: Mapped[int | None] = mapped_column()
     viewer_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The status card's totals, kept by the writer (and a viewer's delete) instead of counted on
-    # every push: how many profiles the account has, and the coins they sent.
+    # Whole-account figures over its profiles, kept here by every path that changes them
+    # (services/account_figures.py) instead of counted on every page or push: how many profiles,
+    # the coins they sent, their watchtime, and how many are VIPs.
     total_viewers: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     total_coins: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    total_watch_seconds: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    vip_viewers: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
 
     owner = relationship("User")
 

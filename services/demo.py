@@ -199,7 +199,7 @@ def _seed_tiktok(streamer: User):  # noqa: ANN202 - a TikTokAccount, imported la
 
     from extensions import utcnow
     from models import TikTokAccount, ViewerProfile
-    from services import tiktok, vip
+    from services import account_figures, tiktok, vip
     from services.local_time import local_time
 
     account = db.session.scalar(sa.select(TikTokAccount).where(TikTokAccount.handle == DEMO_TIKTOK_HANDLE))
@@ -232,7 +232,7 @@ def _seed_tiktok(streamer: User):  # noqa: ANN202 - a TikTokAccount, imported la
     db.session.flush()
     ids = db.session.scalars(sa.select(ViewerProfile.id).where(ViewerProfile.account_id == account.id))
     vip.reevaluate_vip(account, ids, now)
-    tiktok.recount_totals(account.id)  # the known viewers were written here, not by the writer
+    account_figures.recount(account.id)  # the known viewers were written here, not by the writer
     db.session.commit()
     return account
 

@@ -30,6 +30,7 @@ from models import (
     VipTier,
     viewer_search,
 )
+from services import account_figures
 from services.errors import FieldError
 from services.local_time import age_on, birthday_in_year, local_time, validate_birthday
 from services.vip import account_tiers, set_vip
@@ -133,7 +134,7 @@ def _conditions(account: TikTokAccount, query: ViewerQuery, now: datetime) -> li
     match query.filter:
         case "vip":
             conditions.append(ViewerProfile.vip_tier_id == query.tier_id if query.tier_id
-                              else ViewerProfile.vip_tier_id.is_not(None))
+                              else account_figures.IS_VIP)
         case "active":
             conditions.append(ViewerProfile.last_seen_at >= now - timedelta(days=ACTIVE_DAYS))
         case "favorites":
@@ -178,7 +179,7 @@ def _ordering(query: ViewerQuery) -> list[Any]:
 def viewer_page(account: TikTokAccount, query: ViewerQuery, now: datetime) -> ViewerPage:
     """One page (50 rows) of the table; the page number is clamped to the pages there are."""
     conditions = _conditions(account, query, now)
-    total, matching, more = _count_matches(query, conditions)
+    total, matching, more = _count_matches(account, query, conditions)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, query.page), pages)
     # Few matches: the page is sorted from their ids (as literals: two thousand bound parameters
@@ -200,7 +201,8 @@ def matching_viewers(account: TikTokAccount, query: ViewerQuery, now: datetime) 
     return sa.select(ViewerProfile).where(*_conditions(account, query, now)).order_by(*_ordering(query))
 
 
-def _count_matches(query: ViewerQuery, conditions: list[Any]) -> tuple[int, list[int] | None, bool]:
+def _count_matches(account: TikTokAccount, query: ViewerQuery,
+                   conditions: list[Any]) -> tuple[int, list[int] | None, bool]:
     """How many profiles match, their ids when there are at most MATCHES_LISTED, and whether the
     count stopped at SHORT_SEARCH_COUNTED (a short search), in one pass.
 
@@ -208,10 +210,10 @@ def _count_matches(query: ViewerQuery, conditions: list[Any]) -> tuple[int, list
     or, for a search too short for it, in the order of the covering search index, which holds all
     it tests. When there are more, the count carries on after the last one listed rather than
     reading the index again; a short search, which no index can seek, counts only up to
-    SHORT_SEARCH_COUNTED, so a million profiles are not all tested to print one number."""
+    SHORT_SEARCH_COUNTED, so a million profiles are not all tested to print one number. The whole
+    account is not counted at all: its profile count is kept on the account row."""
     if len(conditions) == 1:  # the whole account
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(ViewerProfile).where(*conditions)) or 0
-        return total, None, False
+        return account.total_viewers, None, False
     short = bool(query.search) and len(query.search.lstrip("@").casefold()) < viewer_search.MIN_TERM
     key = (ViewerProfile.handle_folded, ViewerProfile.nickname_folded, ViewerProfile.id) if short \
         else (ViewerProfile.id,)
@@ -245,25 +247,15 @@ class Overview:
 
 
 def overview(account: TikTokAccount, now: datetime) -> Overview:
-    """The five stats cards, in one statement of index-only reads rather than a pass over every
-    profile's row: the count and the average watchtime from the watchtime index, the coins from
-    the coins index, the VIP and active counts from a range of theirs."""
-    mine = ViewerProfile.account_id == account.id
-
-    def figure(value: Any, *where: Any) -> Any:
-        return sa.select(value).where(mine, *where).correlate(None).scalar_subquery()
-
-    counted = sa.select(sa.func.count().label("viewers"),
-                        sa.func.coalesce(sa.func.avg(ViewerProfile.total_watch_seconds), 0).label("watch")
-                        ).where(mine).subquery()
-    row = db.session.execute(sa.select(
-        counted.c.viewers,
-        figure(sa.func.coalesce(sa.func.sum(ViewerProfile.total_coins), 0)),
-        counted.c.watch,
-        figure(sa.func.count(), ViewerProfile.vip_tier_id.is_not(None)),
-        figure(sa.func.count(), ViewerProfile.last_seen_at >= now - timedelta(days=ACTIVE_DAYS)),
-    )).one()
-    return Overview(int(row[0]), int(row[1]), round(float(row[2])), int(row[3]), int(row[4]))
+    """The five stats cards. Four are kept on the account row (services/account_figures.py), so
+    they cost nothing however many profiles there are; "active in the last 30 days" depends on
+    the clock and is counted on a range of the last-seen index (only the active profiles' entries)."""
+    active = db.session.scalar(sa.select(sa.func.count()).select_from(ViewerProfile).where(
+        ViewerProfile.account_id == account.id,
+        ViewerProfile.last_seen_at >= now - timedelta(days=ACTIVE_DAYS))) or 0
+    viewers = account.total_viewers
+    return Overview(viewers, account.total_coins, round(account.total_watch_seconds / viewers) if viewers else 0,
+                    account.vip_viewers, active)
 
 
 @dataclass(frozen=True)
@@ -492,12 +484,14 @@ def toggle_favorite(viewer: ViewerProfile, now: datetime) -> None:
 def delete_viewer(viewer: ViewerProfile) -> None:
     """Erase the viewer: profile, sessions, gifts, interactions and heatmap rows, in one transaction.
     Rows are deleted explicitly rather than trusting cascades, which SQLite only honours with a pragma."""
-    viewer_id = viewer.id
-    db.session.execute(sa.update(TikTokAccount).where(TikTokAccount.id == viewer.account_id).values(
-        total_viewers=TikTokAccount.total_viewers - 1, total_coins=TikTokAccount.total_coins - viewer.total_coins))
+    viewer_id, account_id = viewer.id, viewer.account_id
     for model in (ViewerActivity, ViewerInteraction, ViewerGift, ViewerSession, GiftStreak):
         db.session.execute(sa.delete(model).where(model.viewer_id == viewer_id))
-    db.session.execute(sa.delete(ViewerProfile).where(ViewerProfile.id == viewer_id))
+    # The account's figures lose what the deleted row held (not what this request loaded earlier).
+    deleted = db.session.execute(sa.delete(ViewerProfile).where(ViewerProfile.id == viewer_id).returning(
+        ViewerProfile.total_coins, ViewerProfile.total_watch_seconds, ViewerProfile.vip_tier_id)).one_or_none()
+    if deleted is not None:
+        account_figures.add(account_id, **{name: -value for name, value in account_figures.share(deleted).items()})
     db.session.commit()
 
 

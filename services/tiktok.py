@@ -185,15 +185,5 @@ def unlink_profile_by_streamer(account: TikTokAccount, profile_id: int) -> bool:
 
 
 def account_totals(account: TikTokAccount) -> dict[str, int]:
-    """The status card's totals, kept on the account row by the writer (no count per push)."""
+    """The status card's totals, kept on the account row (services/account_figures.py)."""
     return {"viewers": account.total_viewers, "coins": account.total_coins}
-
-
-def recount_totals(account_id: int) -> None:
-    """Set the account's kept totals from its profiles (after profiles were written in bulk, not by
-    the writer: the demo's and the benchmarks' seeds). The caller commits."""
-    mine = ViewerProfile.account_id == account_id
-    db.session.execute(sa.update(TikTokAccount).where(TikTokAccount.id == account_id).values(
-        total_viewers=sa.select(sa.func.count()).where(mine).scalar_subquery(),
-        total_coins=sa.select(sa.func.coalesce(sa.func.sum(ViewerProfile.total_coins), 0)).where(mine)
-        .scalar_subquery()))

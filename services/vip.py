@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import TikTokAccount, ViewerProfile, VipTier
+from services import account_figures
 from services.errors import FieldError
 from services.notices import Notice
 
@@ -62,7 +63,7 @@ def reevaluate_vip(account: TikTokAccount, viewer_ids: Iterable[int], now: datet
                   ViewerProfile.handle, ViewerProfile.nickname)
         .where(ViewerProfile.id.in_(ids), automatic)
     ).all()
-    notices = []
+    notices, vips = [], 0
     for row in rows:
         tier = qualifying_tier(tiers, row.total_coins, row.total_watch_seconds, row.total_visits)
         new_id = tier.id if tier else None
@@ -74,9 +75,12 @@ def reevaluate_vip(account: TikTokAccount, viewer_ids: Iterable[int], now: datet
             values["vip_since"] = None
         elif old is None:
             values["vip_since"] = now
-        db.session.execute(sa.update(ViewerProfile).where(ViewerProfile.id == row.id, automatic).values(**values))
+        moved = db.session.execute(sa.update(ViewerProfile).where(ViewerProfile.id == row.id, automatic)
+                                   .values(**values)).rowcount
+        vips += account_figures.vip_change(row.vip_tier_id, new_id) if moved == 1 else 0
         if tier is not None and (old is None or tier.rank > old.rank) and not row.is_blocked:
             notices.append(Notice("vip", f"@{row.handle} is now {tier.name} VIP", row.id))
+    account_figures.add(account.id, vip_viewers=vips)
     return notices
 
 
@@ -84,21 +88,24 @@ def set_vip(account: TikTokAccount, viewer: ViewerProfile, choice: str, tier: Vi
             now: datetime) -> None:
     """The profile editor's VIP choice (the caller commits): "auto" hands the viewer back to
     automation, "none" locks them out of VIP (a removed VIP stays removed), a tier sets and locks it."""
+    old_tier_id = viewer.vip_tier_id
     if choice == "auto":
         if viewer.vip_source == "manual":
             # Clearing the lock hands the viewer back to automation, which decides afresh.
             viewer.vip_source = viewer.vip_tier_id = viewer.vip_since = None
+            account_figures.add(account.id, vip_viewers=account_figures.vip_change(old_tier_id, None))
             db.session.flush()
             reevaluate_vip(account, [viewer.id], now)
             db.session.refresh(viewer)
         return
     if choice == "none":
         viewer.vip_tier_id, viewer.vip_source, viewer.vip_since = None, "manual", None
-        return
-    assert tier is not None and tier.account_id == account.id
-    if viewer.vip_tier_id is None:
-        viewer.vip_since = now
-    viewer.vip_tier_id, viewer.vip_source = tier.id, "manual"
+    else:
+        assert tier is not None and tier.account_id == account.id
+        if viewer.vip_tier_id is None:
+            viewer.vip_since = now
+        viewer.vip_tier_id, viewer.vip_source = tier.id, "manual"
+    account_figures.add(account.id, vip_viewers=account_figures.vip_change(old_tier_id, viewer.vip_tier_id))
 
 
 # --- the tiers editor ----------------------------------------------------------------------------
@@ -184,8 +191,9 @@ def move_tier(account: TikTokAccount, tier: VipTier, direction: str, now: dateti
 
 def delete_tier(account: TikTokAccount, tier: VipTier, now: datetime) -> None:
     """Delete a tier; viewers set to it by hand go back to automatic, then everyone is re-ranked."""
-    db.session.execute(sa.update(ViewerProfile).where(ViewerProfile.vip_tier_id == tier.id).values(
-        vip_tier_id=None, vip_source=None, vip_since=None))
+    unset = db.session.execute(sa.update(ViewerProfile).where(ViewerProfile.vip_tier_id == tier.id).values(
+        vip_tier_id=None, vip_source=None, vip_since=None)).rowcount
+    account_figures.add(account.id, vip_viewers=-unset)
     db.session.delete(tier)
     _reevaluate_all(account, now)
     db.session.commit()

@@ -26,7 +26,7 @@ from models import (
     VipTier,
 )
 from realtime.channels import may_subscribe
-from services import exports, studio, tiktok, vip
+from services import account_figures, exports, studio, tiktok, vip
 from services.local_time import local_time
 from services.studio import ViewerQuery
 from tests.factories import make_user
@@ -370,6 +370,66 @@ def test_overview_cards_birthdays_and_who_is_in_the_live(client, account):
     assert "Total viewers" in body and 'data-stat="viewers">5<' in body and "30,004" in body
     assert "turns 30" in body and "Today" in body and "@cat_x" in body
     assert "Active in this LIVE: " in body and "This LIVE" in body and "Activity" in body
+
+
+def kept_figures_match_a_recount(account) -> dict[str, int]:  # noqa: ANN001
+    """The figures on the account row, after checking they equal a fresh count over the profiles."""
+    db.session.expire_all()
+    kept = account_figures.stored(account.id)
+    assert kept == account_figures.recounted(account.id)
+    return kept
+
+
+def test_the_figures_kept_on_the_account_row_equal_a_recount_after_every_change(client, account):
+    """Ingest batches, live end, an unfinished streak, tier edits, a tier set by hand, a deletion:
+    after each, the overview's figures (kept on the account row) are what counting would give."""
+    token = log_in(client, "riley")
+    assert kept_figures_match_a_recount(account) == {  # no watchtime yet: the sessions are still open
+        "total_viewers": 5, "total_coins": 29_999 + 5, "total_watch_seconds": 0, "vip_viewers": 0}
+    # A LIVE: a new viewer, bob's comments two minutes apart, a streak whose end never comes, then
+    # live end, which closes the sessions (their watchtime) and counts the streak's last tick.
+    start = NOW - timedelta(minutes=10)
+    fay, bob = viewer(6, "fay", nickname="Fay"), viewer(2, "bob.builder", nickname="BOB the Builder")
+    record(account, event("live_start", start, None), event("comment", start, fay, text="hey"),
+           event("comment", start, bob, text="back"), at=start)
+    record(account, event("comment", start + timedelta(minutes=2), bob,
+                          text="still here"),
+           gift(start + timedelta(minutes=3), fay, "Rose", price=2, repeat=4, streaking=True),
+           at=start + timedelta(minutes=3))
+    record(account, event("live_end", start + timedelta(minutes=5), None), at=start + timedelta(minutes=5))
+    kept = kept_figures_match_a_recount(account)
+    assert (kept["total_viewers"], kept["total_coins"]) == (6, 29_999 + 5 + 8)
+    # bob: 2 min in the first LIVE's session, closed by his return, and 2 in this one; dan's
+    # 5 min, fay's 3 (her streak's ticks are activity), closed at live end.
+    assert kept["total_watch_seconds"] == 120 + 120 + 300 + 180
+    body = client.get(f"/studio/accounts/{account.id}").get_data(as_text=True)
+    assert 'data-stat="viewers">6<' in body and "30,012" in body and 'data-stat="vip">0<' in body
+
+    # A tier anyone with a coin reaches: ann, bob and fay become VIPs automatically.
+    tiers = f"/studio/accounts/{account.id}/tiers"
+    client.post(tiers, data={"csrf_token": token, "new-name": "Fan", "new-min_coins": "1",
+                             "new-min_watch_hours": "0", "new-min_visits": "1", "new-colour": "#112233",
+                             "new-benefits": ""})
+    assert kept_figures_match_a_recount(account)["vip_viewers"] == 3
+    # By hand: cat gets Gold, bob is locked out, ann goes back to automatic (and qualifies again).
+    gold = db.session.scalar(sa.select(VipTier).where(VipTier.account_id == account.id, VipTier.name == "Gold"))
+    for handle, choice in (("cat_x", str(gold.id)), ("bob.builder", "none"), ("ann_50%", "auto")):
+        profile = f"/studio/accounts/{account.id}/viewers/{by_handle(account, handle).id}"
+        assert client.post(profile, data=editor_data(token, vip=choice)).status_code in (200, 303)
+    assert kept_figures_match_a_recount(account)["vip_viewers"] == 3  # ann, fay and cat
+    # Deleting the Fan tier hands its viewers back to automation, which finds no tier for them.
+    fan = db.session.scalar(sa.select(VipTier).where(VipTier.account_id == account.id, VipTier.name == "Fan"))
+    client.post(f"{tiers}/{fan.id}/delete", data={"csrf_token": token})
+    assert kept_figures_match_a_recount(account)["vip_viewers"] == 1  # cat, set by hand
+    # Deleting a viewer takes their share away: cat (the VIP) and bob (coins and watchtime).
+    for handle in ("cat_x", "bob.builder"):
+        url = f"/studio/accounts/{account.id}/viewers/{by_handle(account, handle).id}/delete"
+        client.post(url, data={"csrf_token": token, "confirm": handle})
+    kept = kept_figures_match_a_recount(account)
+    assert kept == {"total_viewers": 4, "total_coins": 29_999 + 8, "total_watch_seconds": 300 + 180,
+                    "vip_viewers": 0}
+    page = client.get(f"/studio/accounts/{account.id}/viewers").get_data(as_text=True)
+    assert "4 viewers" in page
 
 
 def test_leaderboards_leave_out_blocked_viewers_and_cover_three_periods(client, account):
