@@ -14,13 +14,14 @@ from flask import Flask
 
 def fresh_database(tmp: Path) -> tuple[str, Callable[[], None]]:
     """A new empty database and a function that drops it: a SQLite file in `tmp`, or a new
-    database on the server `DATABASE_URL` names."""
+    database on the server `DATABASE_URL` names (called BENCH_DATABASE_NAME when that is set, for a
+    machine where each user may only create a database of a given name; it must not exist yet)."""
     from config import normalise_database_url
 
     if not os.environ.get("DATABASE_URL"):
         return f"sqlite:///{tmp / 'bench.db'}", lambda: None
     server = sa.engine.make_url(normalise_database_url(os.environ["DATABASE_URL"]))
-    name = f"streamshop_bench_{uuid.uuid4().hex[:8]}"
+    name = os.environ.get("BENCH_DATABASE_NAME") or f"streamshop_bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
