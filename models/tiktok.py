@@ -168,7 +168,14 @@ class ViewerSession(db.Model):
     """One stretch of a viewer's presence in one LIVE (TikTok sends no "leave": see the spec)."""
 
     __tablename__ = "viewer_sessions"
-    __table_args__ = (sa.Index("ix_viewer_sessions_viewer_started", "viewer_id", "started_at"),)
+    __table_args__ = (
+        sa.Index("ix_viewer_sessions_viewer_started", "viewer_id", "started_at"),
+        # The overview's LIVE picture (services/studio_activity.py): the latest LIVE, and one LIVE's
+        # sessions, read from an index rather than by sorting or scanning every session of the account.
+        sa.Index("ix_viewer_sessions_account_started", "account_id", "started_at"),
+        sa.Index("ix_viewer_sessions_account_room_started", "account_id", "room_id", "started_at"),
+        sa.Index("ix_viewer_sessions_account_room_last", "account_id", "room_id", "last_activity_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     viewer_id: Mapped[int] = mapped_column(sa.ForeignKey("viewer_profiles.id", ondelete="CASCADE"))
@@ -212,6 +219,7 @@ class ViewerGift(db.Model):
     __table_args__ = (
         sa.Index("ix_viewer_gift_history_viewer_sent", "viewer_id", "sent_at"),
         sa.Index("ix_viewer_gift_history_account_sent", "account_id", "sent_at"),
+        sa.Index("ix_viewer_gift_history_account_room_sent", "account_id", "room_id", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -235,6 +243,7 @@ class ViewerInteraction(db.Model):
         sa.CheckConstraint("kind IN ('comment', 'like', 'share', 'follow')", name="kind_known"),
         sa.Index("ix_viewer_interactions_viewer_occurred", "viewer_id", "occurred_at"),
         sa.Index("ix_viewer_interactions_account_occurred", "account_id", "occurred_at"),
+        sa.Index("ix_viewer_interactions_account_room_occurred", "account_id", "room_id", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,7 @@ owns it (`services.tiktok.owned_account`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -41,6 +41,8 @@ MATCHES_LISTED = 2_000
 #: A search shorter than a trigram (1-2 characters) counts its matches up to this many.
 SHORT_SEARCH_COUNTED = 10_000
 ACTIVE_DAYS = 30
+#: The overview lists this many upcoming birthdays, soonest first, and says how many more there are.
+BIRTHDAYS_SHOWN = 20
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 FILTERS = {
@@ -287,30 +289,53 @@ class UpcomingBirthday:
     age: int | None
 
 
-def upcoming_birthdays(account: TikTokAccount, now: datetime, days: int = 7) -> list[UpcomingBirthday]:
-    """Birthdays in the next `days` days (today first) in the account's time zone, with the age
-    they turn when the year is known; blocked viewers are left out."""
+@dataclass(frozen=True)
+class UpcomingBirthdays:
+    """The soonest upcoming birthdays (at most the number asked for) and how many there are in all."""
+
+    items: list[UpcomingBirthday]
+    total: int
+
+    def __iter__(self) -> Iterator[UpcomingBirthday]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def upcoming_birthdays(account: TikTokAccount, now: datetime, days: int = 7,
+                       limit: int | None = None) -> UpcomingBirthdays:
+    """Birthdays in the next `days` days (today first, then by handle) in the account's time zone,
+    with the age they turn when the year is known; blocked viewers are left out. At most `limit`
+    (BIRTHDAYS_SHOWN unless told) are loaded: a million profiles have about a thousand birthdays a
+    week, and the overview shows a few and how many more; `total` counts them all."""
     today = local_time(now, account.time_zone).date()
     dates = [today + timedelta(days=offset) for offset in range(days)]
     wanted = {(day.month, day.day) for day in dates}
     if (2, 28) in wanted:
         wanted.add((2, 29))  # celebrated on 28 February in other years
-    rows = db.session.scalars(
-        sa.select(ViewerProfile).where(
+    # Only the columns the order needs are read for every match; whole profiles for the shown ones.
+    rows = db.session.execute(
+        sa.select(ViewerProfile.id, ViewerProfile.handle, ViewerProfile.birthday_month, ViewerProfile.birthday_day,
+                  ViewerProfile.birthday_year).where(
             ViewerProfile.account_id == account.id, ViewerProfile.is_blocked.is_(False),
             # The month alone lets SQLite seek the birthday index (it cannot for a row-value IN).
             ViewerProfile.birthday_month.in_(sorted({month for month, _ in wanted})),
             sa.tuple_(ViewerProfile.birthday_month, ViewerProfile.birthday_day).in_(sorted(wanted)))
-    )
+    ).all()
     found = []
-    for viewer in rows:
+    for row in rows:
         for offset, day in enumerate(dates):
-            if birthday_in_year(viewer.birthday_month, viewer.birthday_day, day.year) == day:
-                found.append(UpcomingBirthday(viewer, day, offset,
-                                              age_on(viewer.birthday_year, viewer.birthday_month,
-                                                     viewer.birthday_day, day)))
+            if birthday_in_year(row.birthday_month, row.birthday_day, day.year) == day:
+                found.append((offset, row.handle, row.id, day,
+                              age_on(row.birthday_year, row.birthday_month, row.birthday_day, day)))
                 break
-    return sorted(found, key=lambda item: (item.days_until, item.viewer.handle))
+    found.sort()
+    shown = found[:BIRTHDAYS_SHOWN if limit is None else limit]
+    viewers = {viewer.id: viewer for viewer in db.session.scalars(
+        sa.select(ViewerProfile).where(ViewerProfile.id.in_([viewer_id for _, _, viewer_id, _, _ in shown])))}
+    return UpcomingBirthdays([UpcomingBirthday(viewers[viewer_id], day, offset, age)
+                              for offset, _, viewer_id, day, age in shown], len(found))
 
 
 # --- heatmap -------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ what the ingester stores (sessions, interactions, gifts), so it is the same afte
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -131,28 +132,40 @@ def _feed(account: TikTokAccount, room: str, limit: int) -> list[ActivityItem]:
 
 def _series(account: TikTokAccount, room: str) -> tuple[Series, Series]:
     """Viewers present in each minute (a session spans its start to its last activity) and coins
-    gifted in each minute, over the LIVE's latest CHART_MINUTES minutes."""
-    sessions = db.session.execute(
-        sa.select(ViewerSession.started_at, sa.func.coalesce(ViewerSession.ended_at, ViewerSession.last_activity_at))
-        .where(ViewerSession.account_id == account.id, ViewerSession.room_id == room)
-    ).all()
-    gifts = db.session.execute(
-        sa.select(ViewerGift.sent_at, ViewerGift.coins)
-        .where(ViewerGift.account_id == account.id, ViewerGift.room_id == room)
-    ).all()
-    moments = [end for _, end in sessions] + [sent for sent, _ in gifts]
-    if not moments:
+    gifted in each minute, over the LIVE's latest CHART_MINUTES minutes.
+
+    Only what those minutes need is read: the LIVE's first and last moments are index seeks, then
+    the sessions still active and the gifts sent in the window are index ranges (a LIVE with tens
+    of thousands of viewers is not read whole on every refresh of the overview)."""
+    sessions_here = (ViewerSession.account_id == account.id, ViewerSession.room_id == room)
+    gifts_here = (ViewerGift.account_id == account.id, ViewerGift.room_id == room)
+    bounds = db.session.execute(sa.select(
+        sa.select(sa.func.min(ViewerSession.started_at)).where(*sessions_here).scalar_subquery(),
+        sa.select(sa.func.max(ViewerSession.last_activity_at)).where(*sessions_here).scalar_subquery(),
+        sa.select(sa.func.min(ViewerGift.sent_at)).where(*gifts_here).scalar_subquery(),
+        sa.select(sa.func.max(ViewerGift.sent_at)).where(*gifts_here).scalar_subquery(),
+    )).one()
+    starts = [moment for moment in (bounds[0], bounds[2]) if moment is not None]
+    ends = [moment for moment in (bounds[1], bounds[3]) if moment is not None]
+    if not ends:
         return Series("Viewers", [], None), Series("Coins", [], None)
-    last = _minute(max(moments))
-    first = max(_minute(min([start for start, _ in sessions] + [sent for sent, _ in gifts])),
-                last - timedelta(minutes=CHART_MINUTES - 1))
+    last = _minute(max(ends))
+    window = last - timedelta(minutes=CHART_MINUTES - 1)
+    first = max(_minute(min(starts)), window)
+    sessions = db.session.execute(sa.select(ViewerSession.started_at, ViewerSession.last_activity_at)
+                                  .where(*sessions_here, ViewerSession.last_activity_at >= first)).all()
+    gifts = db.session.execute(sa.select(ViewerGift.sent_at, ViewerGift.coins)
+                               .where(*gifts_here, ViewerGift.sent_at >= first)).all()
     minutes = int((last - first).total_seconds() // 60) + 1
-    viewers = [0] * minutes
+    # Each session adds one from its first minute to its last: marked at both ends, then summed.
+    changes = [0] * (minutes + 1)
     for start, end in sessions:
         low = max(int((_minute(start) - first).total_seconds() // 60), 0)
         high = min(int((_minute(end) - first).total_seconds() // 60), minutes - 1)
-        for index in range(low, high + 1):
-            viewers[index] += 1
+        if low <= high:
+            changes[low] += 1
+            changes[high + 1] -= 1
+    viewers = list(itertools.accumulate(changes[:minutes]))
     coins = [0] * minutes
     for sent, amount in gifts:
         index = int((_minute(sent) - first).total_seconds() // 60)

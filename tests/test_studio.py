@@ -351,7 +351,7 @@ def test_tiers_reorder_and_delete(client, account):
 # --- overview, leaderboards, heatmap -----------------------------------------------------------
 
 
-def test_overview_cards_birthdays_and_who_is_in_the_live(client, account):
+def test_overview_cards_birthdays_and_who_is_in_the_live(client, account, monkeypatch):
     log_in(client, "riley")
     record(account, event("live_start", NOW - timedelta(hours=1), None))
     dan, cat, eve = (by_handle(account, handle) for handle in ("dan", "cat_x", "eve"))
@@ -370,6 +370,13 @@ def test_overview_cards_birthdays_and_who_is_in_the_live(client, account):
     assert "Total viewers" in body and 'data-stat="viewers">5<' in body and "30,004" in body
     assert "turns 30" in body and "Today" in body and "@cat_x" in body
     assert "Active in this LIVE: " in body and "This LIVE" in body and "Activity" in body
+    # Only the soonest are listed (a million profiles have a thousand birthdays a week), and the rest counted.
+    monkeypatch.setattr(studio, "BIRTHDAYS_SHOWN", 1)
+    soonest = studio.upcoming_birthdays(account, NOW)
+    assert ([item.viewer.handle for item in soonest], soonest.total) == (["dan"], 2)
+    body = client.get(f"/studio/accounts/{account.id}").get_data(as_text=True)
+    listed = body.split('id="birthdays-title"')[1].split("</section>")[0]
+    assert "@dan" in listed and "@cat_x" not in listed and "and 1 more in the next 7 days" in listed
 
 
 def kept_figures_match_a_recount(account) -> dict[str, int]:  # noqa: ANN001
@@ -596,4 +603,4 @@ def test_a_29_february_birthday_comes_up_on_28_february_in_other_years(account):
             ] == [("2027-02-28", 3, 27)]
     leap = datetime(2028, 2, 25, 12, 0, tzinfo=UTC)
     assert [item.day.isoformat() for item in studio.upcoming_birthdays(account, leap)] == ["2028-02-29"]
-    assert studio.upcoming_birthdays(account, datetime(2027, 3, 1, 12, 0, tzinfo=UTC)) == []
+    assert studio.upcoming_birthdays(account, datetime(2027, 3, 1, 12, 0, tzinfo=UTC)).items == []
