@@ -67,3 +67,57 @@ def test_upgrade_an_empty_postgresql_database(tmp_path):
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_the_account_figures_migration_counts_them_from_existing_profiles(tmp_path):
+    """0012 gives existing accounts their kept figures (watchtime, VIPs, and the two 0009 kept),
+    counted from their profiles: a database with viewers, put back to 0011's schema by hand (a
+    batch downgrade on SQLite would recreate the accounts table, which its foreign keys forbid
+    while profiles point at it) and upgraded again."""
+    from datetime import UTC, datetime, timedelta
+
+    from app import create_app
+    from ingest import rules
+    from models import VipTier
+    from services import account_figures, tiktok
+    from tests.factories import make_user
+    from tests.ingest_support import FakeClock, event, gift, viewer
+    from tests.support import FAST_HASH
+
+    url = f"sqlite:///{tmp_path / 'figures.db'}"
+    assert flask_cli(url, "db", "upgrade", instance=tmp_path).returncode == 0
+    app = create_app({"STREAMSHOP_ENV": "testing", "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url,
+                      "PASSWORD_HASH_METHOD": FAST_HASH, "INSTANCE_PATH": str(tmp_path)})
+    start = datetime(2026, 11, 1, 20, 0, tzinfo=UTC)
+    with app.app_context():
+        account_id = tiktok.link_account(make_user("figures"), "figures.live", "UTC").id
+        ann, bob = viewer(1, "ann"), viewer(2, "bob")
+        rules.apply_batch(account_id, [event("live_start", start, None), gift(start, ann, price=300, repeat=2),
+                                       event("comment", start, bob, text="hi"),
+                                       event("comment", start + timedelta(minutes=4), bob, text="bye"),
+                                       event("live_end", start + timedelta(minutes=5), None)],
+                          FakeClock(start + timedelta(minutes=5)))
+        gold = db.session.scalar(sa.select(VipTier.id).where(VipTier.account_id == account_id, VipTier.name == "Gold"))
+        db.session.execute(sa.text("UPDATE viewer_profiles SET vip_tier_id = :gold, vip_source = 'manual' "
+                                   "WHERE handle = 'ann'"), {"gold": gold})
+        db.session.execute(sa.text("UPDATE tiktok_accounts SET total_viewers = 0, total_coins = 0"))
+        db.session.commit()
+        expected = account_figures.recounted(account_id)
+        for statement in ("ALTER TABLE tiktok_accounts DROP COLUMN total_watch_seconds",
+                          "ALTER TABLE tiktok_accounts DROP COLUMN vip_viewers",
+                          *(f"DROP INDEX {name}" for name in (
+                              "ix_viewer_sessions_account_started", "ix_viewer_sessions_account_room_started",
+                              "ix_viewer_sessions_account_room_last", "ix_viewer_gift_history_account_room_sent",
+                              "ix_viewer_interactions_account_room_occurred")),
+                          "UPDATE alembic_version SET version_num = '0011_i10_video'"):
+            db.session.execute(sa.text(statement))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    assert expected == {"total_viewers": 2, "total_coins": 600, "total_watch_seconds": 240, "vip_viewers": 1}
+    upgraded = flask_cli(url, "db", "upgrade", instance=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    with app.app_context():
+        assert account_figures.stored(account_id) == expected
+        db.session.remove()
+        db.engine.dispose()
