@@ -68,7 +68,10 @@ def socket(ws) -> None:  # noqa: ANN001
         reader.kill()
         presence.socket_closed(app, present, person.user_id, person.visitor_id)
     if subscription.close_reason == "shutdown":
-        ws.close(reason=1001, message="Server restarting")
+        # 1012 "service restart", not 1001 "going away": the htmx ws extension treats 1001 as final
+        # and the page would stay on polling until a reload; after 1012 it reconnects (to the next
+        # worker, or to this server once it is back) and catches up (static/js/app.js).
+        ws.close(reason=1012, message="Server restarting")
     elif subscription.close_reason == "hub-down":
         # 1013 "try again later": the page polls meanwhile and reconnects (then catches up).
         ws.close(reason=1013, message="Live updates paused")

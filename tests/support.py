@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -70,11 +71,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Server:
-    """A real `gunicorn -k gevent wsgi:app` process on a free loopback port."""
+#: Ports whose server a test stopped on purpose: a page still open on one retries its socket and
+#: Chromium logs each refused attempt, which is then expected (see `ConsoleErrors`). A port stays
+#: here when its server is restarted, because Playwright may report the refusals only later.
+STOPPED_PORTS: set[int] = set()
 
-    def __init__(self, env: dict[str, str], workers: int = 1) -> None:
-        self.port = free_port()
+
+class Server:
+    """A real `gunicorn -k gevent wsgi:app` process on a free loopback port (or on `port`, to
+    restart a stopped server where its pages expect it)."""
+
+    def __init__(self, env: dict[str, str], workers: int = 1, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(env.get("INSTANCE_PATH", "/tmp")) / f"gunicorn-{self.port}.log"
         # No media server unless a video test asks for one (tests/video_support.py), on a port of its own.
@@ -112,6 +120,7 @@ class Server:
     def stop(self, timeout: float = 30) -> float:
         """SIGTERM (a graceful stop) and wait; returns the seconds it took to exit."""
         started = time.monotonic()
+        STOPPED_PORTS.add(self.port)
         end_process(self.process, timeout)
         took = time.monotonic() - started
         self.log.close()
@@ -125,6 +134,39 @@ def running_server(env: dict[str, str], workers: int = 1) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+#: What a page logs while its server is away: its socket retries (refused, or cut off by a server
+#: that is stopping) and polls fail, and htmx reports each (a socket error prints "[object Event]").
+_SERVER_AWAY = re.compile(r"ERR_CONNECTION_REFUSED|^WebSocket connection to 'ws://[^']*' failed|^\[object Event\]$"
+                          r"|^htmx:(sendError|afterRequest), ")
+
+
+class ConsoleErrors(list):
+    """The console errors of the pages it watches that a test did not expect (their texts).
+
+    Once a test stops a page's server on purpose, the page retries its socket and polls, and
+    Chromium and htmx log each refused attempt: those are expected, for that page only, and so is
+    whatever `also_expected` matches.
+    """
+
+    def __init__(self, also_expected: re.Pattern | None = None) -> None:
+        super().__init__()
+        self.also_expected = also_expected
+
+    def watch(self, page) -> None:  # noqa: ANN001 - a Playwright Page
+        def console(message) -> None:  # noqa: ANN001 - a Playwright ConsoleMessage
+            if message.type != "error":
+                return
+            text = message.text
+            if self.also_expected and self.also_expected.search(text):
+                return
+            if urlsplit(page.url).port in STOPPED_PORTS and _SERVER_AWAY.search(text):
+                return
+            self.append(text)
+
+        page.on("console", console)
+        page.on("pageerror", lambda error: self.append(str(error)))
 
 
 class Browser(httpx.Client):

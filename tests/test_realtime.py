@@ -86,4 +86,4 @@ def test_graceful_stop_closes_open_sockets_instead_of_waiting(app, app_ctx):
     for ws in sockets:
         with pytest.raises(simple_websocket.ConnectionClosed):
             ws.receive(timeout=5)
-        assert ws.close_reason == 1001
+        assert ws.close_reason == 1012  # service restart: pages reconnect

@@ -39,6 +39,7 @@
   }
 
   function socketDown(event) {
+    document.body.classList.remove("socket-up");
     document.body.classList.add("socket-down");
     wasDown = true;
     if (pollTimer === null) {

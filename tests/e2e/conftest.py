@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from tests.support import ConsoleErrors
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
@@ -14,15 +16,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def _expected(console_text: str) -> bool:
-    """Chromium logs every 4xx answer; a 422 form re-render or a 401 failed login is a normal answer."""
-    return bool(re.search(r"status of (401|422) ", console_text))
+#: Chromium logs every 4xx answer; a 422 form re-render or a 401 failed login is a normal answer.
+EXPECTED_STATUS = re.compile(r"status of (401|422) ")
 
 
 @pytest.fixture(name="new_page")
 def new_page_fixture(chromium):  # noqa: ANN001, ANN201
-    """Opens pages in fresh browser contexts (separate people); fails the test on console errors."""
-    contexts, errors = [], []
+    """Opens pages in fresh browser contexts (separate people); fails the test on console errors
+    (but for a 401/422 answer, and the socket retries of a page whose server the test stopped)."""
+    contexts, errors = [], ConsoleErrors(also_expected=EXPECTED_STATUS)
 
     def open_page():  # noqa: ANN202
         context = chromium.new_context()
@@ -30,9 +32,7 @@ def new_page_fixture(chromium):  # noqa: ANN001, ANN201
         page = context.new_page()
         # Generous: CI shares two cores. Every wait ends as soon as its condition holds.
         page.set_default_timeout(60_000)
-        page.on("console", lambda message: message.type == "error" and not _expected(message.text)
-                and errors.append(message.text))
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        errors.watch(page)
         return page
 
     yield open_page
