@@ -23,7 +23,6 @@ from forms.selling import (
 from models import LiveStream, Product
 from services import auctions, claims, flash_sales, giveaways, holds, live, selling
 from services.errors import DomainError, FieldError, NotFound
-from services.money import format_money
 from web import redirect_to, render, wants_fragment
 
 bp = Blueprint("selling", __name__)
@@ -41,7 +40,7 @@ def _selling_context() -> dict:
         state = selling.show_selling(stream.id)
         return {"selling": state, "claims": claims.recent_claims(stream), "settings": holds.settings(stream.id),
                 "unlinked": claims.unlinked_claims(stream),
-                "auction_history": auctions.bid_history(state.auction)[-10:] if state.auction else []}
+                "auction_history": auctions.bid_history(state.auction, last=10) if state.auction else []}
 
     return {"my_holds": my_holds, "selling_now": utcnow, "show_selling": selling.show_selling,
             "selling_console": selling_console}
@@ -71,23 +70,20 @@ def _done(stream: LiveStream, message: str | None = None):  # noqa: ANN202
 @limiter.limit("10 per 2 seconds", key_func=lambda: f"bid:{current_user.id}")
 def bid(auction_id: int):
     form = BidForm()
-    auction = auctions.get_auction(auction_id)
     message, error, status = None, False, 200
     try:
         _valid(form)
-        auction = auctions.place_bid(auction.id, current_user, form.amount.cents, form.kind.data)
-        currency = auction.product.currency
-        if auction.leader_id == current_user.id:
-            message = f"You lead at {format_money(auction.current_price_cents, currency)}."
-        else:
-            message = (f"Outbid: another bidder's maximum is higher. The price is now "
-                       f"{format_money(auction.current_price_cents, currency)}.")
+        # place_bid reads only what it needs (the hammering crowd's refusals stay cheap).
+        auction = auctions.place_bid(auction_id, current_user, form.amount.cents, form.kind.data)
+        message = auctions.standing(auction, current_user.id)
+    except NotFound:
+        raise
     except DomainError as refused:
         message, error, status = refused.message or "That bid was refused.", True, 422
     if wants_fragment():
-        return render("live/_bid_result.html", auction=auction, message=message, error=error, status=status)
+        return render("live/_bid_result.html", auction_id=auction_id, message=message, error=error, status=status)
     flash(message, "error" if error else "success")
-    return redirect_to(url_for("live.show", stream_id=auction.stream_id))
+    return redirect_to(url_for("live.show", stream_id=auctions.get_auction(auction_id).stream_id))
 
 
 @bp.post("/live/giveaways/<int:giveaway_id>/enter")

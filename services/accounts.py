@@ -87,7 +87,8 @@ def user_for_session(cookie_id: str) -> User | None:
     if not user_id.isascii() or not user_id.isdigit() or len(user_id) > 18 or not token:
         return None
     user = db.session.scalar(
-        sa.select(User).join(LoginSession, LoginSession.user_id == User.id)
+        # The shop in the same query: every request of a logged-in user comes through here.
+        sa.select(User).options(sa.orm.joinedload(User.shop)).join(LoginSession, LoginSession.user_id == User.id)
         .where(User.id == int(user_id), LoginSession.token_hash == _token_hash(token),
                LoginSession.created_at >= utcnow() - _session_lifetime())
     )

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 
 from extensions import db, utcnow
-from models import MAX_ID, Auction, AuctionBid, LiveStream, Order, OrderItem, StreamOrder, User
+from models import MAX_ID, Auction, AuctionBid, LiveStream, Order, OrderItem, Product, Shop, StreamOrder, User
 from models.selling import AUCTION_MODES
 from services import holds
 from services.errors import FieldError, Forbidden, Invalid, NotFound
@@ -120,13 +120,22 @@ def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid
         raise Invalid("A bid is a bid or a max bid.")
     if not 0 < amount_cents <= MAX_BID_CENTS:
         raise FieldError("amount", "Enter an amount above zero.")
-    unlocked = get_auction(auction_id)
-    currency, owner_id = unlocked.product.currency, unlocked.product.shop.owner_id
-    if owner_id == bidder.id:
+    # One light read (no entities) of what a refusal needs.
+    unlocked = db.session.execute(
+        sa.select(Auction.current_price_cents, Auction.start_price_cents, Auction.increment_cents,
+                  Auction.leader_id, Product.currency, Shop.owner_id)
+        .join(Product, Product.id == Auction.product_id).join(Shop, Shop.id == Product.shop_id)
+        .where(Auction.id == auction_id)
+    ).one_or_none() if 0 < auction_id <= MAX_ID else None
+    if unlocked is None:
+        raise NotFound("There is no such auction.")
+    currency = unlocked.currency
+    if unlocked.owner_id == bidder.id:
         raise Forbidden("You cannot bid in your own auction.")
     # The price only rises, so a bid below the minimum read without the lock is too low for sure:
     # refusing it here keeps the hammering crowd's too-low bids off the auction's row lock.
-    minimum = unlocked.minimum_bid()
+    minimum = (unlocked.start_price_cents if unlocked.current_price_cents is None
+               else unlocked.current_price_cents + unlocked.increment_cents)
     if unlocked.leader_id != bidder.id and amount_cents < minimum:
         db.session.rollback()
         raise FieldError("amount", f"Bid at least {format_money(minimum, currency)}.")
@@ -135,6 +144,7 @@ def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid
         now = now or utcnow()
         if auction.status != "open" or now >= auction.ends_at:
             raise FieldError("amount", "This auction has closed.")
+        leader_before = auction.leader_id
         rows, contested = _apply_bid(auction, bidder, amount_cents, kind, now, currency)
         db.session.add_all(rows)
         auction.bid_count += len(rows)
@@ -145,8 +155,30 @@ def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid
     except Exception:
         db.session.rollback()
         raise
-    publish_auction(auction.id, now, whole=False)
+    publish_auction(auction_id, now, whole=False)
+    # A bidder whose standing this bid changed without their asking (outbid, or their maximum
+    # answered) sees it on their own pages; the bidder gets it in the answer to their request.
+    for user_id in {leader_before, auction.leader_id} - {None, bidder.id}:
+        publish_standing(auction, user_id)
     return auction
+
+
+def standing(auction: Auction, user_id: int) -> str:
+    """What a bidder's own status line says about `auction` now."""
+    price = format_money(auction.current_price_cents, auction.product.currency)
+    if auction.leader_id == user_id:
+        return f"You lead at {price}."
+    return f"Outbid: another bidder's maximum is higher. The price is now {price}."
+
+
+def publish_standing(auction: Auction, user_id: int) -> None:
+    """Push a bidder's status line to their open show pages (on their own channel)."""
+    from realtime import publish
+    from realtime.channels import user_channel
+    from realtime.fragments import render_oob
+
+    publish(user_channel(user_id), render_oob("live/_bid_result.html", auction=auction,
+                                              message=standing(auction, user_id), error=False))
 
 
 def _apply_bid(auction: Auction, bidder: User, amount: int, kind: str, now: datetime,
@@ -187,9 +219,14 @@ def _apply_bid(auction: Auction, bidder: User, amount: int, kind: str, now: date
     return [row(bidder.id, kind, amount, bid_price, bidder.id), row(leader_id, "proxy", price, price, leader_id)], True
 
 
-def bid_history(auction: Auction) -> list[AuctionBid]:
-    return list(db.session.scalars(sa.select(AuctionBid).where(AuctionBid.auction_id == auction.id)
-                                   .order_by(AuctionBid.id)))
+def bid_history(auction: Auction, last: int | None = None) -> list[AuctionBid]:
+    """The auction's bids, oldest first (only the `last` few when given: read in SQL, so a busy
+    auction's every bid does not read its whole history)."""
+    query = (sa.select(AuctionBid).where(AuctionBid.auction_id == auction.id)
+             .options(sa.orm.joinedload(AuctionBid.bidder).lazyload(User.shop)))
+    if last is None:
+        return list(db.session.scalars(query.order_by(AuctionBid.id)))
+    return list(reversed(db.session.scalars(query.order_by(AuctionBid.id.desc()).limit(last)).all()))
 
 
 def close_auction(auction: Auction, now: datetime | None = None, *, cancel: bool = False) -> bool:
@@ -262,7 +299,11 @@ def publish_auction(auction_id: int, now: datetime | None = None, *, whole: bool
     from realtime.channels import seller_channel, stream_channel
     from realtime.fragments import render_oob
 
-    auction = db.session.get(Auction, auction_id) if 0 < auction_id <= MAX_ID else None
+    # The leader's shop is never shown here: not loading it saves a query on every bid.
+    auction = db.session.scalar(
+        sa.select(Auction).where(Auction.id == auction_id)
+        .options(sa.orm.joinedload(Auction.leader).lazyload(User.shop))
+        .execution_options(populate_existing=True)) if 0 < auction_id <= MAX_ID else None
     if auction is None:
         return
     now = now or utcnow()
@@ -271,4 +312,4 @@ def publish_auction(auction_id: int, now: datetime | None = None, *, whole: bool
     publish(stream_channel(auction.stream_id),
             render_oob(public, stream=stream, auction=auction, now=now, message=None))
     publish(seller_channel(auction.stream_id), render_oob("shows/_auction.html", stream=stream, auction=auction,
-                                                          now=now, history=bid_history(auction)[-10:]))
+                                                          now=now, history=bid_history(auction, last=10)))

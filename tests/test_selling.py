@@ -271,6 +271,34 @@ def test_max_bids_answer_by_proxy(stream, board):
     assert auction.bid_count == len(history)
 
 
+def test_a_bidders_own_status_follows_bids_by_others(app, stream, board):
+    """A bidder's status line ("You lead at ...") is pushed to them when another bid changes it:
+    outbid by a higher maximum, or their own maximum answering at a new price."""
+    if hasattr(app.extensions["hub"], "redis"):
+        pytest.skip("in-process delivery is what this checks; the Redis hub is covered on real servers")
+    auction = start_auction(stream, board)
+    ann, ben, cat = make_user("ann"), make_user("ben"), make_user("cat")
+    hub = app.extensions["hub"]
+    heard = {user.id: hub.subscribe([f"user:{user.id}"]) for user in (ann, ben, cat)}
+
+    def status_lines(user) -> list[str]:  # noqa: ANN001
+        return [message for message in heard[user.id].drain(50) if isinstance(message, str)
+                and f'id="bid-result-{auction.id}"' in message]
+
+    auctions.place_bid(auction.id, ann, 3000, "max")
+    assert status_lines(ann) == []  # her own bid's answer comes back to her request
+    auctions.place_bid(auction.id, ben, 1500)  # ann's maximum answers at $16
+    [line] = status_lines(ann)
+    assert "You lead at $16.00." in line and 'hx-swap-oob="true"' in line and "data-push-if-present" in line
+    assert status_lines(ben) == []
+    auctions.place_bid(auction.id, cat, 5000, "max")  # cat overtakes ann's maximum
+    [line] = status_lines(ann)
+    assert "Outbid" in line and "$31.00" in line
+    assert status_lines(ben) == [] and status_lines(cat) == []
+    auctions.place_bid(auction.id, cat, 6000, "max")  # cat raising her own maximum changes nobody's status
+    assert status_lines(ann) == [] and status_lines(ben) == []
+
+
 def test_a_late_bid_extends_an_extend_mode_auction(stream, board):
     now = utcnow()
     auction = start_auction(stream, board, now, duration_seconds=30, extend_seconds=10)

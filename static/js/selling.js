@@ -32,3 +32,17 @@
   document.addEventListener("htmx:afterSettle", tick);
   document.addEventListener("htmx:oobAfterSwap", tick);
 })();
+
+// A bidder's status line is pushed on their own channel, which every page of theirs listens to;
+// only a page showing that auction has the line to replace. The others ignore the push (htmx
+// would log a missing swap target as an error).
+document.addEventListener("htmx:wsBeforeMessage", function (event) {
+  var message = event.detail.message;
+  if (typeof message !== "string" || message.indexOf("data-push-if-present") === -1) return;
+  var template = document.createElement("template");
+  template.innerHTML = message;
+  var pushed = template.content.firstElementChild;
+  if (pushed && pushed.hasAttribute("data-push-if-present") && !document.getElementById(pushed.id)) {
+    event.preventDefault();
+  }
+});

@@ -102,11 +102,16 @@ def test_two_phones_see_the_countdown_and_each_others_bids(app_ctx, live_server,
         expect(ben_auction.get_by_text("You lead at $13.00.")).to_be_visible()
         expect(auction.locator(".auction-leader")).to_have_text("Ben Bidder")
         expect(auction.locator(".auction-price")).to_have_text("$13.00")
+        # Ann's own status line follows: she no longer leads, and her page says so unasked.
+        expect(auction.get_by_role("status")).to_have_text(re.compile(r"Outbid.*\$13\.00"))
+        expect(auction.get_by_text("You lead at $12.00.")).to_have_count(0)
         # Ann's plain bid under Ben's maximum is answered by his proxy at once.
         auction.get_by_label(re.compile("Your bid")).fill("15")
         auction.get_by_role("button", name="Bid", exact=True).click()
         expect(auction.get_by_text(re.compile(r"Outbid.*\$16\.00"))).to_be_visible()
         expect(ben_auction.locator(".auction-price")).to_have_text("$16.00")
+        # Ben's maximum answered for him: his status line shows the new price, not the old one.
+        expect(ben_auction.get_by_role("status")).to_have_text("You lead at $16.00.")
 
         # Ann buys in the flash sale; Ben's count goes down.
         ann.get_by_role("region", name="Flash sale").get_by_role("button", name="Buy at $25.00").click()
