@@ -51,7 +51,7 @@ class Emulator:
                 "NO_PROXY": "127.0.0.1,localhost"}
 
     def state(self) -> dict[str, Any]:
-        return httpx.get(self.url + "/__emulator/state", timeout=5).json()
+        return httpx.get(self.url + "/__emulator/state", timeout=30).json()
 
     def stop(self) -> None:
         end_process(self.process, timeout=10)
