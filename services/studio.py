@@ -36,10 +36,9 @@ from services.local_time import age_on, birthday_in_year, local_time, validate_b
 from services.vip import account_tiers, set_vip
 
 PAGE_SIZE = 50
-#: A search or filter with up to this many matches is counted and paged from their ids (see `viewer_page`).
+#: A search or filter with up to this many matches is counted and paged from their ids (see
+#: `viewer_page`); a search counts no further ("2,000+ viewers").
 MATCHES_LISTED = 2_000
-#: A search shorter than a trigram (1-2 characters) counts its matches up to this many.
-SHORT_SEARCH_COUNTED = 10_000
 ACTIVE_DAYS = 30
 #: The overview lists this many upcoming birthdays, soonest first, and says how many more there are.
 BIRTHDAYS_SHOWN = 20
@@ -121,7 +120,7 @@ class ViewerPage:
     page: int
     pages: int
     tiers: dict[int, VipTier]
-    #: The total is a lower bound: a short search stopped counting (it shows as "10,000+").
+    #: The total is a lower bound: a search stopped counting at MATCHES_LISTED (it shows as "2,000+").
     more: bool = False
 
     def page_numbers(self) -> list[int]:
@@ -206,14 +205,16 @@ def matching_viewers(account: TikTokAccount, query: ViewerQuery, now: datetime) 
 def _count_matches(account: TikTokAccount, query: ViewerQuery,
                    conditions: list[Any]) -> tuple[int, list[int] | None, bool]:
     """How many profiles match, their ids when there are at most MATCHES_LISTED, and whether the
-    count stopped at SHORT_SEARCH_COUNTED (a short search), in one pass.
+    count is a lower bound, in one pass.
 
     The first MATCHES_LISTED + 1 matches are listed in id order (a trigram search: from its index)
     or, for a search too short for it, in the order of the covering search index, which holds all
-    it tests. When there are more, the count carries on after the last one listed rather than
-    reading the index again; a short search, which no index can seek, counts only up to
-    SHORT_SEARCH_COUNTED, so a million profiles are not all tested to print one number. The whole
-    account is not counted at all: its profile count is kept on the account row."""
+    it tests. When there are more, a search stops counting there (the table says "2,000+"): every
+    further match would cost a lookup of its row (the trigram index holds every account's
+    profiles, so a match's account is checked on its row), which for a common term at a million
+    profiles (30,000 matches) was most of the request. A filter without a search counts on after
+    the last one listed (a row-value range on the same index). The whole account is not counted
+    at all: its profile count is kept on the account row."""
     if len(conditions) == 1:  # the whole account
         return account.total_viewers, None, False
     short = bool(query.search) and len(query.search.lstrip("@").casefold()) < viewer_search.MIN_TERM
@@ -222,12 +223,11 @@ def _count_matches(account: TikTokAccount, query: ViewerQuery,
     listed = db.session.execute(sa.select(*key).where(*conditions).order_by(*key).limit(MATCHES_LISTED + 1)).all()
     if len(listed) <= MATCHES_LISTED:
         return len(listed), [row[-1] for row in listed], False
+    if query.search:
+        return MATCHES_LISTED, None, True
     after_last = sa.tuple_(*key) > sa.tuple_(*(sa.literal(value) for value in listed[-1]))
-    rest = sa.select(sa.literal(1)).select_from(ViewerProfile).where(*conditions, after_last)
-    if short:
-        rest = rest.limit(SHORT_SEARCH_COUNTED - len(listed))
-    counted = len(listed) + (db.session.scalar(sa.select(sa.func.count()).select_from(rest.subquery())) or 0)
-    return counted, None, short and counted >= SHORT_SEARCH_COUNTED
+    rest = sa.select(sa.func.count()).select_from(ViewerProfile).where(*conditions, after_last)
+    return len(listed) + (db.session.scalar(rest) or 0), None, False
 
 
 def account_viewer(account: TikTokAccount, viewer_id: int) -> ViewerProfile | None:
