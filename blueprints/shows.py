@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from forms.live import ShowForm
-from services import catalog, live, tiktok
+from services import catalog, console_chat, live, tiktok
 from services.errors import FieldError
 from web import optional_int, redirect_to, render, wants_fragment
 
@@ -52,7 +52,8 @@ def new():
 
 
 def _studio_context(stream) -> dict:  # noqa: ANN001
-    return {"stream": stream, "stats": live.stats(stream), "comments": live.comments(stream, limit=50),
+    return {"stream": stream, "stats": live.stats(stream),
+            "feed": console_chat.console_feed(stream, live.comments(stream, limit=console_chat.FEED_LIMIT)),
             "viewers": live.active_viewers(stream), "orders": live.stream_orders(stream)}
 
 

@@ -1,15 +1,24 @@
-"""What the writer pushes to the streamer's studio after a batch: the account's card and notices."""
+"""What the writer pushes after a batch: the account's card and notices to the streamer's studio,
+and the LIVE's new chat and gifts to the console of a show linked to the account."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
+import sqlalchemy as sa
+
 from extensions import db
-from models import TikTokAccount
+from ingest.records import EventRecord
+from ingest.rules import counted_gift, gift_coins
+from models import LiveStream, TikTokAccount, ViewerProfile
 from realtime import publish
-from realtime.channels import studio_channel
+from realtime.channels import seller_channel, studio_channel
 from realtime.fragments import render_oob
+from services import live
+from services.console_chat import TikTokLine
 from services.notices import Notice
+from services.studio_activity import gift_text
 from services.tiktok import account_totals
 
 
@@ -23,3 +32,34 @@ def publish_account(account_id: int, notices: Iterable[Notice] = ()) -> None:
     if notices:
         html += render_oob("studio/_notices.html", account=account, notices=notices[-20:])
     publish(studio_channel(account_id), html)
+
+
+def _key(message_id: str) -> str:
+    return "m" + re.sub(r"[^A-Za-z0-9_-]", "_", message_id)[:80]
+
+
+def publish_console(account_id: int, records: Iterable[EventRecord]) -> None:
+    """Push a committed batch's new TikTok comments and completed gifts to the console of the show
+    live with this account linked to it (if any). Blocked viewers are left out, as in the studio."""
+    wanted = [record for record in records if record.user is not None
+              and ((record.kind == "comment" and record.data.get("text")) or counted_gift(record))]
+    if not wanted:
+        return
+    stream_id = live.live_show_for_tiktok_account(account_id)
+    if stream_id is None:
+        return
+    blocked = set(db.session.scalars(sa.select(ViewerProfile.tiktok_user_id).where(
+        ViewerProfile.account_id == account_id, ViewerProfile.is_blocked.is_(True),
+        ViewerProfile.tiktok_user_id.in_({record.user.id for record in wanted}))))
+    lines = [
+        TikTokLine(_key(record.message_id), record.time, record.kind, record.user.handle or str(record.user.id),
+                   record.user.nickname or record.user.handle or str(record.user.id),
+                   str(record.data["text"]) if record.kind == "comment" else
+                   gift_text(str(record.data.get("gift_name") or "a gift"), record.data["repeat_count"],
+                             gift_coins(record)))
+        for record in sorted(wanted, key=lambda record: record.time) if record.user.id not in blocked
+    ]
+    if lines:
+        stream = db.session.get(LiveStream, stream_id)
+        publish(seller_channel(stream_id), "".join(
+            render_oob("shows/_tiktok_line.html", stream=stream, line=line) for line in lines))

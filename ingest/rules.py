@@ -55,6 +55,8 @@ class BatchResult:
     malformed: int = 0
     notices: list[Notice] = field(default_factory=list)
     account_changed: bool = False
+    #: The committed batch's new comments and completed gifts, for the console of a linked show.
+    chat: list[EventRecord] = field(default_factory=list)
 
 
 def counted_gift(record: EventRecord) -> bool:
@@ -162,6 +164,7 @@ def apply_batch(account_id: int, records: Iterable[EventRecord], clock: Clock = 
     except Exception:
         db.session.rollback()
         raise
+    result.chat = [record for record in fresh if record.kind == "comment" or counted_gift(record)]
     claims.claim_from_chat(account_id, fresh)  # "sold" typed on TikTok: holds in shoppers' carts
     return result
 

@@ -22,7 +22,7 @@ from flask import Flask
 
 from extensions import db, utcnow
 from ingest import rules, sessions
-from ingest.publish import publish_account
+from ingest.publish import publish_account, publish_console
 from ingest.records import EventRecord
 from services.clock import SYSTEM_CLOCK, Clock
 from services.notices import Notice
@@ -207,6 +207,12 @@ class Writer:
                 self.lags.extend((committed - record.time).total_seconds() for record in records)
             if result.applied or result.account_changed:
                 changed[account_id].extend(result.notices)
+            chat = [record for r in results for record in r.chat]
+            if self.publish and chat:
+                try:
+                    publish_console(account_id, chat)
+                except Exception:  # noqa: BLE001 - a failed publish must not lose the next batch
+                    log.exception("could not publish the chat of account %d to its show's console", account_id)
         events.clear()
 
     def sweep(self) -> None:

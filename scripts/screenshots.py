@@ -99,14 +99,8 @@ def shoot(url: str) -> None:
             expect(phone.get_by_role("dialog", name="Checkout")).to_be_visible()
             phone.screenshot(path=str(OUT / "show-phone-checkout.png"), caret="initial")
 
-            seller = browser.new_context(**LAPTOP).new_page()
-            seller.set_default_timeout(30_000)
-            log_in(seller, url, "demo-seller")
-            seller.goto(url + "/seller/shows/")
-            seller.get_by_role("link", name="Spring Pottery Drop").click()
-            expect(seller.get_by_role("button", name="End stream")).to_be_visible()
-            seller.screenshot(path=str(OUT / "seller-console.png"), caret="initial")
-
+            # The demo seller is also the streamer: their studio, and the console of the live show
+            # linked to their TikTok account, where the LIVE's chat and gifts join the site's chat.
             studio = browser.new_context(**LAPTOP).new_page()
             studio.set_default_timeout(30_000)
             log_in(studio, url, "demo-seller")
@@ -114,6 +108,14 @@ def shoot(url: str) -> None:
             studio.get_by_role("link", name=f"Open @{DEMO_TIKTOK_HANDLE}").click()
             time.sleep(20)  # let the replayed LIVE fill the overview
             studio.screenshot(path=str(OUT / "studio-overview.png"), caret="initial", full_page=True)
+
+            seller = studio.context.new_page()
+            seller.set_default_timeout(30_000)
+            seller.goto(url + "/seller/shows/")
+            seller.get_by_role("link", name="Spring Pottery Drop").click()
+            expect(seller.get_by_role("button", name="End stream")).to_be_visible()
+            expect(seller.locator(".source-tiktok").first).to_be_visible()
+            seller.screenshot(path=str(OUT / "seller-console.png"), caret="initial")
         finally:
             browser.close()
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import TikTokAccount, ViewerGift, ViewerInteraction, ViewerProfile, ViewerSession
+from services.local_time import age_on, is_birthday_today, local_time
 
 #: The charts cover at most this many of the LIVE's latest minutes.
 CHART_MINUTES = 60
@@ -20,7 +21,7 @@ CHART_MINUTES = 60
 @dataclass(frozen=True)
 class ActivityItem:
     at: datetime
-    kind: str  # comment, gift, follow, share, join
+    kind: str  # comment, gift, follow, share, vip, birthday
     handle: str
     viewer_id: int
     text: str
@@ -122,10 +123,37 @@ def _feed(account: TikTokAccount, room: str, limit: int) -> list[ActivityItem]:
     texts = {"follow": "followed you", "share": "shared the LIVE"}
     items = [ActivityItem(at, kind, handle, viewer_id, content if kind == "comment" else texts.get(kind, kind))
              for at, kind, content, handle, viewer_id in interactions]
-    items += [ActivityItem(at, "gift", handle, viewer_id,
-                           f"sent {name}{f' ×{quantity}' if quantity > 1 else ''} ({coins:,} coins)")
+    items += [ActivityItem(at, "gift", handle, viewer_id, gift_text(name, quantity, coins))
               for at, name, quantity, coins, handle, viewer_id in gifts]
     items += [ActivityItem(at, "vip", handle, viewer_id, "VIP joined the LIVE") for at, handle, viewer_id, _ in joins]
+    items += _birthdays(account, room, limit)
+    items.sort(key=lambda item: item.at, reverse=True)
+    return items[:limit]
+
+
+def gift_text(name: str, quantity: int, coins: int) -> str:
+    """How a gift reads in a feed: "sent Rose ×5 (5 coins)"."""
+    return f"sent {name}{f' ×{quantity}' if quantity > 1 else ''} ({coins:,} coins)"
+
+
+def _birthdays(account: TikTokAccount, room: str, limit: int) -> list[ActivityItem]:
+    """Viewers who came to the LIVE on their birthday (in the account's zone), at their arrival."""
+    arrivals = db.session.execute(
+        sa.select(sa.func.min(ViewerSession.started_at), ViewerProfile.id, ViewerProfile.handle,
+                  ViewerProfile.birthday_month, ViewerProfile.birthday_day, ViewerProfile.birthday_year)
+        .join(ViewerProfile, ViewerProfile.id == ViewerSession.viewer_id)
+        .where(ViewerSession.account_id == account.id, ViewerSession.room_id == room,
+               ViewerProfile.birthday_month.is_not(None), ViewerProfile.is_blocked.is_(False))
+        .group_by(ViewerProfile.id, ViewerProfile.handle, ViewerProfile.birthday_month, ViewerProfile.birthday_day,
+                  ViewerProfile.birthday_year)
+    ).all()
+    items = []
+    for at, viewer_id, handle, month, day, year in arrivals:
+        if not is_birthday_today(month, day, at, account.time_zone):
+            continue
+        age = age_on(year, month, day, local_time(at, account.time_zone).date())
+        items.append(ActivityItem(at, "birthday", handle, viewer_id,
+                                  f"turns {age} today 🎂" if age is not None else "has a birthday today 🎂"))
     items.sort(key=lambda item: item.at, reverse=True)
     return items[:limit]
 

@@ -62,8 +62,8 @@ def test_like_by_htmx_returns_the_pressed_buttons_with_counts(client, show):
     response = client.post(f"/live/{show.id}/react/like", headers={"HX-Request": "true", "X-CSRFToken": token})
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in body
-    assert re.search(r'aria-pressed="true"\s+aria-label="Like"', body)
-    assert f'<span id="like-count-{show.id}" class="count">1</span>' in body
+    assert re.search(r'class="reaction reaction-like" aria-pressed="true"><span>Like<span class="name-comma">,'
+                     rf'</span></span> <span id="like-count-{show.id}" class="count">1</span></button>', body)
 
 
 def test_comments_are_escaped(client, show):

@@ -607,3 +607,29 @@ def test_a_29_february_birthday_comes_up_on_28_february_in_other_years(account):
     leap = datetime(2028, 2, 25, 12, 0, tzinfo=UTC)
     assert [item.day.isoformat() for item in studio.upcoming_birthdays(account, leap)] == ["2028-02-29"]
     assert studio.upcoming_birthdays(account, datetime(2027, 3, 1, 12, 0, tzinfo=UTC)).items == []
+
+
+def test_the_activity_feed_shows_who_came_on_their_birthday_at_their_arrival(account, client):
+    """A viewer whose birthday it is (in the account's zone) is in the feed when they come, with
+    their age; a viewer with another birthday is not. The overview shows it with its time."""
+    from services import studio_activity
+
+    ann, bob = by_handle(account, "ann_50%"), by_handle(account, "bob.builder")
+    today = local_time(NOW, account.time_zone).date()
+    ann.birthday_month, ann.birthday_day, ann.birthday_year = today.month, today.day, today.year - 30
+    bob.birthday_month, bob.birthday_day = (today + timedelta(days=3)).month, (today + timedelta(days=3)).day
+    db.session.commit()
+    arrival = NOW - timedelta(minutes=2)
+    record(account, event("comment", arrival, viewer(1, "ann_50%", nickname="Ann Fifty"), text="back again"),
+           event("comment", arrival, viewer(2, "bob.builder", nickname="BOB the Builder"), text="hey"), at=NOW)
+    feed = studio_activity.live_picture(account).feed
+    birthdays = [(item.handle, item.text) for item in feed if item.kind == "birthday"]
+    assert birthdays == [("ann_50%", "turns 30 today 🎂")]
+    first_visit = NOW - timedelta(minutes=30)  # Ann's session in this LIVE began with her gift
+    assert next(item.at for item in feed if item.kind == "birthday") == first_visit
+
+    log_in(client, "riley")
+    page = client.get(f"/studio/accounts/{account.id}").get_data(as_text=True)
+    shown = local_time(first_visit, account.time_zone).strftime("%H:%M:%S")
+    assert 'class="activity activity-birthday"' in page
+    assert f">{shown}</time>" in page and ">Birthday</span>" in page and "turns 30 today" in page

@@ -49,8 +49,9 @@ def test_live_show_from_go_live_to_replay(app_ctx, live_server, new_page):
     expect(shopper.locator(".featured-product").first).to_contain_text("Speckled Mug")
     expect(seller.locator(f"#viewer-list-{show.id}")).to_contain_text("Sam Shopper")
 
-    shopper.get_by_role("button", name="Like", exact=True).click()
-    expect(shopper.get_by_role("button", name="Like", exact=True)).to_have_attribute("aria-pressed", "true")
+    # The name says the count ("Like, 0"), and follows it.
+    shopper.get_by_role("button", name="Like, 0", exact=True).click()
+    expect(shopper.get_by_role("button", name="Like, 1", exact=True)).to_have_attribute("aria-pressed", "true")
     expect(shopper.locator(f"#like-count-{show.id}")).to_have_text("1")
     shopper.get_by_label("Comment").fill("Is it dishwasher safe?")
     shopper.get_by_role("button", name="Send").click()

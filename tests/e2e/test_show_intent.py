@@ -21,7 +21,7 @@ def test_a_like_and_a_message_survive_the_login(app_ctx, live_server, new_page):
     make_user("sam", display_name="Sam Shopper")
     page = new_page()
     page.goto(f"{live_server.url}/live/{show.id}")
-    like = page.get_by_role("button", name="Like", exact=True)
+    like = page.get_by_role("button", name="Like, 0", exact=True)
     expect(like).to_have_attribute("aria-pressed", "false")
     like.click()
 
@@ -29,7 +29,7 @@ def test_a_like_and_a_message_survive_the_login(app_ctx, live_server, new_page):
     log_in_here(page)
     expect(page).to_have_url(f"{live_server.url}/live/{show.id}")
     expect(page.get_by_text("You liked “Pottery Night”.")).to_be_visible()
-    expect(page.get_by_role("button", name="Like", exact=True)).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Like, 1", exact=True)).to_have_attribute("aria-pressed", "true")
     expect(page.locator(f"#like-count-{show.id}")).to_have_text("1")
 
     page.get_by_role("button", name="Log out", exact=True).click()
@@ -39,6 +39,6 @@ def test_a_like_and_a_message_survive_the_login(app_ctx, live_server, new_page):
     log_in_here(page)
     expect(page).to_have_url(f"{live_server.url}/live/{show.id}")
     expect(page.get_by_label("Comment")).to_have_value("Is the tote lined?")
-    expect(page.get_by_role("button", name="Like", exact=True)).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Like, 1", exact=True)).to_have_attribute("aria-pressed", "true")
     page.get_by_role("button", name="Send").click()
     expect(page.locator(f"#chat-log-{show.id}")).to_contain_text("Is the tote lined?")
