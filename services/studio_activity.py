@@ -153,7 +153,7 @@ def _birthdays(account: TikTokAccount, room: str, limit: int) -> list[ActivityIt
             continue
         age = age_on(year, month, day, local_time(at, account.time_zone).date())
         items.append(ActivityItem(at, "birthday", handle, viewer_id,
-                                  f"turns {age} today 🎂" if age is not None else "has a birthday today 🎂"))
+                                  f"turns {age} today" if age is not None else "has a birthday today"))
     items.sort(key=lambda item: item.at, reverse=True)
     return items[:limit]
 
