@@ -119,9 +119,13 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "SOCK_SERVER_OPTIONS": {"ping_interval": int(os.environ.get("WS_PING_INTERVAL", "25")),
                                 "max_message_size": int(os.environ.get("WS_MAX_MESSAGE_BYTES", "1024"))},
         "WS_MAX_QUEUE": int(os.environ.get("WS_MAX_QUEUE", "500")),
-        # Sockets one person (user or visitor) and one client address may hold, per worker (0: no cap).
+        # Sockets one person (user or visitor) and one client address may hold (0: no cap): across
+        # workers with REDIS_URL, else (or while Redis is down) per worker.
         "WS_MAX_SOCKETS_PER_CLIENT": int(os.environ.get("WS_MAX_SOCKETS_PER_CLIENT", "10")),
         "WS_MAX_SOCKETS_PER_ADDRESS": int(os.environ.get("WS_MAX_SOCKETS_PER_ADDRESS", "50")),
+        # How long a socket stays counted in Redis without its worker refreshing it: bounds how long
+        # the sockets of a killed worker still count against the caps.
+        "WS_SOCKET_SLOT_TTL_SECONDS": int(os.environ.get("WS_SOCKET_SLOT_TTL_SECONDS", "90")),
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "PRODUCT_IMAGE_MAX_BYTES": int(os.environ.get("PRODUCT_IMAGE_MAX_BYTES", str(3 * 1024 * 1024))),
         # The payment step behind checkout; "instant" marks orders paid at once (no card processor).

@@ -44,9 +44,10 @@ def authorise_subscription() -> None:
     g.user_id = current_user.id if current_user.is_authenticated else None
     g.visitor_id = None if g.user_id else presence.visitor_from_cookie(request.cookies.get(presence.VISITOR_COOKIE))
     client = f"u:{g.user_id}" if g.user_id else (f"v:{g.visitor_id}" if g.visitor_id else None)
-    if not presence.admit_socket(client, request.remote_addr or "?"):
+    slot = presence.admit_socket(client, request.remote_addr or "?")
+    if slot is None:
         abort(429)
-    g.socket_slot = (client, request.remote_addr or "?")
+    g.socket_slot = slot
     # The handshake that follows waits on the network: give the connection back to the pool first,
     # or a wave of viewers joining at once holds every pooled connection and stalls the worker.
     db.session.remove()
@@ -82,7 +83,7 @@ def release_socket_slot(error: BaseException | None = None) -> None:
     """The socket (or its refused handshake) is over: it no longer counts against the caps."""
     slot = g.pop("socket_slot", None)
     if slot is not None:
-        presence.release_socket(*slot)
+        presence.release_socket(slot)
 
 
 @dataclass(frozen=True)

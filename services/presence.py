@@ -16,8 +16,11 @@ Changes are published coalesced per show (`live.publish_presence`).
 
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import gevent
@@ -29,6 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from extensions import db, utcnow
 from models import LiveStream, StreamViewer
 from realtime.channels import parse_id
+
+log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 60
 #: Seconds between client heartbeats (static/js/app.js sends them) and sweeps.
@@ -70,32 +75,138 @@ def visitor_from_cookie(value: str | None) -> str | None:
 
 
 # --- socket caps ----------------------------------------------------------------------------------
+#
+# With Redis (REDIS_URL) the caps hold across every worker: each open socket is a member of a
+# sorted set per client and per address, scored by when it stops counting. Admission checks and
+# joins both sets in one script (atomic across workers); each process refreshes its sockets' scores
+# every third of `WS_SOCKET_SLOT_TTL_SECONDS`, so the sockets of a worker killed without closing
+# them stop counting within that time. If Redis cannot be reached the caps degrade to this
+# process's own counts, which are always kept for that.
 
 _sockets_per_client: Counter[str] = Counter()
 _sockets_per_address: Counter[str] = Counter()
 
+#: Atomic admission. KEYS: the sets to check and join; ARGV: now, expiry, member, ttl, then each
+#: key's cap in order. Returns 1 (admitted, joined every set) or 0 (a cap is reached).
+_ADMIT_SCRIPT = """
+local now = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) >= tonumber(ARGV[4 + i]) then return 0 end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, ARGV[2], ARGV[3])
+  redis.call('EXPIRE', key, ARGV[4])
+end
+return 1
+"""
 
-def admit_socket(client: str | None, address: str) -> bool:
-    """Count one more socket for this client (user or visitor) and address, unless either is at its
-    cap (`WS_MAX_SOCKETS_PER_CLIENT`, `WS_MAX_SOCKETS_PER_ADDRESS`, per worker; 0 is no cap)."""
-    per_client = current_app.config["WS_MAX_SOCKETS_PER_CLIENT"]
-    per_address = current_app.config["WS_MAX_SOCKETS_PER_ADDRESS"]
-    if client is not None and per_client and _sockets_per_client[client] >= per_client:
-        return False
-    if per_address and _sockets_per_address[address] >= per_address:
-        return False
+
+@dataclass(eq=False)
+class SocketSlot:
+    """One admitted socket: what it counts against, here and (when admitted there) in Redis."""
+
+    client: str | None
+    address: str
+    member: str = field(default_factory=lambda: secrets.token_hex(8))
+    #: The Redis sets it is a member of; empty when it was admitted by this process's counts alone.
+    redis_keys: tuple[str, ...] = ()
+
+
+_live_slots: set[SocketSlot] = set()
+_slot_refresher: gevent.Greenlet | None = None
+
+
+def admit_socket(client: str | None, address: str) -> SocketSlot | None:
+    """Admit one more socket for this client (user or visitor) and address, or None if either is at
+    its cap (`WS_MAX_SOCKETS_PER_CLIENT`, `WS_MAX_SOCKETS_PER_ADDRESS`; 0 is no cap). The caps count
+    across workers through Redis, or in this process when Redis is not configured or unreachable."""
+    config = current_app.config
+    counted = [(_sockets_per_address, "address", address, config["WS_MAX_SOCKETS_PER_ADDRESS"])]
     if client is not None:
-        _sockets_per_client[client] += 1
-    _sockets_per_address[address] += 1
-    return True
+        counted.append((_sockets_per_client, "client", client, config["WS_MAX_SOCKETS_PER_CLIENT"]))
+    slot = SocketSlot(client, address)
+    shared = _admit_in_redis(slot, [(kind, key, cap) for _, kind, key, cap in counted if cap])
+    if shared is False:
+        return None
+    if shared is None and any(cap and counter[key] >= cap for counter, _, key, cap in counted):
+        return None
+    for counter, _, key, _ in counted:
+        counter[key] += 1
+    _live_slots.add(slot)
+    return slot
 
 
-def release_socket(client: str | None, address: str) -> None:
-    for counter, key in ((_sockets_per_client, client), (_sockets_per_address, address)):
+def release_socket(slot: SocketSlot) -> None:
+    """The socket is over: it no longer counts against the caps, here or in Redis."""
+    _live_slots.discard(slot)
+    for counter, key in ((_sockets_per_client, slot.client), (_sockets_per_address, slot.address)):
         if key is not None:
             counter[key] -= 1
             if counter[key] <= 0:
                 del counter[key]
+    redis = _caps_redis()
+    if slot.redis_keys and redis is not None:
+        try:
+            with redis.pipeline(transaction=False) as pipe:
+                for key in slot.redis_keys:
+                    pipe.zrem(key, slot.member)
+                pipe.execute()
+        except Exception as error:  # noqa: BLE001 - the entry expires by itself
+            log.warning("socket slot not released in Redis (%s); it expires", error)
+
+
+def _caps_redis():  # noqa: ANN202 - a redis.Redis, or None without REDIS_URL
+    return getattr(current_app.extensions.get("hub"), "redis", None)
+
+
+def _admit_in_redis(slot: SocketSlot, capped: list[tuple[str, str, int]]) -> bool | None:
+    """Admission counted across workers: True or False, or None when Redis is not configured or
+    cannot be reached (the caller then counts in this process)."""
+    redis = _caps_redis()
+    if redis is None or not capped:
+        return None
+    ttl = current_app.config["WS_SOCKET_SLOT_TTL_SECONDS"]
+    prefix = current_app.config["REDIS_HUB_PREFIX"] + "sockets:"
+    keys = tuple(f"{prefix}{kind}:{key}" for kind, key, _ in capped)
+    now = time.time()
+    try:
+        admitted = redis.eval(_ADMIT_SCRIPT, len(keys), *keys, now, now + ttl, slot.member, ttl,
+                              *(cap for _, _, cap in capped))
+    except Exception as error:  # noqa: BLE001 - degrade to this process's counts, never fail
+        log.warning("socket caps counted in this worker only (Redis: %s)", str(error).splitlines()[0][:200])
+        return None
+    if not admitted:
+        return False
+    slot.redis_keys = keys
+    _ensure_slot_refresher(current_app._get_current_object(), redis, ttl)  # type: ignore[attr-defined]
+    return True
+
+
+def _ensure_slot_refresher(app: Flask, redis, ttl: int) -> None:  # noqa: ANN001
+    """One greenlet per process keeps its open sockets counted in Redis (see above)."""
+    global _slot_refresher
+    if _slot_refresher is None or _slot_refresher.dead:
+        _slot_refresher = gevent.spawn(_refresh_slots_forever, app, redis, ttl)
+
+
+def _refresh_slots_forever(app: Flask, redis, ttl: int) -> None:  # noqa: ANN001
+    while True:
+        gevent.sleep(ttl / 3)
+        slots = [slot for slot in _live_slots if slot.redis_keys]
+        if not slots:
+            continue
+        expires = time.time() + ttl
+        try:
+            with redis.pipeline(transaction=False) as pipe:
+                for slot in slots:
+                    for key in slot.redis_keys:
+                        # XX: only sockets still counted; a released one must not come back.
+                        pipe.zadd(key, {slot.member: expires}, xx=True)
+                        pipe.expire(key, ttl)
+                pipe.execute()
+        except Exception as error:  # noqa: BLE001 - try again next round; the caps degrade meanwhile
+            app.logger.warning("socket slots not refreshed in Redis (%s)", error)
 
 
 # --- a socket's presence ---------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def handshake_status(server: Server, *channels: str, browser: Browser | None = N
         lines.append(f"Cookie: {browser.cookie_header()}")
     if origin:
         lines.append(f"Origin: {origin}")
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as raw:
         raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         status_line = raw.recv(4096).split(b"\r\n", 1)[0]
     return int(status_line.split()[1])
