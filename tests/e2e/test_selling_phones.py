@@ -123,3 +123,89 @@ def test_two_phones_see_the_countdown_and_each_others_bids(app_ctx, live_server,
         for context in contexts:
             context.close()
     assert errors == [], f"browser console errors: {errors}"
+
+
+def _boxes_apart(page, boxes: dict[str, dict]) -> None:  # noqa: ANN001
+    """Every box lies within the viewport, and no two of them overlap."""
+    width, height = page.viewport_size["width"], page.viewport_size["height"]
+    for name, box in boxes.items():
+        assert box is not None, f"{name} is not on screen"
+        assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width + 0.5 \
+            and box["y"] + box["height"] <= height + 0.5, f"{name} is outside the {width}x{height} screen: {box}"
+    names = list(boxes)
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            a, b = boxes[first], boxes[second]
+            apart = (a["x"] + a["width"] <= b["x"] + 0.5 or b["x"] + b["width"] <= a["x"] + 0.5
+                     or a["y"] + a["height"] <= b["y"] + 0.5 or b["y"] + b["height"] <= a["y"] + 0.5)
+            assert apart, f"{first} {a} overlaps {second} {b}"
+
+
+def test_on_a_phone_selling_cards_chat_and_likes_keep_apart(app_ctx, live_server, chromium):
+    """At 390x844, with a flash sale and then an auction as well: the chat's input, its latest
+    message, the Like button and each selling card are on screen and none covers another."""
+    _, shop = make_seller("maya")
+    board = make_product(shop, "Walnut Serving Board", 4000, stock=10)
+    print_ = make_product(shop, "Signed Print", 9000, stock=1)
+    show = make_stream(shop, [board, print_], title="Friday Drop")
+    live.pin_product(show, board.id)
+    make_user("ann", display_name="Ann Bidder")
+    flash_sales.start_sale(show, flash_sales.SaleDraft(board.id, 2500, 5, 600, 1))
+    base = live_server.url
+    folder = ARTIFACTS / "journeys"
+    folder.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    context, page = phone_page(chromium, errors)
+    try:
+        log_in(page, base, "ann", "Ann Bidder")
+        page.goto(f"{base}/live/{show.id}")
+        expect(page.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
+        chat = page.get_by_role("textbox", name="Comment")
+        for text in ("Hi from the bus!", "Is the walnut board food safe? Asking for my kitchen, which is tiny",
+                     "Latest message: how big is it?"):
+            chat.fill(text)
+            page.get_by_role("button", name="Send").click()
+            expect(page.get_by_label("Chat", exact=True).locator(".chat-line").last).to_contain_text(text)
+
+        def boxes(*regions: str) -> dict[str, dict]:
+            found = {"chat input": chat.bounding_box(),
+                     "latest chat message": page.locator(".chat-line").last.bounding_box(),
+                     "Like button": page.get_by_role("button", name=re.compile(r"^Like")).bounding_box(),
+                     "Send button": page.get_by_role("button", name="Send").bounding_box()}
+            for region in regions:
+                found[region] = page.get_by_role("region", name=region).bounding_box()
+            return found
+
+        expect(page.get_by_role("region", name="Flash sale")).to_be_visible()
+        _boxes_apart(page, boxes("Flash sale"))
+        page.screenshot(path=str(folder / "phone-selling-flash-sale-chat.png"))
+
+        # The seller starts an auction too (its push is another test's; here the page is opened
+        # again): still nothing overlaps.
+        auctions.start_auction(show, auctions.AuctionDraft(print_.id, 1000, 100, 600, "extend", 10))
+        page.reload()
+        auction = page.get_by_role("region", name="Auction")
+        expect(auction).to_be_visible()
+        _boxes_apart(page, boxes("Flash sale", "Auction"))
+        # Both cards are whole, not cut off by their scrolling column, bid input and all.
+        column = page.locator(".selling-overlays").bounding_box()
+        for part in (page.get_by_role("region", name="Flash sale"), auction,
+                     auction.get_by_label(re.compile("Your bid")), auction.get_by_role("button", name="Set max bid")):
+            box = part.bounding_box()
+            assert column["y"] - 0.5 <= box["y"] and box["y"] + box["height"] <= column["y"] + column["height"] + 0.5
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        page.screenshot(path=str(folder / "phone-selling-auction-chat.png"))
+
+        wide = chromium.new_context(viewport={"width": 1366, "height": 768})
+        try:
+            desk = wide.new_page()
+            log_in(desk, base, "ann", "Ann Bidder")
+            desk.goto(f"{base}/live/{show.id}")
+            expect(desk.get_by_role("region", name="Auction")).to_be_visible()
+            assert desk.evaluate("document.scrollingElement.scrollWidth") <= 1366
+            desk.screenshot(path=str(folder / "desktop-selling-chat.png"))
+        finally:
+            wide.close()
+    finally:
+        context.close()
+    assert errors == [], f"browser console errors: {errors}"
