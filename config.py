@@ -118,6 +118,9 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         # Clients send only heartbeats: a larger frame closes the socket (1009).
         "SOCK_SERVER_OPTIONS": {"ping_interval": int(os.environ.get("WS_PING_INTERVAL", "25")),
                                 "max_message_size": int(os.environ.get("WS_MAX_MESSAGE_BYTES", "1024"))},
+        # Except the browser's camera: "Go live with this camera" sends MediaRecorder chunks of
+        # 100-300 KB (2.5 Mbit/s every 0.5 s) on its own socket (blueprints/video.py).
+        "WS_INGEST_MAX_MESSAGE_BYTES": int(os.environ.get("WS_INGEST_MAX_MESSAGE_BYTES", str(4 * 1024 * 1024))),
         "WS_MAX_QUEUE": int(os.environ.get("WS_MAX_QUEUE", "500")),
         # Sockets one person (user or visitor) and one client address may hold (0: no cap): across
         # workers with REDIS_URL, else (or while Redis is down) per worker.

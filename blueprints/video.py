@@ -105,21 +105,34 @@ def auto_go_live(stream_id: int):
 @sock.route("/seller/shows/<int:stream_id>/video/ingest", bp=bp)
 def browser_ingest(ws, stream_id: int) -> None:  # noqa: ANN001
     """"Go live with this camera": the browser's MediaRecorder chunks, piped into ffmpeg."""
+    # flask-sock opened this socket with the pages' 1 KB frame limit (SOCK_SERVER_OPTIONS), which
+    # closed it (1009) at the first camera chunk. simple-websocket reads the limit at each frame,
+    # and none has been read yet: the page sends its first chunk half a second after the open.
+    ws.max_message_size = current_app.config["WS_INGEST_MAX_MESSAGE_BYTES"]
     publisher = video.browser_publisher(live.owned_stream(current_user, stream_id))
     db.session.remove()  # the socket lives for the whole show: hold no pooled connection
+    received = 0
+    ended = "ffmpeg exited"
     try:
         while publisher.poll() is None:
             chunk = ws.receive(timeout=30)
             if chunk is None:
                 continue
             if isinstance(chunk, str):
+                ended = "page stopped"
                 break  # the page says it stopped
+            received += len(chunk)
             publisher.stdin.write(chunk)
             publisher.stdin.flush()
-    except (ConnectionClosed, BrokenPipeError, OSError):
-        pass
+    except ConnectionClosed as closed:
+        ended = f"socket closed ({closed.reason} {closed.message})"
+    except (BrokenPipeError, OSError) as error:
+        ended = f"pipe broken ({error})"
     finally:
         stop_browser_publisher(publisher)
+        # How a camera stopped, for the server log (this is how the 1 KB frame limit was found).
+        current_app.logger.info("browser camera for show %s: %s after %d bytes; ffmpeg exit %s",
+                                stream_id, ended, received, publisher.returncode)
 
 
 def stop_browser_publisher(publisher) -> None:  # noqa: ANN001

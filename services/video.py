@@ -157,11 +157,18 @@ def hls_dir(stream_id: int) -> Path:
     return media_root() / "hls" / f"show-{stream_id}"
 
 
+#: How long after the end viewers may still fetch the live HLS: their players stop when the end
+#: reaches them (pushed, or the next poll), and fetches already under way must not fail meanwhile.
+LIVE_AFTER_END_SECONDS = 30
+
+
 def may_watch_live(viewer: Any, stream: LiveStream) -> bool:
-    """Anyone while the show is live; before, only its seller (the preview)."""
+    """Anyone while the show is live (and just after its end); before, only its seller (the preview)."""
     if stream.discarded_at is not None:
         return False
     if stream.is_live:
+        return True
+    if stream.ended_at is not None and (utcnow() - stream.ended_at).total_seconds() < LIVE_AFTER_END_SECONDS:
         return True
     return bool(viewer.is_authenticated and viewer.shop and viewer.shop.id == stream.shop_id)
 
@@ -228,11 +235,12 @@ def publish_started(key: str, publisher: str, now: datetime | None = None) -> st
     stream.video_seen_at = now
     stream.recording_started_at = stream.recording_started_at or now
     db.session.commit()
-    publish_video_state(stream)
     if stream.auto_go_live and stream.status == "scheduled":
         from services import live
 
         live.go_live(stream, now)
+    # After going live: the seller's state then no longer asks them to press Go live.
+    publish_video_state(stream)
     return stream_name(stream)
 
 
@@ -309,7 +317,7 @@ def browser_publisher(stream: LiveStream) -> subprocess.Popen:
     command = [tool, "-hide_banner", "-loglevel", "error", "-fflags", "+genpts", "-i", "pipe:0",
                "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "30", "-r", "30",
                "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", "44100", "-b:a", "96k", "-f", "flv", target]
-    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
 
 
 def publish_video_state(stream: LiveStream) -> None:

@@ -7,10 +7,12 @@ refused; a dropped encoder is noticed ("Video lost"), and the show ends after th
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from extensions import db
-from services import live
+from extensions import db, utcnow
+from services import live, video
 from tests.factories import make_product, make_seller, make_stream
 from tests.support import Browser
 from tests.test_live_realtime import receive_until
@@ -138,6 +140,17 @@ def test_hooks_need_the_shared_secret_and_follow_the_key_rules(app, client, shop
 
     live.end_show(fresh(show))
     assert hook(client, app, "publish", show.stream_key).status_code == 403
+
+
+def test_viewers_fetching_the_live_video_as_the_show_ends_are_not_cut_off(app, client, shop):
+    """A player stops when the end reaches it (pushed, or the next poll); what it fetches until then
+    still answers, so the shopper's console shows no 404. Later the live video is gone."""
+    show = make_stream(shop, title="Last Minute")
+    live.end_show(fresh(show))
+    assert client.get(f"/hls/show-{show.id}/index.m3u8").status_code == 200
+    fresh(show).ended_at = utcnow() - timedelta(seconds=video.LIVE_AFTER_END_SECONDS + 1)
+    db.session.commit()
+    assert client.get(f"/hls/show-{show.id}/index.m3u8").status_code == 404
 
 
 def test_media_origins_reach_connect_and_media_src_only(app):

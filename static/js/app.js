@@ -65,6 +65,21 @@
   document.addEventListener("htmx:wsError", socketDown);
 })();
 
+// A form pushed over the socket was rendered for nobody, so it carries no CSRF token (web.py's
+// csrf_field): the page's own token goes in as it is sent. Without it, the console's "End stream"
+// pushed when video made the show live answered 400.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (form.method.toLowerCase() !== "post" || form.querySelector('input[name="csrf_token"]')) return;
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  if (!meta) return;
+  var input = document.createElement("input");
+  input.type = "hidden";
+  input.name = "csrf_token";
+  input.value = meta.content;
+  form.appendChild(input);
+});
+
 // Forms that destroy something ask first (data-confirm holds the question).
 document.addEventListener("submit", function (event) {
   var form = event.target.closest("form[data-confirm]");
@@ -127,6 +142,7 @@ document.addEventListener("submit", function (event) {
       video.srcObject = stream;
       video.hidden = false;
       video.play();
+      button.hidden = true;  // the camera is on: "Go live with this camera" (if offered) is next
       if (status) status.textContent = "Camera and microphone are on (preview only, muted).";
     }).catch(function (error) {
       if (status) status.textContent = "Camera not available: " + error.message;

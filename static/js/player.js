@@ -226,6 +226,21 @@
     current.button.textContent = current.label;
     var status = document.querySelector(".camera-status");
     if (status && message) status.textContent = message;
+    // The show ended and its setup went (pushed): turn the camera and microphone off too.
+    if (!document.body.contains(current.button)) {
+      current.media.getTracks().forEach(function (track) { track.stop(); });
+    }
+  }
+
+  // Once the camera is on, its preview button has done its work, and the encoder's settings
+  // fold away: the card keeps what arrives, the camera and the Stop button.
+  function cameraOn(button) {
+    var setup = button.closest(".video-setup");
+    if (!setup) return;
+    var preview = setup.querySelector("[data-camera-preview]");
+    if (preview) preview.hidden = true;
+    var encoder = setup.querySelector("details");
+    if (encoder) encoder.open = false;
   }
 
   function sendCamera(button) {
@@ -248,12 +263,13 @@
       // Same host and scheme as the page (behind a TLS proxy the server may not know it is wss).
       var path = new URL(button.dataset.browserPublish, location.href).pathname;
       var socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + path);
-      sending = { socket: socket, recorder: recorder, button: button, label: button.textContent };
+      sending = { socket: socket, recorder: recorder, media: media, button: button, label: button.textContent };
       recorder.addEventListener("dataavailable", function (event) {
         if (event.data.size && socket.readyState === 1) socket.send(event.data);
       });
       socket.addEventListener("open", function () {
         recorder.start(500);
+        cameraOn(button);
         button.textContent = "Stop sending camera";
         if (status) status.textContent = "Sending your camera: you go live as soon as it arrives.";
       });

@@ -1,6 +1,7 @@
 """Live video in Chromium, with the CSP as the server sends it and no console errors: a shopper's
 page plays the seller's live video (currentTime advances), says "Reconnecting…" when the encoder
-drops; an external HLS URL from a configured media origin plays."""
+drops; the seller goes live with the browser's (fake) camera and a second browser plays it; an
+external HLS URL from a configured media origin plays."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from extensions import db, utcnow
-from tests.conftest import server_env
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, server_env
 from tests.e2e.test_live_flow import log_in
 from tests.factories import make_product, make_seller, make_stream, make_user
 from tests.support import free_port, running_server
@@ -155,6 +156,73 @@ def test_the_replay_plays_its_recording_with_the_chat_and_chapters_in_step(app_c
         thumbnail = viewer.request.get(f"{server.url}/media/thumbnails/show-{show.id}.jpg")
         assert thumbnail.ok and thumbnail.headers["content-type"] == "image/jpeg"
         close(viewer, seller)
+
+
+def browser_publishers(stream_key: str) -> list[int]:
+    """The ffmpeg processes piping a browser's camera into the ingest with this show's key."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"pipe:0" in command and any(part.endswith(stream_key.encode()) for part in command):
+            found.append(int(entry.name))
+    return found
+
+
+def test_the_seller_goes_live_with_the_browser_camera_and_a_shopper_watches(app_ctx, app, chromium, new_page):
+    _, shop = make_seller("maya")
+    show = make_stream(shop, live=False, title="Camera Night")
+    # A browser of its own, with Chromium's fake camera and microphone, permission granted.
+    camera = chromium.browser_type.launch(executable_path=str(CHROMIUM), args=[
+        *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    errors: list[str] = []
+    try:
+        with video_server(app) as server:
+            seller = camera.new_context().new_page()
+            seller.set_default_timeout(60_000)
+            seller.on("console", lambda message: message.type == "error" and errors.append(message.text))
+            seller.on("pageerror", lambda error: errors.append(str(error)))
+            log_in(seller, server.url, "maya")
+            response = seller.goto(f"{server.url}/seller/shows/{show.id}")
+            assert response.headers["content-security-policy"] == content_security_policy()
+            seller.get_by_role("button", name="Start camera and microphone preview").click()
+            expect(seller.get_by_text("Camera and microphone are on")).to_be_visible()
+            seller.get_by_role("button", name="Go live with this camera").click()
+            expect(seller.get_by_role("button", name="Stop sending camera")).to_be_visible()
+            expect(seller.get_by_role("status").filter(has_text="Receiving video")).to_be_visible(timeout=120_000)
+            expect(seller.get_by_role("button", name="End stream")).to_be_visible()  # live by itself
+            assert fresh(show).status == "live"
+            seller.set_viewport_size({"width": 390, "height": 844})  # the console on a phone: no sideways scroll
+            wait_for(lambda: seller.evaluate("document.scrollingElement.scrollWidth") <= 390, timeout=30)
+            seller.set_viewport_size({"width": 1366, "height": 768})
+            assert len(browser_publishers(show.stream_key)) == 1
+
+            shopper = new_page()
+            shopper_response = shopper.goto(f"{server.url}/live/{show.id}")
+            assert shopper_response.headers["content-security-policy"] == content_security_policy()
+            expect_playing(shopper)
+
+            seller.get_by_role("button", name="Stop sending camera").click()
+            expect(seller.get_by_role("button", name="Go live with this camera")).to_be_visible()
+            expect(seller.get_by_role("status").filter(has_text="Video lost")).to_be_visible()
+            wait_for(lambda: browser_publishers(show.stream_key) == [], timeout=60)
+
+            # Sending again, then ending the show: the camera's ffmpeg ends with it.
+            seller.get_by_role("button", name="Go live with this camera").click()
+            expect(seller.get_by_role("status").filter(has_text="Receiving video")).to_be_visible(timeout=120_000)
+            wait_for(lambda: len(browser_publishers(show.stream_key)) == 1, timeout=60)
+            seller.get_by_role("button", name="End stream").click()  # a form pushed when video made it live
+            expect(seller.get_by_role("button", name="Save stream")).to_be_visible()
+            expect(seller.get_by_role("button", name="Go live with this camera")).to_have_count(0)
+            wait_for(lambda: browser_publishers(show.stream_key) == [], timeout=60)
+            close(shopper, seller)
+    finally:
+        camera.close()
+    assert errors == [], f"console errors in the seller's browser: {errors}"
 
 
 def close(*pages) -> None:  # noqa: ANN002
