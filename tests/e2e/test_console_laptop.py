@@ -55,7 +55,8 @@ def test_the_console_fits_a_laptop_and_follows_the_chat(app_ctx, live_server, ch
             assert page.evaluate("document.scrollingElement.scrollTop") == 0
             assert console["y"] + console["height"] <= 768, console
             assert page.evaluate("document.scrollingElement.scrollWidth") <= 1366
-            for region in (page.get_by_label("Camera preview"), page.get_by_role("region", name="Stream stats"),
+            camera = page.get_by_role("button", name="Start camera and microphone preview")
+            for region in (camera, page.get_by_role("region", name="Stream stats"),
                            page.get_by_label("Comments feed"), page.get_by_role("list", name="Orders"),
                            page.get_by_role("list", name="Viewers"), page.get_by_role("button", name="Pin Linen Tote"),
                            page.get_by_role("button", name="End stream")):
@@ -73,7 +74,7 @@ def test_the_console_fits_a_laptop_and_follows_the_chat(app_ctx, live_server, ch
         page.get_by_role("button", name="End stream").click()
         dialog = page.get_by_role("dialog", name="The show has ended")
         expect(dialog).to_be_visible()
-        expect(page.get_by_label("Camera preview")).to_have_count(0)
+        expect(page.get_by_role("button", name="Start camera and microphone preview")).to_have_count(0)
         expect(page.get_by_role("button", name=re.compile(r"^(Pin|Unpin) "))).to_have_count(0)
         delete = dialog.get_by_role("button", name="Delete stream")
         expect(delete).to_have_class(re.compile(r"\bbutton-danger\b"))
@@ -83,7 +84,7 @@ def test_the_console_fits_a_laptop_and_follows_the_chat(app_ctx, live_server, ch
         expect(dialog).to_be_visible()  # dismissed: nothing was deleted
         assert questions == ["Delete this show? It will not be kept as a replay."]
         page.reload()
-        expect(page.get_by_label("Camera preview")).to_have_count(0)
+        expect(page.get_by_role("button", name="Start camera and microphone preview")).to_have_count(0)
         expect(page.get_by_role("button", name=re.compile(r"^(Pin|Unpin) "))).to_have_count(0)
         assert errors == [], errors
     finally:
