@@ -115,6 +115,16 @@ def shoot(url: str) -> None:
             seller.get_by_role("link", name="Spring Pottery Drop").click()
             expect(seller.get_by_role("button", name="End stream")).to_be_visible()
             expect(seller.locator(".source-tiktok").first).to_be_visible()
+            # A shopper asks on the site too: their line joins the TikTok chat, labelled "Site".
+            shopper = phone.context.new_page()
+            shopper.goto(url + "/live/")
+            shopper.get_by_role("link", name="Spring Pottery Drop").first.click()
+            expect(shopper.locator("body")).to_have_class(__import__("re").compile(r"\bsocket-up\b"))
+            shopper.get_by_label("Comment").fill("Is the walnut board food safe?")
+            shopper.get_by_role("button", name="Send").click()
+            asked = seller.locator(".feed-site", has_text="Is the walnut board food safe?")
+            expect(asked).to_be_visible()
+            asked.scroll_into_view_if_needed()  # the busy TikTok chat has moved on below it
             seller.screenshot(path=str(OUT / "seller-console.png"), caret="initial")
         finally:
             browser.close()

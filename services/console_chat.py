@@ -44,11 +44,14 @@ class FeedLine:
 
 
 def console_feed(stream: LiveStream, site_comments: list[StreamInteraction]) -> list[FeedLine]:
-    """The site's comments merged in time order with the linked TikTok LIVE's lines."""
+    """The latest FEED_LIMIT lines of the site's comments (the latest FEED_LIMIT of them given)
+    merged in time order with the linked TikTok LIVE's comments and gifts."""
     lines = [FeedLine(comment.created_at, "site", comment=comment) for comment in site_comments]
     lines += [FeedLine(line.at, "tiktok", tiktok=line) for line in _stored_tiktok_lines(stream)]
     lines.sort(key=lambda line: line.at)
-    return lines
+    # Each source gave its latest FEED_LIMIT, so the merged latest FEED_LIMIT are exact; beyond
+    # them a sparse source (gifts) would reach back further than a busy one (comments).
+    return lines[-FEED_LIMIT:]
 
 
 def _stored_tiktok_lines(stream: LiveStream) -> list[TikTokLine]:

@@ -254,7 +254,11 @@ document.addEventListener("submit", function (event) {
   document.addEventListener("scroll", function (event) {
     var log = event.target;
     if (!log.matches || !log.matches(".chat-log, [data-follow-end]")) return;
-    log.dataset.atEnd = atEnd(log) ? "1" : "0";
+    // Only the reader scrolling up stops the following: the scroll event of our own jump to the
+    // end can arrive after more lines were appended (a busy TikTok chat), no longer at the end.
+    var up = log.scrollTop < (log.followedTop || 0) - 1;
+    log.followedTop = log.scrollTop;
+    log.dataset.atEnd = atEnd(log) || (!up && log.dataset.atEnd !== "0") ? "1" : "0";
     if (log.dataset.atEnd === "1") {
       var pill = document.querySelector('[data-scroll-to="' + log.id + '"]');
       if (pill) pill.hidden = true;
