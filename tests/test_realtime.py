@@ -26,10 +26,12 @@ def connect(server: Server, *channels: str, browser: Browser | None = None, **he
     return simple_websocket.Client.connect(socket_url(server, *channels), headers=headers)
 
 
-def handshake_status(server: Server, *channels: str, browser: Browser | None = None, origin: str | None = None) -> int:
-    """The HTTP status the server answers a websocket handshake with (101 means accepted)."""
+def handshake_status(server: Server, *channels: str, browser: Browser | None = None, origin: str | None = None,
+                     path: str | None = None) -> int:
+    """The HTTP status the server answers a websocket handshake with (101 means accepted), on /ws
+    with `channels` or on another socket's `path`."""
     lines = [
-        f"GET /ws?{urlencode([('channel', c) for c in channels])} HTTP/1.1",
+        f"GET {path or '/ws?' + urlencode([('channel', c) for c in channels])} HTTP/1.1",
         f"Host: 127.0.0.1:{server.port}",
         "Upgrade: websocket",
         "Connection: Upgrade",

@@ -16,7 +16,7 @@ from services import live, video
 from tests.factories import make_product, make_seller, make_stream
 from tests.support import Browser
 from tests.test_live_realtime import receive_until
-from tests.test_realtime import connect
+from tests.test_realtime import connect, handshake_status
 from tests.video_support import publishing, rtmp_url, stop_process, video_server, wait_for
 
 pytestmark = pytest.mark.server
@@ -106,6 +106,19 @@ def test_wrong_rotated_ended_and_second_publishers_are_refused(app, shop):
             wait_for(lambda: encoder.poll() is not None, timeout=60)
             stop_process(encoder)
         wait_for(lambda: fresh(show).video_state == "offline", timeout=60)
+
+
+def test_only_the_seller_opens_the_camera_socket_from_our_own_pages(app, shop):
+    make_seller("stranger")
+    show = make_stream(shop, live=False, title="Camera")
+    path = f"/seller/shows/{show.id}/video/ingest"
+    with video_server(app) as server, Browser(server.url) as seller, Browser(server.url) as stranger:
+        seller.log_in("host")
+        stranger.log_in("stranger")
+        assert handshake_status(server, path=path) == 403
+        assert handshake_status(server, path=path, browser=stranger) == 403
+        assert handshake_status(server, path=path, browser=seller, origin="https://elsewhere.example") == 403
+        assert handshake_status(server, path=path, browser=seller, origin=server.url) == 101
 
 
 # --- the hooks' rules, through the app alone (what nginx would send) --------------------------------
