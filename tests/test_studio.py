@@ -26,7 +26,7 @@ from models import (
     VipTier,
 )
 from realtime.channels import may_subscribe
-from services import account_figures, exports, studio, tiktok, vip
+from services import account_figures, exports, studio, studio_activity, tiktok, vip
 from services.local_time import local_time
 from services.studio import ViewerQuery
 from tests.factories import make_user
@@ -380,6 +380,23 @@ def test_overview_cards_birthdays_and_who_is_in_the_live(client, account, monkey
     body = client.get(f"/studio/accounts/{account.id}").get_data(as_text=True)
     listed = body.split('id="birthdays-title"')[1].split("</section>")[0]
     assert "@dan" in listed and "@cat_x" not in listed and "and 1 more in the next 7 days" in listed
+
+
+def test_the_live_feed_names_the_vips_who_came_to_the_live(account):
+    """'VIP joined the LIVE' for a VIP's arrival in the current LIVE only (read from the VIPs' side)."""
+    gold = db.session.scalar(sa.select(VipTier).where(VipTier.account_id == account.id, VipTier.name == "Gold"))
+    ann = by_handle(account, "ann_50%")
+    vip.set_vip(account, ann, str(gold.id), gold, NOW)
+    db.session.commit()
+    start = NOW - timedelta(minutes=5)
+    record(account, event("live_start", start, None, room="7300000000000000002"),
+           event("comment", start, viewer(1, "ann_50%", nickname="Ann Fifty"), text="back", room="7300000000000000002"),
+           event("comment", start, viewer(2, "bob.builder", nickname="BOB the Builder"), text="me too",
+                 room="7300000000000000002"), at=start)
+    db.session.expire_all()
+    picture = studio_activity.live_picture(db.session.get(type(account), account.id))
+    assert picture.room_id == "7300000000000000002"
+    assert [(item.kind, item.handle) for item in picture.feed if item.kind == "vip"] == [("vip", "ann_50%")]
 
 
 def kept_figures_match_a_recount(account) -> dict[str, int]:  # noqa: ANN001
