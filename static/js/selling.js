@@ -46,3 +46,18 @@ document.addEventListener("htmx:wsBeforeMessage", function (event) {
     event.preventDefault();
   }
 });
+
+// The seller's Selling panel (a <details> over the console) closes like a menu: Escape closes it
+// and puts the focus back on its button; a click elsewhere on the page closes it too.
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "Escape") return;
+  document.querySelectorAll("details.console-selling[open]").forEach(function (panel) {
+    panel.open = false;
+    panel.querySelector("summary").focus();
+  });
+});
+document.addEventListener("click", function (event) {
+  document.querySelectorAll("details.console-selling[open]").forEach(function (panel) {
+    if (!panel.contains(event.target)) panel.open = false;
+  });
+});
