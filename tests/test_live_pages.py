@@ -37,6 +37,28 @@ def test_the_live_index_lists_live_upcoming_and_replays(client, show):
     assert "Vase Night" in live_now and "Next Week Special" in upcoming and "Last Week" in replays
 
 
+def test_the_home_page_shows_live_upcoming_and_replays_and_in_development_the_demo_logins(app, client, show):
+    from services.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+
+    live.pin_product(show, show.featured[0].product_id)
+    make_stream(show.shop, live=False, title="Next Week Special")
+    ended = make_stream(show.shop, title="Last Week")
+    live.end_show(ended)
+    live.save_show(ended)
+    page = client.get("/").get_data(as_text=True)
+    live_now, upcoming, replays = page.split('<h2 id="live-now-title"')[1].split("<h2")[:3]
+    assert "Vase Night" in live_now and "0 watching" in live_now and "Pinned:</span> Blue Vase · $42.00" in live_now
+    assert "Next Week Special" in upcoming and "Last Week" in replays
+    assert "demo logins" not in page  # tests (and production) have no demo banner
+    app.config["STREAMSHOP_ENV"] = "development"
+    try:
+        banner = client.get("/").get_data(as_text=True)
+    finally:
+        app.config["STREAMSHOP_ENV"] = "testing"
+    assert "Development: demo logins" in banner and DEMO_PASSWORD in banner
+    assert all(f"<code>{account.username}</code>" in banner for account in DEMO_ACCOUNTS)
+
+
 def test_the_public_page_shows_the_show_and_sets_a_visitor_cookie(client, show):
     response = client.get(f"/live/{show.id}")
     page = response.get_data(as_text=True)

@@ -242,3 +242,16 @@ def test_seller_sees_and_cancels_their_shops_orders(client, app_ctx):
     client.post("/logout", data={"csrf_token": token})
     rival_token = log_in(client, "rival")
     assert client.post(f"/seller/orders/{order.id}/refund", data={"csrf_token": rival_token}).status_code == 404
+
+
+def test_buy_now_beyond_the_stock_warns_in_checkout_before_place_order(client, app_ctx):
+    """"Buy now" for more than the stock reaches checkout with a warning and no way to place it."""
+    _, shop = make_seller("potter")
+    vase = make_product(shop, "Vase", 3000, stock=2)
+    make_user("buyer")
+    log_in(client, "buyer")
+    page = client.get(f"/checkout/?product_id={vase.id}&quantity=3").get_data(as_text=True)
+    assert "Only 2 of “Vase” left: you asked for 3. Lower the quantity to order." in page
+    assert re.search(r'<button type="submit" class="button" disabled aria-disabled="true">Place order</button>', page)
+    fine = client.get(f"/checkout/?product_id={vase.id}&quantity=2").get_data(as_text=True)
+    assert "left: you asked for" not in fine and re.search(r'<button type="submit" class="button">Place order', fine)
