@@ -17,6 +17,7 @@ import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -151,8 +152,10 @@ def orders_for_key(buyer: User, key: str) -> list[Order]:
     return list(db.session.scalars(query))
 
 
-def place_order(buyer: User, checkout: Checkout, key: str, fingerprint: str) -> PlacedOrders:
-    """Place `checkout` for `buyer` as one transaction; see the module docstring."""
+def place_order(buyer: User, checkout: Checkout, key: str, fingerprint: str,
+                now: datetime | None = None) -> PlacedOrders:
+    """Place `checkout` for `buyer` as one transaction; see the module docstring. `now` (default:
+    the present) is when the order was placed; the demo's history passes its own time."""
     if not KEY_PATTERN.match(key or ""):
         raise CheckoutError("This checkout form is incomplete. Reload the page and try again.")
     already = orders_for_key(buyer, key)
@@ -167,7 +170,7 @@ def place_order(buyer: User, checkout: Checkout, key: str, fingerprint: str) -> 
 
     try:
         _take_stock(checkout, buyer)
-        orders = _create_orders(buyer, checkout, key)
+        orders = _create_orders(buyer, checkout, key, now or utcnow())
         if not checkout.buy_now:
             ids = [line.cart_item_id for line in checkout.lines if line.cart_item_id is not None]
             db.session.execute(sa.delete(CartItem).where(CartItem.id.in_(ids)))
@@ -227,7 +230,7 @@ def _take_stock(checkout: Checkout, buyer: User) -> None:
         raise OutOfStock(shortages)
 
 
-def _create_orders(buyer: User, checkout: Checkout, key: str) -> list[Order]:
+def _create_orders(buyer: User, checkout: Checkout, key: str, now: datetime) -> list[Order]:
     groups: dict[tuple[int, str], list[CheckoutLine]] = defaultdict(list)
     for line in checkout.lines:
         groups[(line.product.shop_id, line.product.currency)].append(line)
@@ -241,6 +244,7 @@ def _create_orders(buyer: User, checkout: Checkout, key: str) -> list[Order]:
             total_cents=sum(line.line_total_cents for line in lines),
             idempotency_key=f"{key}:{shop_id}:{currency}",
             payment_provider=provider.name,
+            created_at=now,
         )
         for line in lines:
             order.items.append(
@@ -265,6 +269,7 @@ def _create_orders(buyer: User, checkout: Checkout, key: str) -> list[Order]:
                         shop_id=shop_id,
                         amount_cents=line.line_total_cents,
                         source=line.source or "live",
+                        created_at=now,
                     )
                 )
         provider.charge(order)

@@ -110,8 +110,9 @@ def _seed_shows(shop: Shop, shopper: User, account_id: int) -> None:
         live.post_comment(replay, shopper, text, aired + timedelta(seconds=4 * (minute)))
     live.react(replay, shopper, "like", aired + timedelta(seconds=4 * 3))
     mug = checkout.buy_now_checkout(by_title["Speckled Ceramic Mug"].id, 1, replay.id, "live")
-    for order in checkout.place_order(shopper, mug, uuid.uuid4().hex, mug.fingerprint()).orders:
-        order.created_at = order.paid_at = aired + timedelta(seconds=4 * 30)
+    bought = aired + timedelta(seconds=4 * 30)
+    for order in checkout.place_order(shopper, mug, uuid.uuid4().hex, mug.fingerprint(), bought).orders:
+        order.paid_at = bought
     db.session.commit()
     for guest in range(3):
         presence.leave(replay.id, None, f"demo-guest-{guest}", aired + timedelta(seconds=4 * (25 + guest * 5)))

@@ -481,7 +481,8 @@ def announce_orders(orders: list[Order]) -> None:
             continue
         for order in orders:
             if any(item.stream_id == stream_id for item in order.items):
-                record_event(stream, "order", order_id=order.id, total_cents=order.total_cents)
+                # At the order's own time: the replay marks it where it happened in the video.
+                record_event(stream, "order", order.created_at, order_id=order.id, total_cents=order.total_cents)
         db.session.commit()
         publish_products(stream)
         publish(seller_channel(stream.id), render_oob("shows/_orders_feed.html", stream=stream,

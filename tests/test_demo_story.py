@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from extensions import db
 from ingest.gifts import GIFTS
 from models import LiveStream, SavedStream, TikTokAccount, User, ViewerGift, ViewerProfile
-from services import live, orders, studio
+from services import live, orders, studio, video
 from services.demo import DEMO_ACCOUNTS, DEMO_TIKTOK_HANDLE, GIFTER_GIFTS, KNOWN_GIFTER, seed_demo
 
 
@@ -22,6 +22,12 @@ def test_the_demo_history_hangs_together(app_ctx):
     shopper = db.session.scalar(sa.select(User).where(User.username == "demo-shopper"))
     [order] = orders.buyer_orders(shopper)
     assert [item.title for item in order.items] == ["Speckled Ceramic Mug"] and order.status == "paid"
+    # The order is marked on the replay's timeline where it was placed in the show (with the
+    # thank-you comment just after it), not when the demo was seeded.
+    show = db.session.get(LiveStream, replay.stream_id)
+    [marker] = [moment for moment in video.replay_moments(show) if moment.kind == "order"]
+    assert marker.seconds == video.video_seconds(show, order.created_at) == 120 < show.duration_seconds()
+    assert order.created_at == order.paid_at < show.ended_at
     account = db.session.scalar(sa.select(TikTokAccount).where(TikTokAccount.handle == DEMO_TIKTOK_HANDLE))
     seller = db.session.scalar(sa.select(User).where(User.username == "demo-seller"))
     assert account.owner_id == seller.id  # the demo seller is the demo TikTok streamer
