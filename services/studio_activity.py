@@ -141,21 +141,38 @@ def gift_text(name: str, quantity: int, coins: int) -> str:
 
 
 def _birthdays(account: TikTokAccount, room: str, limit: int) -> list[ActivityItem]:
-    """Viewers who came to the LIVE on their birthday (in the account's zone), at their arrival."""
+    """Viewers who came to the LIVE on their birthday (in the account's zone), at their arrival.
+
+    Driven from the birthdays on the LIVE's days (few, from the birthday index), then each one's
+    first session in this LIVE (the viewer's sessions index): the LIVE's sessions are not walked."""
+    here = (ViewerSession.account_id == account.id, ViewerSession.room_id == room)
+    first, last = db.session.execute(sa.select(
+        sa.select(sa.func.min(ViewerSession.started_at)).where(*here).scalar_subquery(),
+        sa.select(sa.func.max(ViewerSession.started_at)).where(*here).scalar_subquery())).one()
+    if first is None:
+        return []
+    start, day = local_time(first, account.time_zone).date(), local_time(last, account.time_zone).date()
+    wanted: set[tuple[int, int]] = set()
+    while day >= start and len(wanted) < 3:  # a LIVE spans a day or two: its latest days
+        wanted.add((day.month, day.day))
+        day -= timedelta(days=1)
+    if (2, 28) in wanted:
+        wanted.add((2, 29))  # celebrated on 28 February in other years
     arrivals = db.session.execute(
         sa.select(sa.func.min(ViewerSession.started_at), ViewerProfile.id, ViewerProfile.handle,
                   ViewerProfile.birthday_month, ViewerProfile.birthday_day, ViewerProfile.birthday_year)
-        .join(ViewerProfile, ViewerProfile.id == ViewerSession.viewer_id)
-        .where(ViewerSession.account_id == account.id, ViewerSession.room_id == room,
-               ViewerProfile.birthday_month.is_not(None), ViewerProfile.is_blocked.is_(False))
+        .join(ViewerSession, ViewerSession.viewer_id == ViewerProfile.id)
+        .where(ViewerProfile.account_id == account.id, ViewerProfile.is_blocked.is_(False),
+               ViewerProfile.birthday_month.in_(sorted({month for month, _ in wanted})),
+               sa.tuple_(ViewerProfile.birthday_month, ViewerProfile.birthday_day).in_(sorted(wanted)), *here)
         .group_by(ViewerProfile.id, ViewerProfile.handle, ViewerProfile.birthday_month, ViewerProfile.birthday_day,
                   ViewerProfile.birthday_year)
     ).all()
     items = []
-    for at, viewer_id, handle, month, day, year in arrivals:
-        if not is_birthday_today(month, day, at, account.time_zone):
+    for at, viewer_id, handle, month, day_of_month, year in arrivals:
+        if not is_birthday_today(month, day_of_month, at, account.time_zone):
             continue
-        age = age_on(year, month, day, local_time(at, account.time_zone).date())
+        age = age_on(year, month, day_of_month, local_time(at, account.time_zone).date())
         items.append(ActivityItem(at, "birthday", handle, viewer_id,
                                   f"turns {age} today" if age is not None else "has a birthday today"))
     items.sort(key=lambda item: item.at, reverse=True)
