@@ -271,7 +271,8 @@
         recorder.start(500);
         cameraOn(button);
         button.textContent = "Stop sending camera";
-        if (status) status.textContent = "Sending your camera: you go live as soon as it arrives.";
+        var onAir = document.querySelector(".stream-controls .pill-live");
+        if (status) status.textContent = onAir ? "Sending your camera." : "Sending your camera: you go live as soon as it arrives.";
       });
       socket.addEventListener("close", function () { stopSending("Your camera is no longer being sent."); });
     }).catch(function (error) {
