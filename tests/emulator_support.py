@@ -67,8 +67,12 @@ def running_emulator(tmp_path: Path, rooms: list[dict[str, Any]], **kwargs: Any)
         emulator.stop()
 
 
-def ingest_env(app, emulator: Emulator, lease_seconds: float = 2.0) -> dict[str, str]:  # noqa: ANN001
-    """A gunicorn server on the test database that runs the ingester against the emulator."""
+def ingest_env(app, emulator: Emulator, lease_seconds: float = 15.0) -> dict[str, str]:  # noqa: ANN001
+    """A gunicorn server on the test database that runs the ingester against the emulator.
+
+    The lease is production's 15 s: a short one lapses whenever a busy machine stalls a worker for
+    longer than a fifth of it, and the LIVE is then reconnected or handed to the other worker, which
+    is right but is not what a test of steady ingest expects."""
     return {
         **server_env(app), **emulator.env,
         "INGEST_ENABLED": "1",

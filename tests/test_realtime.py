@@ -4,7 +4,6 @@ publishes, refusals at the handshake, and a graceful stop that closes sockets at
 from __future__ import annotations
 
 import socket
-import time
 from urllib.parse import urlencode
 
 import pytest
@@ -55,7 +54,7 @@ def test_a_fragment_published_by_a_request_reaches_the_subscribed_socket(app_ctx
     try:
         response = browser_client.submit("/account/shop", {"name": "Wu Wares", "slug": "wu-wares"}, page="/account/")
         assert response.status_code == 200
-        message = ws.receive(timeout=5)
+        message = ws.receive(timeout=120)
     finally:
         ws.close()
     assert message is not None, "nothing arrived on the socket"
@@ -82,10 +81,10 @@ def test_graceful_stop_closes_open_sockets_instead_of_waiting(app, app_ctx):
     with Browser(server.url) as browser:
         browser.log_in("leaver")
         sockets = [connect(server, f"user:{user.id}", browser=browser) for _ in range(3)]
-    time.sleep(0.3)
-    took = server.stop()
-    assert took < 8, f"worker waited {took:.1f}s (graceful timeout is 20s)"
+    server.stop()
+    # Closed by the stopping worker with 1012: had it waited for them instead, gunicorn would have
+    # killed it after the graceful timeout and the sockets would have ended without a close frame.
     for ws in sockets:
         with pytest.raises(simple_websocket.ConnectionClosed):
-            ws.receive(timeout=5)
+            ws.receive(timeout=120)
         assert ws.close_reason == 1012  # service restart: pages reconnect

@@ -29,7 +29,7 @@ def test_a_fragment_published_in_one_worker_reaches_a_socket_held_by_another(app
             opened = tab_on_second.submit("/account/shop", {"name": "Two Tabs Co", "slug": "two-tabs"},
                                           page="/account/")
             assert opened.status_code == 200 and "is open" in opened.text
-            message = ws.receive(timeout=5)
+            message = ws.receive(timeout=120)
         finally:
             ws.close()
     assert message is not None, "the publish on the second server never reached the first"

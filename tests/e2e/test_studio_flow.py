@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import re
+import time
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -36,7 +37,7 @@ def demo_live(path: Path) -> tuple[str, str]:
 
 def ingest_env(app, replay: Path) -> dict[str, str]:  # noqa: ANN001
     # Five LIVE minutes at 5x real time: events keep arriving for a minute, longer than the test.
-    return {**server_env(app), "INGEST_ENABLED": "1", "INGEST_LEASE_SECONDS": "2", "DEMO_REPLAY": str(replay),
+    return {**server_env(app), "INGEST_ENABLED": "1", "INGEST_LEASE_SECONDS": "15", "DEMO_REPLAY": str(replay),
             "DEMO_REPLAY_SPEED": "5"}
 
 
@@ -160,10 +161,11 @@ def test_a_refresh_in_flight_neither_undoes_nor_aborts_what_the_streamer_asks_fo
         page.evaluate("htmx.trigger(document.body, 'studio-changed')")
 
     def wait_held() -> None:
-        for _ in range(100):
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
             if held:
                 return
-            page.wait_for_timeout(50)
+            page.wait_for_timeout(50)  # lets Playwright deliver the route callbacks meanwhile
         raise AssertionError("no request was held")
 
     def count_answers() -> None:

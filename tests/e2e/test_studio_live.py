@@ -18,7 +18,7 @@ def test_the_overview_feed_and_charts_follow_the_live(app_ctx, tmp_path, new_pag
     seed_demo()
     replay = tmp_path / "demo-live.jsonl"
     demo_live(replay)
-    env = {**server_env(app_ctx), "INGEST_ENABLED": "1", "INGEST_LEASE_SECONDS": "2", "DEMO_REPLAY": str(replay),
+    env = {**server_env(app_ctx), "INGEST_ENABLED": "1", "INGEST_LEASE_SECONDS": "15", "DEMO_REPLAY": str(replay),
            "DEMO_REPLAY_SPEED": "3"}
     with running_server(env) as server:
         page = new_page()

@@ -151,7 +151,7 @@ def test_the_replay_plays_its_recording_with_the_chat_and_chapters_in_step(app_c
         viewer.locator("video[data-replay]").evaluate("video => { video.pause(); video.currentTime = 0; }")
         expect(line).to_be_hidden()
         chapter.click()
-        wait_for(lambda: abs(video_time(viewer, "video[data-replay]") - seconds) < 2, timeout=30)
+        wait_for(lambda: abs(video_time(viewer, "video[data-replay]") - seconds) < 2, timeout=120)
         expect(line).to_be_visible()
         thumbnail = viewer.request.get(f"{server.url}/media/thumbnails/show-{show.id}.jpg")
         assert thumbnail.ok and thumbnail.headers["content-type"] == "image/jpeg"

@@ -77,12 +77,15 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import fcntl
 import gzip
 import http
 import itertools
 import json
 import logging
 import random
+import struct
+import termios
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -847,6 +850,27 @@ class TikTokLiveEmulator:
                      for m in frame]]
         raise ValueError(f"unknown step type {t!r}")
 
+    @staticmethod
+    async def _until_delivered(sess: WsSession, limit: float = 120.0) -> None:
+        """Wait until the client's TCP stack has acknowledged every byte sent so far.
+
+        A script's "drop" comes after the steps before it have happened: aborting at once would
+        also throw away whatever still sat in our buffers (an abort discards the send queue), so
+        on a busy machine the events just before a drop were lost or not depending on timing.
+        """
+        transport = sess.conn.transport
+        raw = transport.get_extra_info("socket")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while loop.time() < deadline:
+            pending = transport.get_write_buffer_size()
+            if not pending and raw is not None:
+                with contextlib.suppress(OSError):  # not Linux, or the socket is already gone
+                    pending = struct.unpack("i", fcntl.ioctl(raw.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+            if not pending:
+                return
+            await asyncio.sleep(0.01)
+
     async def _play_step(self, sess: WsSession, step: dict[str, Any], wait: bool = True) -> None:
         if wait:
             await asyncio.sleep(float(step.get("delay", self.default_delay)))
@@ -857,6 +881,7 @@ class TikTokLiveEmulator:
             await sess.conn.close(int(step.get("code", 1000)), step.get("reason", ""))
             return
         if t == "drop":  # abrupt TCP drop, no close frame
+            await self._until_delivered(sess)
             sess.conn.transport.abort()
             return
         if t == "gift_streak":
