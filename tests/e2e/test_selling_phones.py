@@ -60,6 +60,13 @@ def test_two_phones_see_the_countdown_and_each_others_bids(app_ctx, live_server,
             expect(page.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
             pages[name] = page
         ann, ben = pages["ann"], pages["ben"]
+        # Ann also has her cart open in another tab: her status pushes reach it too (her own
+        # channel), and it has no auction to update, so it must ignore them without an error.
+        ann_cart = contexts[0].new_page()
+        ann_cart.on("console", lambda message: message.type == "error" and errors.append(f"cart tab: {message.text}"))
+        ann_cart.on("pageerror", lambda error: errors.append(f"cart tab: {error}"))
+        ann_cart.goto(f"{base}/cart")
+        expect(ann_cart.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
 
         for page in (ann, ben):
             sale = page.get_by_role("region", name="Flash sale")
