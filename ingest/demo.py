@@ -91,9 +91,9 @@ def generate(seed: int = 5, viewers: int = 3000, minutes: int = 60,
     for storm in (minutes * 12.0, minutes * 33.0, minutes * 52.0):
         for viewer, _, _ in rng.sample(joined, min(300, len(joined))):
             events.append((at(storm + rng.uniform(0, 60)), "like", viewer, {"count": rng.randint(5, 50)}))
-    # The birthday viewer chats early; the big gifter crowns the LIVE with a Lion.
-    events.append((at(300), "join", BIRTHDAY_VIEWER, {}))
-    events.append((at(320), "comment", BIRTHDAY_VIEWER, {"text": "it's my birthday today!! 🎉"}))
+    # The birthday viewer comes with the first wave and says so; the big gifter crowns the LIVE with a Lion.
+    events.append((at(20), "join", BIRTHDAY_VIEWER, {}))
+    events.append((at(45), "comment", BIRTHDAY_VIEWER, {"text": "it's my birthday today!! 🎉"}))
     events.append((at(600), "join", BIG_GIFTER, {}))
     events.append((at(900), "gift", BIG_GIFTER, _gift("Rose", 99)))
     events.append((at(minutes * 45), "gift", BIG_GIFTER, _gift("Lion", 1)))

@@ -16,6 +16,8 @@ from services.local_time import age_on, is_birthday_today, local_time
 
 #: The charts cover at most this many of the LIVE's latest minutes.
 CHART_MINUTES = 60
+#: Birthday arrivals the activity feed keeps for the whole LIVE, however much happens after them.
+BIRTHDAYS_KEPT = 5
 
 
 @dataclass(frozen=True)
@@ -130,9 +132,13 @@ def _feed(account: TikTokAccount, room: str, limit: int) -> list[ActivityItem]:
     items += [ActivityItem(at, "gift", handle, viewer_id, gift_text(name, quantity, coins))
               for at, name, quantity, coins, handle, viewer_id in gifts]
     items += [ActivityItem(at, "vip", handle, viewer_id, "VIP joined the LIVE") for at, handle, viewer_id, _ in joins]
-    items += _birthdays(account, room, limit)
+    # Who came on their birthday stays in the feed for the whole LIVE (the newest few of them), so the
+    # streamer can greet them whenever they look: a busy chat would push the arrival out in seconds.
+    birthdays = _birthdays(account, room, min(BIRTHDAYS_KEPT, limit))
     items.sort(key=lambda item: item.at, reverse=True)
-    return items[:limit]
+    items = items[:limit - len(birthdays)] + birthdays
+    items.sort(key=lambda item: item.at, reverse=True)
+    return items
 
 
 def gift_text(name: str, quantity: int, coins: int) -> str:

@@ -650,3 +650,22 @@ def test_the_activity_feed_shows_who_came_on_their_birthday_at_their_arrival(acc
     shown = local_time(first_visit, account.time_zone).strftime("%H:%M:%S")
     assert 'class="activity activity-birthday"' in page
     assert f">{shown}</time>" in page and ">Birthday</span>" in page and "turns 30 today" in page
+
+
+def test_a_birthday_arrival_stays_in_the_feed_however_busy_the_chat_after_it(account):
+    """The feed shows the newest 30 items, but who came on their birthday stays in it for the whole
+    LIVE, in time order: a chat of 100 comments a minute would push the arrival out in seconds."""
+    from services import studio_activity
+
+    ann = by_handle(account, "ann_50%")
+    today = local_time(NOW, account.time_zone).date()
+    ann.birthday_month, ann.birthday_day, ann.birthday_year = today.month, today.day, today.year - 30
+    db.session.commit()
+    chatter = viewer(2, "bob.builder", nickname="BOB the Builder")
+    record(account, *(event("comment", NOW - timedelta(minutes=1) + timedelta(seconds=n), chatter, text=f"chat {n}")
+                      for n in range(40)), at=NOW)
+    feed = studio_activity.live_picture(account).feed
+    assert len(feed) == 30
+    assert [(item.handle, item.text) for item in feed if item.kind == "birthday"] == [("ann_50%", "turns 30 today")]
+    assert feed[-1].kind == "birthday"  # the oldest item, below the newest 29
+    assert [item.text for item in feed[:29]] == [f"chat {n}" for n in range(39, 10, -1)]

@@ -166,6 +166,22 @@ document.addEventListener("submit", function (event) {
     }, 1000);
   });
 
+  // The overview's "Total viewers" and "Total coins" are the account card's "Viewers recorded" and
+  // "Coins received" (both kept on the account row). The card is pushed after every batch, the
+  // overview refetched at most once a second, so on their own the two would disagree during a
+  // LIVE: the overview's cards take the card's figures, the latest, whenever either is swapped in.
+  function shareFigures() {
+    document.querySelectorAll("[id^='account-card-'] [data-figure]").forEach(function (figure) {
+      var accountId = figure.closest("[id^='account-card-']").id.slice("account-card-".length);
+      var overview = document.getElementById("overview-" + accountId);
+      var stat = overview && overview.querySelector("[data-stat='" + figure.dataset.figure + "']");
+      if (stat && stat.textContent !== figure.textContent) stat.textContent = figure.textContent;
+    });
+  }
+  ["htmx:oobAfterSwap", "htmx:afterSwap", "htmx:afterSettle"].forEach(function (name) {
+    document.addEventListener(name, shareFigures);
+  });
+
   // "Profile" links in the table load the profile into the dialog, then open it.
   document.addEventListener("htmx:afterSwap", function (event) {
     var trigger = event.detail.requestConfig && event.detail.requestConfig.elt;
