@@ -173,6 +173,19 @@ def browser_publishers(stream_key: str) -> list[int]:
     return found
 
 
+#: An init script that records every stream getUserMedia hands the page (window.cameraStreams).
+CAMERA_STREAMS = """(() => {
+  const devices = navigator.mediaDevices;
+  if (!devices) return;
+  const open = devices.getUserMedia.bind(devices);
+  window.cameraStreams = [];
+  devices.getUserMedia = (constraints) => open(constraints).then((stream) => {
+    window.cameraStreams.push(stream);
+    return stream;
+  });
+})();"""
+
+
 def test_the_seller_goes_live_with_the_browser_camera_and_a_shopper_watches(app_ctx, app, chromium, new_page):
     _, shop = make_seller("maya")
     show = make_stream(shop, live=False, title="Camera Night")
@@ -184,11 +197,19 @@ def test_the_seller_goes_live_with_the_browser_camera_and_a_shopper_watches(app_
         with video_server(app) as server:
             seller = camera.new_context().new_page()
             seller.set_default_timeout(60_000)
+            # Keep a hand on every camera stream the page opens, to see whether the camera goes off.
+            seller.add_init_script(CAMERA_STREAMS)
             seller.on("console", lambda message: message.type == "error" and errors.append(message.text))
             seller.on("pageerror", lambda error: errors.append(str(error)))
             log_in(seller, server.url, "maya")
             response = seller.goto(f"{server.url}/seller/shows/{show.id}")
             assert response.headers["content-security-policy"] == content_security_policy()
+            # The same console in a second tab, open before video arrives, so that the End stream
+            # form it gets is the one pushed when the video made the show live.
+            console = seller.context.new_page()
+            console.set_default_timeout(60_000)
+            console.on("console", lambda message: message.type == "error" and errors.append(message.text))
+            console.goto(f"{server.url}/seller/shows/{show.id}")
             seller.get_by_role("button", name="Start camera and microphone preview").click()
             expect(seller.get_by_text("Camera and microphone are on")).to_be_visible()
             seller.get_by_role("button", name="Go live with this camera").click()
@@ -215,11 +236,18 @@ def test_the_seller_goes_live_with_the_browser_camera_and_a_shopper_watches(app_
             seller.get_by_role("button", name="Go live with this camera").click()
             expect(seller.get_by_role("status").filter(has_text="Receiving video")).to_be_visible(timeout=120_000)
             wait_for(lambda: len(browser_publishers(show.stream_key)) == 1, timeout=60)
-            seller.get_by_role("button", name="End stream").click()  # a form pushed when video made it live
+            # Ended from the other tab while the camera sends: the sending tab learns it by push.
+            expect(console.get_by_role("status").filter(has_text="Receiving video")).to_be_visible()
+            console.get_by_role("button", name="End stream").click()  # a form pushed when video made it live
+            expect(console.get_by_role("button", name="Save stream")).to_be_visible()
             expect(seller.get_by_role("button", name="Save stream")).to_be_visible()
             expect(seller.get_by_role("button", name="Go live with this camera")).to_have_count(0)
             wait_for(lambda: browser_publishers(show.stream_key) == [], timeout=60)
-            close(shopper, seller)
+            # The show is over: the camera and microphone are off (the camera light goes out).
+            assert seller.evaluate("window.cameraStreams.length") >= 1
+            wait_for(lambda: seller.evaluate(
+                "window.cameraStreams.every(s => s.getTracks().every(t => t.readyState === 'ended'))"), timeout=60)
+            close(shopper, seller)  # the console tab is in the seller's context
     finally:
         camera.close()
     assert errors == [], f"console errors in the seller's browser: {errors}"
