@@ -84,6 +84,10 @@ def change(stream_id: int, action: str):
             flash(f"“{stream.title}” is saved for on-demand viewing.", "success")
             return redirect_to(url_for("live.replay", saved_id=saved.id))
         else:
+            if request.form.get("confirmed") != "yes" and stream.awaiting_decision:
+                # Posted without the page's confirmation (its script had not run yet, or is off):
+                # deleting cannot be undone, so ask on a page instead.
+                return render("shows/confirm_delete.html", stream=stream)
             live.delete_show(stream)
             flash(f"“{stream.title}” has ended and was not saved.", "info")
             return redirect_to(url_for("shows.index"))

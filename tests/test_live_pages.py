@@ -172,7 +172,13 @@ def test_end_then_save_says_it_is_saved_for_on_demand_viewing(client, show):
 def test_end_then_delete_says_it_ended_and_was_not_saved(client, show):
     token = log_in(client, "host")
     client.post(f"/seller/shows/{show.id}/end", data={"csrf_token": token})
-    deleted = client.post(f"/seller/shows/{show.id}/delete", data={"csrf_token": token}, follow_redirects=True)
+    # Posted without the page's confirmation (its script had not run): asked on a page, nothing deleted.
+    asked = client.post(f"/seller/shows/{show.id}/delete", data={"csrf_token": token})
+    assert asked.status_code == 200 and "Delete “Vase Night”?" in asked.get_data(as_text=True)
+    db.session.refresh(show)
+    assert show.awaiting_decision
+    deleted = client.post(f"/seller/shows/{show.id}/delete", data={"csrf_token": token, "confirmed": "yes"},
+                          follow_redirects=True)
     body = deleted.get_data(as_text=True)
     assert "“Vase Night” has ended and was not saved." in body and "Ended (not saved)" in body
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SavedStream)) == 0

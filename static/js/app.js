@@ -80,10 +80,28 @@ document.addEventListener("submit", function (event) {
   form.appendChild(input);
 });
 
-// Forms that destroy something ask first (data-confirm holds the question).
+// Forms that destroy something ask first (data-confirm holds the question). This listener runs
+// first (capture, on the document): "Cancel" stops the event before it reaches the form, where
+// htmx listens for an hx-post form's submit (htmx ignores preventDefault, so that alone let a
+// cancelled "End flash sale" through). "OK" marks the form confirmed=yes: a route that asks on a
+// page of its own when the form was posted unconfirmed (before this script ran, or without it)
+// knows the question was answered.
 document.addEventListener("submit", function (event) {
   var form = event.target.closest("form[data-confirm]");
-  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  if (!form) return;
+  if (!window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    event.stopPropagation();
+    return;
+  }
+  var confirmed = form.querySelector('input[name="confirmed"]');
+  if (!confirmed) {
+    confirmed = document.createElement("input");
+    confirmed.type = "hidden";
+    confirmed.name = "confirmed";
+    form.appendChild(confirmed);
+  }
+  confirmed.value = "yes";
 }, true);
 
 // Live pages: the presence heartbeat, running durations and the camera preview (the player is
