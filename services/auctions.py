@@ -26,7 +26,7 @@ import sqlalchemy.orm
 from extensions import db, utcnow
 from models import MAX_ID, Auction, AuctionBid, LiveStream, Order, OrderItem, Product, Shop, StreamOrder, User
 from models.selling import AUCTION_MODES
-from services import holds
+from services import flash_sales, holds
 from services.errors import FieldError, Forbidden, Invalid, NotFound
 from services.money import format_money
 from services.payments import PaymentDeclined, payment_provider
@@ -88,7 +88,7 @@ def start_auction(stream: LiveStream, draft: AuctionDraft, now: datetime | None 
     if open_auction(stream.id) is not None:
         raise FieldError("auction", "Close the current auction first.")
     if not holds.take_stock(product.id, 1):
-        raise FieldError("product_id", f"“{product.title}” is sold out.")
+        raise FieldError("product_id", flash_sales.sold_out(stream.id, product))
     auction = Auction(stream_id=stream.id, product_id=product.id, start_price_cents=draft.start_price_cents,
                       increment_cents=draft.increment_cents, mode=draft.mode, extend_seconds=draft.extend_seconds,
                       started_at=now, ends_at=now + timedelta(seconds=draft.duration_seconds))

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from extensions import db, utcnow
-from models import MAX_ID, FlashSale, LiveStream, Order, OrderItem, User
+from models import MAX_ID, FlashSale, LiveStream, Order, OrderItem, Product, User
 from services import holds
 from services.errors import FieldError, Invalid, NotFound
 from services.money import format_money
@@ -94,6 +94,16 @@ def start_sale(stream: LiveStream, draft: SaleDraft, now: datetime | None = None
     publish_sale(sale.id)
     live.publish_products(stream)
     return sale
+
+
+def sold_out(stream_id: int, product: Product) -> str:
+    """Why `product` cannot be auctioned or given away in the show: sold out, and whether it is
+    because the show's running flash sale holds its units."""
+    sale = current_sale(stream_id)
+    if sale is not None and sale.product_id == product.id and sale.units_left > 0:
+        units = "its last unit" if sale.units_left == 1 else f"its last {sale.units_left} units"
+        return f"“{product.title}” is sold out: the flash sale holds {units}."
+    return f"“{product.title}” is sold out."
 
 
 def bought_by(sale: FlashSale, buyer: User) -> int:

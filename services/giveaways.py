@@ -31,7 +31,7 @@ from models import (
     User,
     ViewerProfile,
 )
-from services import holds
+from services import flash_sales, holds
 from services.errors import FieldError, Forbidden, NotFound
 from services.payments import payment_provider
 
@@ -79,7 +79,7 @@ def start_giveaway(stream: LiveStream, product_id: int, require_comment: bool = 
     if db.session.scalar(sa.select(Giveaway.id).where(Giveaway.stream_id == stream.id, Giveaway.status == "open")):
         raise FieldError("giveaway", "Draw the current giveaway first.")
     if not holds.take_stock(product.id, 1):
-        raise FieldError("product_id", f"“{product.title}” is sold out.")
+        raise FieldError("product_id", flash_sales.sold_out(stream.id, product))
     seed = secrets.token_hex(32)
     giveaway = Giveaway(stream_id=stream.id, product_id=product.id, require_comment=require_comment,
                         require_follow=require_follow, seed=seed, seed_hash=seed_hash(seed), started_at=now)

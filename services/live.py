@@ -503,9 +503,16 @@ def publish_counts(stream: LiveStream) -> None:
 
 
 def publish_products(stream: LiveStream) -> None:
+    """Push the show's products (what is pinned, what is left) to its viewers and its seller, with
+    the seller's product pickers, so that none of them offers units that have gone."""
     publish(stream_channel(stream.id), render_oob("live/_products.html", stream=stream)
             + render_oob("live/_pinned.html", stream=stream))
     publish(seller_channel(stream.id), render_oob("shows/_featured.html", stream=stream))
+    # A control showing a running sale, auction or giveaway has no picker: selling.js drops the
+    # picker's push on such a page (data-push-if-present).
+    for control in ("flash", "auction", "giveaway"):
+        publish(seller_channel(stream.id), render_oob("shows/_product_picker.html", stream=stream, control=control,
+                                                          picker_oob=True))
 
 
 def publish_status(stream: LiveStream) -> None:

@@ -77,3 +77,43 @@ def test_the_selling_panel_works_from_the_keyboard_on_a_laptop(app_ctx, live_ser
     finally:
         context.close()
     assert errors == [], f"browser console errors: {errors}"
+
+
+def test_a_pushed_product_picker_says_what_is_left_and_keeps_the_sellers_choice(app_ctx, live_server, chromium):
+    """The seller picks the spoon for the next auction, then puts every board in a flash sale: the
+    auction's picker now says the board is sold out (pushed, no reload), and still has the spoon."""
+    _, shop = make_seller("maya")
+    board = make_product(shop, "Walnut Serving Board", 4000, stock=5)
+    spoon = make_product(shop, "Oak Spoon", 900, stock=3)
+    show = make_stream(shop, [board, spoon], title="Friday Drop")
+    live.pin_product(show, board.id)
+    context = chromium.new_context(**LAPTOP)
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        log_in(page, live_server.url, "maya")
+        page.goto(f"{live_server.url}/seller/shows/{show.id}")
+        expect(page.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
+        page.locator("summary", has_text="Selling").click()
+        auction_picker = page.locator(f"#seller-auction-{show.id}").get_by_role("combobox", name="Product")
+        expect(auction_picker.get_by_role("option", name="Walnut Serving Board ($40.00, 5 in stock)")).to_have_count(1)
+        auction_picker.select_option(label="Oak Spoon ($9.00, 3 in stock)")
+
+        sale = page.locator(f"#seller-flash-sale-{show.id}")
+        sale.get_by_role("combobox", name="Product").select_option(label="Walnut Serving Board ($40.00, 5 in stock)")
+        sale.get_by_label("Sale price").fill("25")
+        sale.get_by_label("Units").fill("5")
+        sale.get_by_role("button", name="Start flash sale").click()
+        expect(sale.get_by_role("button", name="End flash sale")).to_be_visible()
+
+        expect(auction_picker.get_by_role("option", name="Walnut Serving Board ($40.00, sold out)")).to_have_count(1)
+        expect(auction_picker).to_have_value(str(spoon.id))
+        giveaway_picker = page.locator(f"#seller-giveaway-{show.id}").get_by_role("combobox", name="Product")
+        expect(giveaway_picker.get_by_role("option", name="Walnut Serving Board ($40.00, sold out)")).to_have_count(1)
+        expect(giveaway_picker).to_have_value(str(board.id))  # untouched: still the pinned board
+    finally:
+        context.close()
+    assert errors == [], f"browser console errors: {errors}"
