@@ -12,6 +12,17 @@ correct" means the hammer price is what the proxy rule gives for the accepted bi
 (the second-highest maximum plus the increment, capped at the highest) and the one order is the
 top bidder's, at that price. The last line reads
 `auction: N bidders -> B bids/s accepted, p99 push L ms, winners W, price correct|WRONG`.
+
+The line before it splits that latency, on PostgreSQL: a trigger the benchmark adds to its own
+database NOTIFYs each new price, and PostgreSQL delivers a notification when the transaction
+commits, so a listener here sees each commit. "request->commit" is from a bid leaving the bidder
+to the commit of its price (or a higher one): the wait for a worker and the bid's own work.
+"commit->push" is from that commit to the viewer's socket receiving the price: the publish after
+the commit (one reload, one render) and the hub's part (Redis, the worker's listener, the socket).
+With the Redis hub, "publish->push" is the hub's part alone: from the benchmark's own subscriber
+on the hub's Redis channel receiving the price to the viewer's socket receiving it. The CPU
+seconds of the gunicorn workers and of this process (the bidders' clients) during the bidding
+show how the two cores were shared.
 """
 
 from __future__ import annotations
@@ -41,6 +52,94 @@ def cents(match: re.Match) -> int:
     return int(match.group(1).replace(",", "")) * 100 + int(match.group(2))
 
 
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a process has used so far (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """All CPUs' (busy, total) clock ticks so far, from /proc/stat."""
+    fields = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def watch_commits(database_url: str, stamps: list[tuple[float, int]], listening: threading.Event) -> threading.Thread:
+    """Record (when, price) for each committed new price of an auction (PostgreSQL only): a trigger
+    in the benchmark's own database NOTIFYs it, and a notification is delivered at the commit."""
+    import psycopg
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as setup:
+        setup.execute("""
+            CREATE FUNCTION bench_auction_price() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_notify('bench_auction_price', NEW.current_price_cents::text); RETURN NEW; END $$""")
+        setup.execute("""
+            CREATE TRIGGER bench_auction_price AFTER UPDATE ON auctions FOR EACH ROW
+            WHEN (NEW.current_price_cents IS DISTINCT FROM OLD.current_price_cents)
+            EXECUTE FUNCTION bench_auction_price()""")
+    connection = psycopg.connect(url, autocommit=True)
+    connection.execute("LISTEN bench_auction_price")
+
+    def listen() -> None:
+        with connection:
+            while listening.is_set():
+                for notice in connection.notifies(timeout=0.5):
+                    stamps.append((time.perf_counter(), int(notice.payload)))
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    return thread
+
+
+def watch_publishes(prefix: str, channel: str, stamps: list[tuple[float, int]],
+                    listening: threading.Event) -> threading.Thread:
+    """Record (when, price) for each price published on the hub's Redis channel."""
+    import redis
+
+    pubsub = redis.Redis.from_url(os.environ["REDIS_URL"]).pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(prefix + channel)
+    while pubsub.get_message(timeout=1) is None and not pubsub.subscribed:
+        pass
+
+    def listen() -> None:
+        while listening.is_set():
+            message = pubsub.get_message(timeout=0.5)
+            if message and message["type"] == "message":
+                at = time.perf_counter()
+                stamps.extend((at, cents(match)) for match in PRICE.finditer(message["data"].decode()))
+        pubsub.close()
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    return thread
+
+
+def first_seen(stamps: list[tuple[float, int]]) -> dict[int, float]:
+    """When each price was first seen."""
+    seen: dict[int, float] = {}
+    for at, price in stamps:
+        seen.setdefault(price, at)
+    return seen
+
+
 def main() -> None:  # noqa: PLR0915 - one linear script
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bidders", type=int, default=200)
@@ -68,6 +167,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         if os.environ.get("REDIS_URL"):
             env["REDIS_URL"] = os.environ["REDIS_URL"]
             env["REDIS_HUB_PREFIX"] = f"bench-auction-{os.getpid()}:"
+        postgresql = database_url.startswith("postgresql")
+        commits: list[tuple[float, int]] = []  # (when committed, price), PostgreSQL only
+        published: list[tuple[float, int]] = []  # (when published on Redis, price), Redis hub only
+        watching = threading.Event()
+        watching.set()
+        watchers = [watch_commits(database_url, commits, watching)] if postgresql else []
         with running_server(env, workers=args.workers) as server:
             clients: list[tuple[httpx.Client, str]] = []
             for username in usernames:
@@ -98,6 +203,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
             listener = threading.Thread(target=listen, daemon=True)
             listener.start()
+            if os.environ.get("REDIS_URL"):
+                watchers.append(watch_publishes(env["REDIS_HUB_PREFIX"], f"stream:{stream_id}", published, watching))
             time.sleep(1)  # the viewer's subscription is in place (a socket handshake, not a race)
 
             with app.app_context():
@@ -138,6 +245,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                         else:
                             outcomes["errors"] += 1
 
+            workers = children(server.process.pid)
+            cpu_before = {pid: cpu_seconds(pid) for pid in [*workers, os.getpid()]}
+            machine_before = machine_ticks()
             began = time.perf_counter()
             threads = [threading.Thread(target=bidder, args=(i, c, t)) for i, (c, t) in enumerate(clients)]
             for thread in threads:
@@ -145,6 +255,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             for thread in threads:
                 thread.join()
             window = time.perf_counter() - began
+            cpu = {pid: cpu_seconds(pid) - before for pid, before in cpu_before.items()}
+            machine_after = machine_ticks()
+            busy = (machine_after[0] - machine_before[0]) / max(machine_after[1] - machine_before[1], 1)
 
             # The server's selling clock closes the auction; wait for it (generously).
             with app.app_context():
@@ -157,6 +270,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                     time.sleep(0.2)
                 time.sleep(1)
             listening.clear()
+            watching.clear()
+            for watcher in watchers:
+                watcher.join(timeout=5)
             viewer.close()
             for client, _ in clients:
                 client.close()
@@ -184,9 +300,16 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         seen = next((at for at, pushed in pushes if pushed >= price and at >= started), None)
         if seen is not None:
             latencies.append((seen - started) * 1000)
-    latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
-    p50 = latencies[len(latencies) // 2] if latencies else float("nan")
+    p99, p50 = percentile(latencies, 0.99), percentile(latencies, 0.5)
+    # The parts, price by price: each accepted bid's price (or a higher one) committed, published, pushed.
+    pushed_at, committed_at, published_at = first_seen(pushes), first_seen(commits), first_seen(published)
+    to_commit = []
+    for started, price in sent:
+        at = next((at for at, committed in commits if committed >= price and at >= started), None)
+        if at is not None:
+            to_commit.append((at - started) * 1000)
+    commit_to_push = [(pushed_at[p] - at) * 1000 for p, at in committed_at.items() if p in pushed_at]
+    publish_to_push = [(pushed_at[p] - at) * 1000 for p, at in published_at.items() if p in pushed_at]
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     hub = "redis" if os.environ.get("REDIS_URL") else "local"
     print(f"backend {backend}, {args.workers} worker(s), hub {hub}; "
@@ -195,6 +318,21 @@ def main() -> None:  # noqa: PLR0915 - one linear script
           f"{len(rows)} audit rows; {len(pushes)} prices pushed; "
           f"push p50 {p50:.0f} ms over {len(latencies)} accepted bids; won by {winner_name} at "
           f"{auction.current_price_cents / 100:.2f} (expected {expected / 100:.2f})")
+    worker_cpu = sum(seconds for pid, seconds in cpu.items() if pid != os.getpid())
+    answered = sum(outcomes.values())
+    parts = [f"request->commit p50 {percentile(to_commit, 0.5):.0f} p99 {percentile(to_commit, 0.99):.0f} ms "
+             f"over {len(to_commit)} accepted bids" if postgresql else "request->commit n/a (SQLite)",
+             f"commit->push p50 {percentile(commit_to_push, 0.5):.0f} p99 {percentile(commit_to_push, 0.99):.0f} ms "
+             f"over {len(commit_to_push)} prices" if postgresql else "commit->push n/a (SQLite)",
+             f"publish->push (the hub's part) p50 {percentile(publish_to_push, 0.5):.0f} "
+             f"p99 {percentile(publish_to_push, 0.99):.0f} ms over {len(publish_to_push)} prices"
+             if published_at else "publish->push n/a (local hub)"]
+    print("parts of the push latency: " + "; ".join(parts))
+    print(f"CPU while bidding ({window:.1f} s): gunicorn workers {worker_cpu:.1f} s "
+          f"({' + '.join(f'{seconds:.1f}' for pid, seconds in cpu.items() if pid != os.getpid())}; "
+          f"{worker_cpu / max(answered, 1) * 1000:.1f} ms per bid request), "
+          f"bidders' clients (this process) {cpu[os.getpid()]:.1f} s; "
+          f"all {os.cpu_count()} CPUs {busy:.0%} busy")
     print(f"auction: {args.bidders} bidders -> {outcomes['accepted'] / window:.0f} bids/s accepted, "
           f"p99 push {p99:.0f} ms, winners {winners}, price {'correct' if correct else 'WRONG'}")
 
