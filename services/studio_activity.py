@@ -16,7 +16,7 @@ from services.local_time import age_on, is_birthday_today, local_time
 
 #: The charts cover at most this many of the LIVE's latest minutes.
 CHART_MINUTES = 60
-#: Birthday arrivals the activity feed keeps for the whole LIVE, however much happens after them.
+#: Birthday arrivals the activity feed keeps pinned at its top for the whole LIVE.
 BIRTHDAYS_KEPT = 5
 
 
@@ -132,13 +132,12 @@ def _feed(account: TikTokAccount, room: str, limit: int) -> list[ActivityItem]:
     items += [ActivityItem(at, "gift", handle, viewer_id, gift_text(name, quantity, coins))
               for at, name, quantity, coins, handle, viewer_id in gifts]
     items += [ActivityItem(at, "vip", handle, viewer_id, "VIP joined the LIVE") for at, handle, viewer_id, _ in joins]
-    # Who came on their birthday stays in the feed for the whole LIVE (the newest few of them), so the
-    # streamer can greet them whenever they look: a busy chat would push the arrival out in seconds.
+    # Who came on their birthday is pinned at the top of the feed for the whole LIVE (the newest few
+    # of them), so the streamer can greet them whenever they look: in time order, a busy chat would
+    # push the arrival out (or down, out of sight) within seconds. The rest follow, newest first.
     birthdays = _birthdays(account, room, min(BIRTHDAYS_KEPT, limit))
     items.sort(key=lambda item: item.at, reverse=True)
-    items = items[:limit - len(birthdays)] + birthdays
-    items.sort(key=lambda item: item.at, reverse=True)
-    return items
+    return birthdays + items[:limit - len(birthdays)]
 
 
 def gift_text(name: str, quantity: int, coins: int) -> str:

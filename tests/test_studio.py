@@ -653,8 +653,8 @@ def test_the_activity_feed_shows_who_came_on_their_birthday_at_their_arrival(acc
 
 
 def test_a_birthday_arrival_stays_in_the_feed_however_busy_the_chat_after_it(account):
-    """The feed shows the newest 30 items, but who came on their birthday stays in it for the whole
-    LIVE, in time order: a chat of 100 comments a minute would push the arrival out in seconds."""
+    """The feed shows the newest 30 items, but who came on their birthday is pinned at its top for
+    the whole LIVE: a chat of 100 comments a minute would push the arrival out in seconds."""
     from services import studio_activity
 
     ann = by_handle(account, "ann_50%")
@@ -667,5 +667,5 @@ def test_a_birthday_arrival_stays_in_the_feed_however_busy_the_chat_after_it(acc
     feed = studio_activity.live_picture(account).feed
     assert len(feed) == 30
     assert [(item.handle, item.text) for item in feed if item.kind == "birthday"] == [("ann_50%", "turns 30 today")]
-    assert feed[-1].kind == "birthday"  # the oldest item, below the newest 29
-    assert [item.text for item in feed[:29]] == [f"chat {n}" for n in range(39, 10, -1)]
+    assert feed[0].kind == "birthday"  # pinned on top, then the newest 29, newest first
+    assert [item.text for item in feed[1:]] == [f"chat {n}" for n in range(39, 10, -1)]

@@ -326,7 +326,9 @@ document.addEventListener("submit", function (event) {
       document.querySelectorAll("time[data-stamp-now]:empty").forEach(function (el) {
         var now = new Date();
         el.dateTime = now.toISOString();
-        el.textContent = now.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+        // 24-hour, like every time the server writes (the activity feed beside the notices)
+        el.textContent = now.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit",
+                                                             hour12: false });
       });
     }).observe(document.body, { childList: true, subtree: true });
   });

@@ -1,5 +1,6 @@
 """Every page, as each role would see it, on a phone (390x844, mobile emulation) and a laptop
-(1366x900): nothing scrolls sideways, the console stays clean, and a screenshot of each page is
+(1366x900): nothing scrolls sideways, no one-word button breaks its word over two lines, the
+console stays clean, and a screenshot of each page is
 saved as a test artifact (test-artifacts/pages/<viewport>/<role>-<page>.png) to look at.
 
 The width check compares `document.scrollingElement.scrollWidth` with the viewport's own width:
@@ -103,6 +104,9 @@ def test_every_page_fits_the_screen_for_every_role(app_ctx, live_server, chromiu
                 if scroll_width > width:
                     wide = page.evaluate(WIDEST_ELEMENTS, width)
                     problems.append(f"{role} {path}: page is {scroll_width}px wide on a {width}px screen; {wide}")
+                broken = page.evaluate(BROKEN_WORDS)
+                if broken:
+                    problems.append(f"{role} {path}: one-word buttons broken over two lines: {broken}")
                 page.screenshot(path=str(folder / f"{role}-{name}.png"), full_page=True, caret="initial")
                 if errors:
                     problems.append(f"{role} {path}: console errors {errors}")
@@ -119,3 +123,13 @@ WIDEST_ELEMENTS = """(width) => Array.from(document.querySelectorAll('body *'))
     + (el.className ? '.' + String(el.className).trim().replace(/\\s+/g, '.') : '')
     + ' ' + Math.round(el.getBoundingClientRect().right) + 'px')"""
 
+
+# Buttons and button-links whose label is one word, drawn on more than one line ("Unpi/n" when a
+# narrow column squeezed the console's Pin button).
+BROKEN_WORDS = """() => Array.from(document.querySelectorAll('button, .button')).filter((el) => {
+  const label = el.textContent.trim();
+  if (!label || /\\s/.test(label) || !el.getClientRects().length) return false;
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  return new Set(Array.from(range.getClientRects()).map((rect) => Math.round(rect.top))).size > 1;
+}).map((el) => el.textContent.trim())"""
