@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export FLASK_APP := app:create_app
 
-.PHONY: run test chromium redis-server lint clean screenshots video
+.PHONY: run test chromium redis-server lint clean screenshots emoji-font video
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,8 +50,20 @@ chromium:
 	fi
 
 ## screenshots: docs/screenshots/*.png (show page on a phone, seller's console, studio overview), made by a script
-screenshots: $(VENV)/.dev chromium
+screenshots: $(VENV)/.dev chromium emoji-font
 	$(BIN)/python scripts/screenshots.py
+
+## emoji-font: Debian's colour emoji font, so the demo chat's emoji are drawn in screenshots (not as empty boxes)
+emoji-font:
+	@if ! fc-list 2>/dev/null | grep -qi "emoji"; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji) || echo "fonts-noto-color-emoji could not be installed"; \
+	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+	    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji) || echo "fonts-noto-color-emoji could not be installed"; \
+	  else \
+	    echo "no emoji font and none can be installed here: the screenshots show emoji as boxes"; \
+	  fi; \
+	fi
 
 ## redis-server: the binary tests/test_faults.py starts (and kills) on a port of its own, from Debian
 redis-server:
