@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, g, has_request_context
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -61,7 +62,11 @@ def http_error(error: HTTPException):  # noqa: ANN201
     if error.code is None or error.code < 400:
         return error
     detail = error.description if error.code in (400, 422) and error.description != type(error).description else None
-    return _error_response(error.code, detail)
+    response = _error_response(error.code, detail)
+    if isinstance(error, RateLimitExceeded):
+        # The limit's whole window: at most that long before the next attempt counts again.
+        response.headers["Retry-After"] = str(error.limit.limit.get_expiry())
+    return response
 
 
 #: How each domain error a service raises answers over HTTP (the most specific class wins).
