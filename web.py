@@ -14,6 +14,7 @@ from flask import (
     current_app,
     flash,
     g,
+    get_template_attribute,
     make_response,
     redirect,
     render_template,
@@ -59,6 +60,24 @@ def render(template: str, fragment: str | None = None, status: int = 200, **cont
     response = make_response(render_template(chosen, **context), status)
     response.vary.add("HX-Request")
     response.vary.add("HX-Boosted")
+    return response
+
+
+def ask_first(question: str, label: str, back: str, **about: Any) -> Response | None:
+    """For a route that destroys something: None when its form was confirmed (static/js/app.js asks
+    the form's data-confirm question and adds confirmed=yes), else a page asking `question` (a
+    macro of templates/_questions.html, given `about`) whose `label` button posts the same form
+    again, confirmed, and whose other choice goes `back`. That is what a form posted before the
+    page's script ran (a slow connection) or without it gets: nothing happens unasked."""
+    if request.form.get("confirmed") == "yes":
+        return None
+    fields = [(name, value) for name, value in request.form.items(multi=True)
+              if name not in ("csrf_token", "confirmed")]
+    response = render("confirm.html", question=get_template_attribute("_questions.html", question)(**about),
+                      label=label, back=back, action=request.path, fields=fields)
+    if request.headers.get("HX-Request"):  # an hx-post form (htmx ran, app.js had not): the page takes the body
+        response.headers["HX-Retarget"] = "body"
+        response.headers["HX-Reswap"] = "innerHTML"
     return response
 
 

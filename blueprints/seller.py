@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from forms.shop import ProductForm
 from services import catalog, orders
 from services.errors import FieldError
-from web import redirect_to, render
+from web import ask_first, redirect_to, render
 
 bp = Blueprint("seller", __name__, url_prefix="/seller")
 
@@ -81,6 +81,8 @@ def product_visibility(product_id: int):
 @bp.post("/products/<int:product_id>/delete")
 def product_delete(product_id: int):
     product = catalog.owned_product(current_user, product_id)
+    if asked := ask_first("delete_product", "Delete product", url_for("seller.index"), product=product):
+        return asked
     title = product.title
     try:
         catalog.delete_product(product)
@@ -101,6 +103,9 @@ def order_list():
 @bp.post("/orders/<int:order_id>/<any(cancel, refund):action>")
 def order_change(order_id: int, action: str):
     order = orders.shop_order(current_user, order_id)
+    if asked := ask_first(f"{action}_order", "Cancel order" if action == "cancel" else "Mark refunded",
+                          url_for("seller.order_list"), order=order):
+        return asked
     try:
         (orders.cancel_order if action == "cancel" else orders.refund_order)(order)
     except FieldError as error:

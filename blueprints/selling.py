@@ -23,7 +23,7 @@ from forms.selling import (
 from models import LiveStream, Product
 from services import auctions, claims, flash_sales, giveaways, holds, live, selling
 from services.errors import DomainError, FieldError, NotFound
-from web import redirect_to, render, wants_fragment
+from web import ask_first, redirect_to, render, wants_fragment
 
 bp = Blueprint("selling", __name__)
 
@@ -170,6 +170,9 @@ def start_sale(stream_id: int):
 def end_sale(sale_id: int):
     sale = flash_sales.get_sale(sale_id)
     stream = _owned(sale.stream_id)
+    if asked := ask_first("end_sale", "End flash sale", url_for("shows.studio", stream_id=stream.id),
+                          product=sale.product):
+        return asked
     flash_sales.end_sale(sale, reason="seller")
     return _done(stream, "Flash sale ended.")
 
@@ -191,6 +194,9 @@ def start_auction(stream_id: int):
 def cancel_auction(auction_id: int):
     auction = auctions.get_auction(auction_id)
     stream = _owned(auction.stream_id)
+    if asked := ask_first("cancel_auction", "Cancel auction", url_for("shows.studio", stream_id=stream.id),
+                          auction=auction):
+        return asked
     if not auctions.close_auction(auction, cancel=True):
         raise FieldError("auction", "This auction has already closed.")
     return _done(stream, "Auction cancelled.")
@@ -228,6 +234,9 @@ def start_giveaway(stream_id: int):
 @login_required
 def draw(giveaway_id: int):
     giveaway = giveaways.owned_giveaway(current_user, giveaway_id)
+    if asked := ask_first("draw_giveaway", "Draw the winner",
+                          url_for("shows.studio", stream_id=giveaway.stream_id)):
+        return asked
     giveaways.draw(giveaway)
     return _done(db.session.get(LiveStream, giveaway.stream_id), "Winner drawn.")
 

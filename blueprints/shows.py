@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from forms.live import ShowForm
 from services import catalog, console_chat, live, tiktok
 from services.errors import FieldError
-from web import optional_int, redirect_to, render, wants_fragment
+from web import ask_first, optional_int, redirect_to, render, wants_fragment
 
 bp = Blueprint("shows", __name__, url_prefix="/seller/shows")
 
@@ -84,10 +84,9 @@ def change(stream_id: int, action: str):
             flash(f"“{stream.title}” is saved for on-demand viewing.", "success")
             return redirect_to(url_for("live.replay", saved_id=saved.id))
         else:
-            if request.form.get("confirmed") != "yes" and stream.awaiting_decision:
-                # Posted without the page's confirmation (its script had not run yet, or is off):
-                # deleting cannot be undone, so ask on a page instead.
-                return render("shows/confirm_delete.html", stream=stream)
+            if stream.awaiting_decision and (asked := ask_first(
+                    "delete_show", "Delete stream", url_for("shows.studio", stream_id=stream.id))):
+                return asked
             live.delete_show(stream)
             flash(f"“{stream.title}” has ended and was not saved.", "info")
             return redirect_to(url_for("shows.index"))

@@ -11,7 +11,7 @@ from forms.studio import TierForm
 from models import VipTier
 from services import vip
 from services.errors import FieldError
-from web import redirect_to
+from web import ask_first, redirect_to
 
 from .studio import account_page, load_owned_account
 
@@ -95,6 +95,9 @@ def move(account_id: int, tier_id: int):
 @bp.post("/<int:tier_id>/delete")
 def delete(account_id: int, tier_id: int):
     tier = _tier_or_404(tier_id)
+    if asked := ask_first("delete_tier", "Delete tier", url_for("studio_tiers.editor", account_id=account_id),
+                          tier=tier):
+        return asked
     name = tier.name
     vip.delete_tier(g.studio_account, tier, utcnow())
     flash(f"The {name} tier is deleted; its viewers are re-ranked automatically.", "success")

@@ -15,7 +15,7 @@ from extensions import csrf, db, sock
 from models import LiveStream
 from services import live, video
 from services.errors import Forbidden
-from web import redirect_to
+from web import ask_first, redirect_to
 
 bp = Blueprint("video", __name__)
 
@@ -89,6 +89,8 @@ def media(kind: str, filename: str):
 @login_required
 def rotate_key(stream_id: int):
     stream = live.owned_stream(current_user, stream_id)
+    if asked := ask_first("rotate_key", "Rotate the key", url_for("shows.studio", stream_id=stream.id)):
+        return asked
     video.rotate_key(stream)
     flash("New stream key. Paste it into your encoder; the old key no longer works.", "success")
     return redirect_to(url_for("shows.studio", stream_id=stream.id))

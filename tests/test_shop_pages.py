@@ -118,8 +118,14 @@ def test_seller_edits_hides_and_deletes_their_product(seller_client):
     assert "Unavailable" in public and "Add to cart" not in public
     shop_page = seller_client.get(f"/shop/{product.shop.slug}").get_data(as_text=True)
     assert "New Name" not in shop_page
-    response = seller_client.post(f"/seller/products/{product.id}/delete", data={"csrf_token": seller_client.token},
-                                  follow_redirects=True)
+    # Posted without the page's confirmation (its script had not run): a page asks, nothing is deleted.
+    asked = seller_client.post(f"/seller/products/{product.id}/delete", data={"csrf_token": seller_client.token})
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Are you sure?" in page and "Delete “New Name”? This cannot be undone." in page
+    assert 'name="confirmed" value="yes"' in page and 'href="/seller/"' in page  # its button, and "Go back"
+    assert db.session.get(Product, product.id) is not None
+    response = seller_client.post(f"/seller/products/{product.id}/delete",
+                                  data={"csrf_token": seller_client.token, "confirmed": "yes"}, follow_redirects=True)
     assert "“New Name” is deleted." in response.get_data(as_text=True)
     assert db.session.get(Product, product.id) is None
 
@@ -129,8 +135,8 @@ def test_an_ordered_product_cannot_be_deleted(seller_client):
     buyer = make_user("fan")
     checkout = checkouts.buy_now_checkout(product.id, 1)
     checkouts.place_order(buyer, checkout, "a" * 32, checkout.fingerprint())
-    response = seller_client.post(f"/seller/products/{product.id}/delete", data={"csrf_token": seller_client.token},
-                                  follow_redirects=True)
+    response = seller_client.post(f"/seller/products/{product.id}/delete",
+                                  data={"csrf_token": seller_client.token, "confirmed": "yes"}, follow_redirects=True)
     assert "has been ordered, so it is kept for those orders. Hide it instead." in response.get_data(as_text=True)
     assert db.session.get(Product, product.id) is not None
 
@@ -234,7 +240,8 @@ def test_seller_sees_and_cancels_their_shops_orders(client, app_ctx):
     token = log_in(client, "s")
     page = client.get("/seller/orders").get_data(as_text=True)
     assert "Bea Buyer" in page and "2 × Teapot" in page and "$60.00" in page and "Friday Drop" in page
-    response = client.post(f"/seller/orders/{order.id}/cancel", data={"csrf_token": token}, follow_redirects=True)
+    response = client.post(f"/seller/orders/{order.id}/cancel", data={"csrf_token": token, "confirmed": "yes"},
+                           follow_redirects=True)
     assert f"Order #{order.id} is cancelled; its stock is back on sale." in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(Product.stock).where(Product.id == product.id)) == 5
     rival = make_seller("rival")[0]

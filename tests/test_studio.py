@@ -344,7 +344,7 @@ def test_tiers_reorder_and_delete(client, account):
     dan = by_handle(account, "dan")
     dan.vip_tier_id, dan.vip_source = silver.id, "manual"
     db.session.commit()
-    client.post(f"{url}/{silver.id}/delete", data={"csrf_token": token})
+    client.post(f"{url}/{silver.id}/delete", data={"csrf_token": token, "confirmed": "yes"})
     db.session.expire_all()
     assert names() == ["Bronze", "Gold", "Platinum"]
     dan = by_handle(account, "dan")
@@ -446,7 +446,7 @@ def test_the_figures_kept_on_the_account_row_equal_a_recount_after_every_change(
     assert kept_figures_match_a_recount(account)["vip_viewers"] == 3  # ann, fay and cat
     # Deleting the Fan tier hands its viewers back to automation, which finds no tier for them.
     fan = db.session.scalar(sa.select(VipTier).where(VipTier.account_id == account.id, VipTier.name == "Fan"))
-    client.post(f"{tiers}/{fan.id}/delete", data={"csrf_token": token})
+    client.post(f"{tiers}/{fan.id}/delete", data={"csrf_token": token, "confirmed": "yes"})
     assert kept_figures_match_a_recount(account)["vip_viewers"] == 1  # cat, set by hand
     # Deleting a viewer takes their share away: cat (the VIP) and bob (coins and watchtime).
     for handle in ("cat_x", "bob.builder"):

@@ -90,7 +90,8 @@ def test_wrong_rotated_ended_and_second_publishers_are_refused(app, shop):
             assert refused(late)
 
         old_key = show.stream_key
-        seller.submit(f"/seller/shows/{show.id}/video/rotate-key", {}, page=f"/seller/shows/{show.id}")
+        seller.submit(f"/seller/shows/{show.id}/video/rotate-key", {"confirmed": "yes"},
+                          page=f"/seller/shows/{show.id}")
         new_key = fresh(show).stream_key
         assert new_key != old_key and new_key in seller.get(f"/seller/shows/{show.id}").text
         with publishing(rtmp_url(app, old_key)) as leaked:
@@ -102,7 +103,8 @@ def test_wrong_rotated_ended_and_second_publishers_are_refused(app, shop):
                 assert refused(second)
             assert encoder.poll() is None and fresh(show).video_state == "receiving"
             # Rotating while publishing drops the encoder that used the old key.
-            seller.submit(f"/seller/shows/{show.id}/video/rotate-key", {}, page=f"/seller/shows/{show.id}")
+            seller.submit(f"/seller/shows/{show.id}/video/rotate-key", {"confirmed": "yes"},
+                          page=f"/seller/shows/{show.id}")
             wait_for(lambda: encoder.poll() is not None, timeout=60)
             stop_process(encoder)
         wait_for(lambda: fresh(show).video_state == "offline", timeout=60)

@@ -3,8 +3,8 @@
 - "Delete stream" on an ended show's console, dismissed: the show is still there (also after a
   reload), and no delete was posted.
 - The same button pressed before the page's script has run (slow or failed to load): the form
-  posts without the question, and the server asks on a page instead of deleting; "Keep it" keeps
-  the show, the page's own "Delete stream" deletes it.
+  posts without the question, and the server asks on a page instead of deleting; "Go back" keeps
+  the show, the page's own "Delete stream" deletes it (web.ask_first, for every destructive form).
 - "End flash sale", an htmx form, dismissed: the sale keeps running. (htmx ignores a cancelled
   submit event, so before the fix a dismissed question still ended the sale.)"""
 
@@ -79,12 +79,12 @@ def test_delete_pressed_before_the_script_ran_asks_on_a_page(app_ctx, live_serve
         questions: list[str] = []
         page.on("dialog", lambda question: (questions.append(question.message), question.accept()))
         page.get_by_role("dialog", name="The show has ended").get_by_role("button", name="Delete stream").click()
-        expect(page.get_by_role("heading", name="Delete “Pottery Night”?")).to_be_visible()
+        expect(page.get_by_role("heading", name="Are you sure?")).to_be_visible()
         assert questions == []  # no script, no browser question: the server asked instead
         assert _still_there(show.id)
         expect(page.get_by_text(QUESTION)).to_be_visible()
 
-        page.get_by_role("link", name="Keep it").click()
+        page.get_by_role("link", name="Go back").click()
         expect(page.get_by_role("dialog", name="The show has ended")).to_be_visible()
         assert _still_there(show.id)
 
