@@ -44,7 +44,11 @@ def prepare(instance: Path) -> dict[str, str]:
     subprocess.run([*flask, "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
     replay = instance / "demo-live.jsonl"
     subprocess.run([*flask, "ingest", "demo-file", str(replay)], cwd=ROOT, env=env, check=True, capture_output=True)
-    return {**env, "INGEST_ENABLED": "1", "DEMO_REPLAY": str(replay), "DEMO_REPLAY_SPEED": "10"}
+    # The demo show's camera, as `make run` has it: a looping test pattern through the real ingest
+    # (nginx-rtmp on a free port of its own). Without nginx and ffmpeg the pages say video is off.
+    subprocess.run([*flask, "demo-video"], cwd=ROOT, env=env, check=True, capture_output=True)
+    return {**env, "INGEST_ENABLED": "1", "DEMO_REPLAY": str(replay), "DEMO_REPLAY_SPEED": "10",
+            "DEMO_VIDEO": str(instance / "demo-video.txt"), "RTMP_PORT": str(free_port())}
 
 
 def serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
@@ -75,6 +79,16 @@ def log_in(page, url: str, username: str) -> None:  # noqa: ANN001
     expect(page.get_by_role("button", name="Log out", exact=True, include_hidden=True)).to_be_attached()
 
 
+def playing(page) -> None:  # noqa: ANN001
+    """Wait (minutes at most) until the page's video has played a couple of seconds."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if page.locator("video").first.evaluate("video => video.currentTime") > 2:
+            return
+        time.sleep(0.5)
+    raise SystemExit("the demo show's video did not play")
+
+
 def shoot(url: str) -> None:
     from services.demo import DEMO_TIKTOK_HANDLE
 
@@ -88,6 +102,7 @@ def shoot(url: str) -> None:
             phone.goto(url + "/live/")
             phone.get_by_role("link", name="Spring Pottery Drop").first.click()
             expect(phone.locator("body")).to_have_class(__import__("re").compile(r"\bsocket-up\b"))
+            playing(phone)
             for text in ("Hi Maya! Is the print framed?", "The beanie colour is lovely 😍"):
                 phone.get_by_label("Comment").fill(text)
                 phone.get_by_role("button", name="Send").click()
@@ -115,6 +130,7 @@ def shoot(url: str) -> None:
             seller.get_by_role("link", name="Spring Pottery Drop").click()
             expect(seller.get_by_role("button", name="End stream")).to_be_visible()
             expect(seller.locator(".source-tiktok").first).to_be_visible()
+            expect(seller.get_by_role("status").filter(has_text="Receiving video")).to_be_visible(timeout=120_000)
             # A shopper asks on the site too: their line joins the TikTok chat, labelled "Site".
             shopper = phone.context.new_page()
             shopper.goto(url + "/live/")
