@@ -166,6 +166,7 @@ def test_end_then_save_says_it_is_saved_for_on_demand_viewing(client, show):
     ended = client.post(f"/seller/shows/{show.id}/end", data={"csrf_token": token}, follow_redirects=True)
     body = ended.get_data(as_text=True)
     assert "The show has ended" in body and "Save stream" in body and "Delete stream" in body
+    assert "The show has ended: nobody is watching." in body and "Nobody is watching yet" not in body
     saved = client.post(f"/seller/shows/{show.id}/save", data={"csrf_token": token}, follow_redirects=True)
     assert "“Vase Night” is saved for on-demand viewing." in saved.get_data(as_text=True)
     assert db.session.scalar(sa.select(SavedStream.stream_id)) == show.id
