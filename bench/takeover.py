@@ -54,17 +54,6 @@ def worker_pids(server) -> set[int]:  # noqa: ANN001 - tests.support.Server
     return {int(pid) for pid in children.stdout.split()}
 
 
-def poll(condition, message: str, interval: float = 0.1):  # noqa: ANN001, ANN201
-    """`condition()` once it is true; polls every `interval` seconds for up to DEADLINE."""
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise RuntimeError(f"gave up after {DEADLINE} s waiting for {message}")
-
-
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
@@ -79,7 +68,7 @@ def main() -> None:
     from extensions import db
     from models import IngestLease, TikTokAccount, ViewerInteraction
     from services import tiktok
-    from tests.emulator_support import ingest_env, running_emulator, user
+    from tests.emulator_support import ingest_env, running_emulator, user, wait_for
     from tests.factories import make_user
     from tests.support import Server
 
@@ -119,8 +108,8 @@ def main() -> None:
                     account_id = tiktok.link_account(make_user("takeover-streamer"), "@takeover.host", "UTC").id
                     for round_number in range(1, args.rounds + 1):
                         # Comments flowing: one committed in the last two seconds.
-                        poll(lambda: holder() and committed_since(datetime.fromtimestamp(time.time() - 2, UTC)),
-                             "comments to flow")
+                        wait_for(lambda: holder() and committed_since(datetime.fromtimestamp(time.time() - 2, UTC)),
+                                 DEADLINE, 0.1, "comments to flow")
                         current = holder()
                         pid = int(current.split(":")[1])
                         running = next(server for server in servers if pid in worker_pids(server))
@@ -131,10 +120,11 @@ def main() -> None:
                         running.process.wait()
                         running.log.close()
                         servers.remove(running)
-                        poll(lambda current=current: (found := holder()) and found != current, "the lease to be taken")
+                        wait_for(lambda current=current: (found := holder()) and found != current, DEADLINE, 0.1,
+                                 "the lease to be taken")
                         lease_taken.append(time.monotonic() - started)
-                        poll(lambda killed_at=killed_at: committed_since(killed_at),
-                             "a comment sent after the kill to be committed")
+                        wait_for(lambda killed_at=killed_at: committed_since(killed_at), DEADLINE, 0.1,
+                                 "a comment sent after the kill to be committed")
                         resumed.append(time.monotonic() - started)
                         print(f"round {round_number}: lease taken after {lease_taken[-1]:.1f} s, "
                               f"ingest resumed after {resumed[-1]:.1f} s", flush=True)
@@ -144,8 +134,8 @@ def main() -> None:
                                            ("inject", {"event": json.dumps({"type": "live_end"})})):
                         httpx.get(f"{emulator.url}/__emulator/{action}", params={"room": "takeover.host", **params},
                                   timeout=30).raise_for_status()
-                    poll(lambda: rows(sa.select(TikTokAccount.status).where(TikTokAccount.id == account_id))
-                         == [("offline",)], "the LIVE to end")
+                    wait_for(lambda: rows(sa.select(TikTokAccount.status).where(TikTokAccount.id == account_id))
+                             == [("offline",)], DEADLINE, 0.1, "the LIVE to end")
                 finally:
                     for server in servers:
                         server.stop()
