@@ -68,9 +68,9 @@ def main() -> None:
     from extensions import db
     from models import IngestLease, TikTokAccount, ViewerInteraction
     from services import tiktok
-    from tests.emulator_support import ingest_env, running_emulator, user, wait_for
+    from tests.emulator_support import ingest_env, running_emulator, user
     from tests.factories import make_user
-    from tests.support import Server
+    from tests.support import Server, wait_for
 
     # Long enough for every round (each: comments flowing, the takeover, a new standby starting)
     # on a busy machine; the LIVE is ended by the benchmark, not by the script.

@@ -33,7 +33,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import bench_app  # noqa: E402
-from tests.support import FAST_HASH, Server, free_port  # noqa: E402
+from tests.support import FAST_HASH, Server, free_port, wait_for  # noqa: E402
 
 Show = namedtuple("Show", "id stream_key")
 SEGMENT = re.compile(r"^(\d+)\.ts$", re.M)
@@ -65,16 +65,6 @@ def publisher(clip: Path, url: str):  # noqa: ANN201
 def segments(client: httpx.Client, stream_id: int) -> list[int]:
     response = client.get(f"/hls/show-{stream_id}/index.m3u8")
     return [int(n) for n in SEGMENT.findall(response.text)] if response.status_code == 200 else []
-
-
-def wait_for(predicate, timeout: float = 120):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError("timed out")
 
 
 def process_tree(root: int) -> list[int]:

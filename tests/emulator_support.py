@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -81,16 +81,6 @@ def ingest_env(app, emulator: Emulator, lease_seconds: float = 15.0) -> dict[str
         "INGEST_BACKOFF_BASE_SECONDS": "0.2",
         "INGEST_OFFLINE_RECHECK_SECONDS": "1",
     }
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 120, interval: float = 0.2, message: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {message or condition}")
 
 
 def user(user_id: int, handle: str, nickname: str | None = None, **extra: Any) -> dict[str, Any]:

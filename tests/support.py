@@ -9,9 +9,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -75,6 +76,18 @@ def free_port() -> int:
 #: Chromium logs each refused attempt, which is then expected (see `ConsoleErrors`). A port stays
 #: here when its server is restarted, because Playwright may report the refusals only later.
 STOPPED_PORTS: set[int] = set()
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 120, interval: float = 0.2, message: str = "") -> Any:
+    """`condition()` as soon as it is truthy, polling every `interval` seconds; an AssertionError
+    after `timeout` seconds (deadlines are generous: CI shares two cores with other work)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message or condition}")
 
 
 class Server:

@@ -10,9 +10,9 @@ from extensions import db
 from models import TikTokAccount, ViewerActivity, ViewerGift, ViewerInteraction, ViewerProfile, ViewerSession
 from services import tiktok
 from services.local_time import heatmap_bucket
-from tests.emulator_support import ingest_env, running_emulator, user, wait_for
+from tests.emulator_support import ingest_env, running_emulator, user
 from tests.factories import make_user
-from tests.support import running_server
+from tests.support import running_server, wait_for
 
 pytestmark = pytest.mark.server
 

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from extensions import db
 from models import IngestLease, TikTokAccount, ViewerProfile
 from services import tiktok
-from tests.emulator_support import ingest_env, running_emulator, wait_for
+from tests.emulator_support import ingest_env, running_emulator
 from tests.factories import make_user
-from tests.support import running_server
+from tests.support import running_server, wait_for
 from tests.tiktok_emulator.generate import generated_script, truth
 
 pytestmark = pytest.mark.server

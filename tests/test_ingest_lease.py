@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from extensions import db
 from models import IngestLease, TikTokAccount, ViewerInteraction, ViewerProfile
 from services import tiktok
-from tests.emulator_support import ingest_env, running_emulator, user, wait_for
+from tests.emulator_support import ingest_env, running_emulator, user
 from tests.factories import make_user
-from tests.support import Server
+from tests.support import Server, wait_for
 
 pytestmark = pytest.mark.server
 

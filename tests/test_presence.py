@@ -19,21 +19,11 @@ from extensions import db
 from models import LiveStream, StreamViewer
 from tests.conftest import server_env
 from tests.factories import make_product, make_seller, make_stream
-from tests.support import Browser, Server, free_port, running_server
+from tests.support import Browser, Server, free_port, running_server, wait_for
 from tests.test_faults import redis_server_fixture  # noqa: F401 - the `redis_server` fixture
 from tests.test_realtime import connect, handshake_status
 
 pytestmark = pytest.mark.server
-
-
-def wait_for(condition, timeout: float = 120, message: str = "condition"):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"{message} did not happen within {timeout} s")
 
 
 def counts(stream_id: int) -> tuple[int, int, int]:

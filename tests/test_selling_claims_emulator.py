@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from extensions import db
 from models import CartItem, ChatClaim, TikTokAccount
 from services import live, tiktok
-from tests.emulator_support import ingest_env, running_emulator, user, wait_for
+from tests.emulator_support import ingest_env, running_emulator, user
 from tests.factories import make_product, make_seller, make_stream, make_user
-from tests.support import Browser, running_server
+from tests.support import Browser, running_server, wait_for
 from tests.test_live_realtime import receive_until
 from tests.test_realtime import connect
 

@@ -14,10 +14,10 @@ import pytest
 from extensions import db, utcnow
 from services import live, video
 from tests.factories import make_product, make_seller, make_stream
-from tests.support import Browser
+from tests.support import Browser, wait_for
 from tests.test_live_realtime import receive_until
 from tests.test_realtime import connect, handshake_status
-from tests.video_support import publishing, rtmp_url, stop_process, video_server, wait_for
+from tests.video_support import publishing, rtmp_url, video_server
 
 pytestmark = pytest.mark.server
 
@@ -106,7 +106,6 @@ def test_wrong_rotated_ended_and_second_publishers_are_refused(app, shop):
             seller.submit(f"/seller/shows/{show.id}/video/rotate-key", {"confirmed": "yes"},
                           page=f"/seller/shows/{show.id}")
             wait_for(lambda: encoder.poll() is not None, timeout=60)
-            stop_process(encoder)
         wait_for(lambda: fresh(show).video_state == "offline", timeout=60)
 
 

@@ -19,8 +19,8 @@ from extensions import db, utcnow
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, server_env
 from tests.e2e.test_live_flow import log_in
 from tests.factories import make_product, make_seller, make_stream, make_user
-from tests.support import free_port, running_server
-from tests.video_support import publishing, require_video_tools, rtmp_url, video_server, wait_for
+from tests.support import free_port, running_server, wait_for
+from tests.video_support import publishing, require_video_tools, rtmp_url, video_server
 from web import content_security_policy
 
 
