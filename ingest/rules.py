@@ -9,13 +9,14 @@ statements. Dependencies point one way: ingest -> services -> models; services n
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -25,16 +26,13 @@ from ingest.records import EventRecord, MalformedEvent, Viewer, check
 from ingest.tallies import Cells, add_heatmap
 from models import (
     GiftStreak,
-    IngestedMessage,
     TikTokAccount,
     TikTokLinkCode,
-    ViewerGift,
-    ViewerInteraction,
     ViewerProfile,
 )
 from services import account_figures, claims
 from services.clock import SYSTEM_CLOCK, Clock
-from services.database import bulk_insert, upsert
+from services.database import driver_sql, execute_many, insert_values, time_param
 from services.live import live_show_for_tiktok_account
 from services.local_time import age_on, heatmap_bucket, is_birthday_today, local_time
 from services.notices import Notice
@@ -109,14 +107,11 @@ def _new_records(account_id: int, records: list[EventRecord], now: datetime) -> 
         unique.setdefault(record.message_id, record)
     if not unique:
         return []
-    table = IngestedMessage.__table__
-    # One cached statement run for many rows: SQLAlchemy sends them as multi-row VALUES.
-    statement = (
-        upsert(table).on_conflict_do_nothing(index_elements=["account_id", "message_id"])
-        .returning(table.c.message_id)
-    )
-    rows = [{"account_id": account_id, "message_id": message_id, "seen_at": now} for message_id in unique]
-    claimed = set(db.session.execute(statement, rows).scalars())
+    stamp = time_param()(now)
+    claimed = {row[0] for row in insert_values(
+        "INSERT INTO ingest_messages (account_id, message_id, seen_at)",
+        [(account_id, message_id, stamp) for message_id in unique],
+        "ON CONFLICT (account_id, message_id) DO NOTHING RETURNING message_id")}
     return [record for message_id, record in unique.items() if message_id in claimed]
 
 
@@ -250,104 +245,106 @@ def _profile_row(user_id: int, delta: _ViewerDelta) -> dict[str, Any]:
     }
 
 
-def _profile_on_conflict(statement: Any) -> Any:
-    c, new = ViewerProfile.__table__.c, statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=["account_id", "tiktok_user_id"],
-        set_={
-            "handle": sa.func.coalesce(sa.func.nullif(new.handle, ""), c.handle),
-            "handle_folded": sa.func.coalesce(sa.func.nullif(new.handle_folded, ""), c.handle_folded),
-            "nickname": sa.func.coalesce(sa.func.nullif(new.nickname, ""), c.nickname),
-            "nickname_folded": sa.func.coalesce(sa.func.nullif(new.nickname_folded, ""), c.nickname_folded),
-            "avatar_url": sa.func.coalesce(new.avatar_url, c.avatar_url),
-            "badges": new.badges,
-            "fan_level": sa.func.coalesce(new.fan_level, c.fan_level),
-            "gifter_level": sa.func.coalesce(new.gifter_level, c.gifter_level),
-            "is_tiktok_moderator": new.is_tiktok_moderator,
-            "is_subscriber": new.is_subscriber,
-            "follows_streamer": sa.or_(c.follows_streamer, new.follows_streamer),
-            "follower_count": sa.func.coalesce(new.follower_count, c.follower_count),
-            "following_count": sa.func.coalesce(new.following_count, c.following_count),
-            "first_seen_at": sa.case((new.first_seen_at < c.first_seen_at, new.first_seen_at), else_=c.first_seen_at),
-            "last_seen_at": sa.case((new.last_seen_at > c.last_seen_at, new.last_seen_at), else_=c.last_seen_at),
-            "total_coins": c.total_coins + new.total_coins,
-            "total_gifts": c.total_gifts + new.total_gifts,
-            "total_comments": c.total_comments + new.total_comments,
-            "total_likes": c.total_likes + new.total_likes,
-            "total_shares": c.total_shares + new.total_shares,
-            "followed_at": sa.func.coalesce(c.followed_at, new.followed_at),
-            "updated_at": new.updated_at,
-        },
-    )
+class _Profile(NamedTuple):
+    """What the rules need of a viewer's profile as it was before the batch."""
+
+    id: int
+    tiktok_user_id: int
+    total_visits: int
+    last_visit_room_id: str | None
+    is_blocked: bool
+    handle: str
+    nickname: str
 
 
-def _upsert_profiles(account: TikTokAccount, deltas: dict[int, _ViewerDelta], now: datetime) -> dict[int, Any]:
-    """One row per viewer of the batch: profiles read first (one indexed select), then new viewers
-    inserted (an upsert, so a racing writer's insert still adds up) and known ones updated by id;
-    their names are written only when they changed, so the search index (a trigger on SQLite, the
-    trigram indexes on PostgreSQL) is not rewritten for every event. Returns what the rules need of
-    each profile, as it was before this batch's sessions."""
-    table = ViewerProfile.__table__
-    c = table.c
-    wanted = (c.id, c.tiktok_user_id, c.total_visits, c.last_visit_room_id, c.is_blocked)
-    known = {row.tiktok_user_id: row for row in db.session.execute(
-        sa.select(*wanted, c.handle, c.nickname)
-        .where(c.account_id == account.id, c.tiktok_user_id.in_(list(deltas))))}
-    rows = {user_id: _profile_row(user_id, delta) for user_id, delta in deltas.items()}
-    bulk_insert(table, [row for user_id, row in rows.items() if user_id not in known], {
-        "account_id": sa.literal(account.id), "total_visits": sa.literal(0), "total_watch_seconds": sa.literal(0),
-        "notes": sa.literal(""), "tags": sa.literal_column("'[]'"), "is_favorite": sa.false(),
-        "is_moderator": sa.false(), "is_blocked": sa.false(),
-        "created_at": sa.literal(now, table.c.created_at.type), "updated_at": sa.literal(now, table.c.updated_at.type),
-    }, _profile_on_conflict)
-    updates = [{"pid": profile.id, "now": now, **{f"b_{key}": value for key, value in rows[user_id].items()}}
-               for user_id, profile in known.items()]
-    if updates:
-        db.session.execute(_profile_update(table), updates)
-    names = ("handle", "handle_folded", "nickname", "nickname_folded")
-    renamed = [{"pid": profile.id, **{f"b_{name}": rows[user_id][name] for name in names}}
-               for user_id, profile in known.items()
-               if (rows[user_id]["handle"] and rows[user_id]["handle"] != profile.handle)
-               or (rows[user_id]["nickname"] and rows[user_id]["nickname"] != profile.nickname)]
-    if renamed:
-        keep = {name: sa.func.coalesce(sa.func.nullif(sa.bindparam(f"b_{name}"), ""), c[name])
-                for name in names}
-        db.session.execute(sa.update(table).where(c.id == sa.bindparam("pid")).values(**keep), renamed)
-    found = {user_id: row for user_id, row in known.items()}
-    if len(known) < len(deltas):
-        found.update((row.tiktok_user_id, row) for row in db.session.execute(
-            sa.select(*wanted).where(c.account_id == account.id,
-                                     c.tiktok_user_id.in_([user_id for user_id in deltas if user_id not in known]))))
+def _select_profiles(account_id: int, user_ids: list[int]) -> dict[int, _Profile]:
+    found: dict[int, _Profile] = {}
+    for start in range(0, len(user_ids), 5000):
+        part = user_ids[start:start + 5000]
+        sql = ("SELECT id, tiktok_user_id, total_visits, last_visit_room_id, is_blocked, handle, nickname"
+               " FROM viewer_profiles WHERE account_id = ? AND tiktok_user_id IN (%s)")
+        sql %= ", ".join("?" * len(part))  # only parameter marks go into the text
+        found.update((row[1], _Profile(*row)) for row in db.session.connection().exec_driver_sql(
+            driver_sql(sql), (account_id, *part)))
     return found
 
 
-def _profile_update(table: sa.Table) -> Any:
-    """A known viewer's share of a batch, by profile id (executemany): the counters move by n."""
-    c = table.c
+#: A new viewer's profile row: the batch's share (`_profile_row`) and the values a new profile starts with.
+_PROFILE_COLUMNS = ("tiktok_user_id", "handle", "handle_folded", "nickname", "nickname_folded", "avatar_url",
+                    "badges", "fan_level", "gifter_level", "is_tiktok_moderator", "is_subscriber",
+                    "follows_streamer", "follower_count", "following_count", "first_seen_at", "last_seen_at",
+                    "total_coins", "total_gifts", "total_comments", "total_likes", "total_shares", "followed_at")
+_PROFILE_INSERT = (
+    f"INSERT INTO viewer_profiles ({', '.join(_PROFILE_COLUMNS)}, account_id, total_visits, total_watch_seconds,"
+    " notes, tags, is_favorite, is_moderator, is_blocked, created_at, updated_at)"
+)
 
-    def new(name: str) -> Any:
-        return sa.bindparam(f"b_{name}", type_=c[name].type)
 
-    return sa.update(table).where(c.id == sa.bindparam("pid")).values(
-        avatar_url=sa.func.coalesce(new("avatar_url"), c.avatar_url),
-        badges=new("badges"),
-        fan_level=sa.func.coalesce(new("fan_level"), c.fan_level),
-        gifter_level=sa.func.coalesce(new("gifter_level"), c.gifter_level),
-        is_tiktok_moderator=new("is_tiktok_moderator"),
-        is_subscriber=new("is_subscriber"),
-        follows_streamer=sa.or_(c.follows_streamer, new("follows_streamer")),
-        follower_count=sa.func.coalesce(new("follower_count"), c.follower_count),
-        following_count=sa.func.coalesce(new("following_count"), c.following_count),
-        first_seen_at=sa.case((new("first_seen_at") < c.first_seen_at, new("first_seen_at")), else_=c.first_seen_at),
-        last_seen_at=sa.case((new("last_seen_at") > c.last_seen_at, new("last_seen_at")), else_=c.last_seen_at),
-        total_coins=c.total_coins + new("total_coins"),
-        total_gifts=c.total_gifts + new("total_gifts"),
-        total_comments=c.total_comments + new("total_comments"),
-        total_likes=c.total_likes + new("total_likes"),
-        total_shares=c.total_shares + new("total_shares"),
-        followed_at=sa.func.coalesce(c.followed_at, new("followed_at")),
-        updated_at=sa.bindparam("now", type_=c.updated_at.type),
-    )
+def _insert_profiles(account_id: int, rows: list[dict[str, Any]], now: datetime) -> dict[int, int]:
+    """Insert these new viewers' profiles; returns tiktok user id -> profile id of those inserted
+    (a viewer a racing writer inserted first is left out, and updated as a known one)."""
+    when = time_param()
+    stamp = when(now)
+    times = {"first_seen_at", "last_seen_at", "followed_at"}
+    values = [tuple(json.dumps(row[name]) if name == "badges" else when(row[name]) if name in times else row[name]
+                    for name in _PROFILE_COLUMNS) + (account_id, 0, 0, "", "[]", False, False, False, stamp, stamp)
+              for row in rows]
+    return {row[1]: row[0] for row in insert_values(
+        _PROFILE_INSERT, values, "ON CONFLICT (account_id, tiktok_user_id) DO NOTHING RETURNING id, tiktok_user_id")}
+
+
+def _upsert_profiles(account: TikTokAccount, deltas: dict[int, _ViewerDelta], now: datetime) -> dict[int, _Profile]:
+    """One row per viewer of the batch: profiles read first (one indexed select), then new viewers
+    inserted and known ones updated by id (a viewer a racing writer inserted in between is updated
+    too, so both add up); names are written only when they changed, so the search index (a trigger
+    on SQLite, the trigram indexes on PostgreSQL) is not rewritten for every event. Returns what the
+    rules need of each profile, as it was before this batch's sessions."""
+    known = _select_profiles(account.id, list(deltas))
+    rows = {user_id: _profile_row(user_id, delta) for user_id, delta in deltas.items()}
+    new = [user_id for user_id in deltas if user_id not in known]
+    inserted = _insert_profiles(account.id, [rows[user_id] for user_id in new], now)
+    raced = [user_id for user_id in new if user_id not in inserted]
+    if raced:
+        known.update(_select_profiles(account.id, raced))
+    when = time_param()
+    execute_many(_PROFILE_UPDATE, [_profile_update_params(rows[user_id], profile.id, when(now), when)
+                                   for user_id, profile in known.items()])
+    names = ("handle", "handle_folded", "nickname", "nickname_folded")
+    execute_many(
+        "UPDATE viewer_profiles SET handle = coalesce(nullif(?, ''), handle),"
+        " handle_folded = coalesce(nullif(?, ''), handle_folded), nickname = coalesce(nullif(?, ''), nickname),"
+        " nickname_folded = coalesce(nullif(?, ''), nickname_folded) WHERE id = ?",
+        [(*(rows[user_id][name] for name in names), profile.id) for user_id, profile in known.items()
+         if (rows[user_id]["handle"] and rows[user_id]["handle"] != profile.handle)
+         or (rows[user_id]["nickname"] and rows[user_id]["nickname"] != profile.nickname)])
+    found = dict(known)
+    found.update((user_id, _Profile(profile_id, user_id, 0, None, False, rows[user_id]["handle"],
+                                    rows[user_id]["nickname"])) for user_id, profile_id in inserted.items())
+    return found
+
+
+#: A known viewer's share of a batch, by profile id (executemany): the counters move by n; the
+#: names are written apart, only when they changed.
+_PROFILE_UPDATE = (
+    "UPDATE viewer_profiles SET avatar_url = coalesce(?, avatar_url), badges = ?,"
+    " fan_level = coalesce(?, fan_level), gifter_level = coalesce(?, gifter_level),"
+    " is_tiktok_moderator = ?, is_subscriber = ?, follows_streamer = (follows_streamer OR ?),"
+    " follower_count = coalesce(?, follower_count), following_count = coalesce(?, following_count),"
+    " first_seen_at = CASE WHEN ? < first_seen_at THEN ? ELSE first_seen_at END,"
+    " last_seen_at = CASE WHEN ? > last_seen_at THEN ? ELSE last_seen_at END,"
+    " total_coins = total_coins + ?, total_gifts = total_gifts + ?, total_comments = total_comments + ?,"
+    " total_likes = total_likes + ?, total_shares = total_shares + ?,"
+    " followed_at = coalesce(followed_at, ?), updated_at = ? WHERE id = ?"
+)
+
+
+def _profile_update_params(row: dict[str, Any], profile_id: int, stamp: Any, when: Any) -> tuple[Any, ...]:
+    first, last = when(row["first_seen_at"]), when(row["last_seen_at"])
+    return (row["avatar_url"], json.dumps(row["badges"]), row["fan_level"], row["gifter_level"],
+            row["is_tiktok_moderator"], row["is_subscriber"], row["follows_streamer"],
+            row["follower_count"], row["following_count"], first, first, last, last,
+            row["total_coins"], row["total_gifts"], row["total_comments"], row["total_likes"],
+            row["total_shares"], when(row["followed_at"]), stamp, profile_id)
 
 
 def _level(value: Any) -> int | None:
@@ -360,39 +357,35 @@ def _level(value: Any) -> int | None:
 def _insert_logs(account: TikTokAccount, records: list[EventRecord], ids: dict[int, int]) -> None:
     gifts, interactions = [], []
     likes: dict[str, dict[str, Any]] = {}
+    when = time_param()
     for record in records:
         if record.user is None:
             continue
         viewer_id = ids[record.user.id]
         room = record.room_id or account.room_id
         if counted_gift(record):
-            gifts.append({"viewer_id": viewer_id, "account_id": account.id, "room_id": room,
-                          "gift_id": record.data["gift_id"], "gift_name": record.data.get("gift_name", "Gift"),
-                          "diamond_count": record.data["diamond_count"], "quantity": record.data["repeat_count"],
-                          "coins": gift_coins(record), "sent_at": record.time})
+            gifts.append((viewer_id, account.id, room, record.data["gift_id"], record.data.get("gift_name", "Gift"),
+                          record.data["diamond_count"], record.data["repeat_count"], gift_coins(record),
+                          when(record.time)))
         elif record.kind in {"comment", "share", "follow"}:
-            interactions.append({"viewer_id": viewer_id, "account_id": account.id, "kind": record.kind,
-                                 "content": record.data.get("text") if record.kind == "comment" else None,
-                                 "count": 1, "room_id": room, "occurred_at": record.time, "fold_key": None})
+            interactions.append((viewer_id, account.id, record.kind,
+                                 record.data.get("text") if record.kind == "comment" else None, room,
+                                 when(record.time)))
         elif record.kind == "like":
             minute = record.time.astimezone(UTC).replace(second=0, microsecond=0)
             key = f"{viewer_id}:{minute:%Y%m%d%H%M}"
-            row = likes.setdefault(key, {"viewer_id": viewer_id, "account_id": account.id, "kind": "like",
-                                         "content": None, "count": 0, "room_id": room, "occurred_at": minute,
-                                         "fold_key": key})
+            row = likes.setdefault(key, {"viewer_id": viewer_id, "count": 0, "room_id": room, "occurred_at": minute})
             row["count"] += record.data["count"]
-    if gifts:
-        db.session.execute(sa.insert(ViewerGift.__table__), gifts)
-    if interactions:
-        db.session.execute(sa.insert(ViewerInteraction.__table__), interactions)
-    if likes:
-        # B8: likes fold into one row per viewer per minute, so a like storm cannot grow the log.
-        table = ViewerInteraction.__table__
-        statement = upsert(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=["fold_key"], set_={"count": table.c.count + statement.excluded["count"]}
-        )
-        db.session.execute(statement, list(likes.values()))
+    execute_many("INSERT INTO viewer_gift_history (viewer_id, account_id, room_id, gift_id, gift_name,"
+                 " diamond_count, quantity, coins, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", gifts)
+    execute_many("INSERT INTO viewer_interactions (viewer_id, account_id, kind, content, count, room_id,"
+                 " occurred_at) VALUES (?, ?, ?, ?, 1, ?, ?)", interactions)
+    # B8: likes fold into one row per viewer per minute, so a like storm cannot grow the log.
+    execute_many("INSERT INTO viewer_interactions (viewer_id, account_id, kind, count, room_id, occurred_at,"
+                 " fold_key) VALUES (?, ?, 'like', ?, ?, ?, ?)"
+                 " ON CONFLICT (fold_key) DO UPDATE SET count = viewer_interactions.count + excluded.count",
+                 [(row["viewer_id"], account.id, row["count"], row["room_id"], when(row["occurred_at"]), key)
+                  for key, row in likes.items()])
 
 
 def _apply_heatmap(account: TikTokAccount, records: list[EventRecord], ids: dict[int, int]) -> None:

@@ -22,6 +22,7 @@ from ingest import streaks
 from models import GiftStreak, IngestedMessage, TikTokAccount, ViewerInteraction, ViewerProfile, ViewerSession
 from services import account_figures
 from services.clock import SYSTEM_CLOCK, Clock
+from services.database import execute_many, time_param
 from services.notices import Notice
 from services.vip import reevaluate_vip
 
@@ -117,30 +118,20 @@ def _session_row(account: TikTokAccount, viewer_id: int, session: _Session, *, e
 
 def _write_sessions(closed: list[dict[str, Any]], touched: list[dict[str, Any]], inserts: list[dict[str, Any]],
                     profile_updates: list[dict[str, Any]]) -> None:
-    table = ViewerSession.__table__
-    if closed:
-        db.session.execute(
-            sa.update(table).where(table.c.id == sa.bindparam("sid")).values(
-                ended_at=sa.bindparam("ended"), credited_seconds=sa.bindparam("credited"),
-                last_activity_at=sa.bindparam("last"), open_viewer_id=None),
-            closed,
-        )
-    if touched:
-        db.session.execute(
-            sa.update(table).where(table.c.id == sa.bindparam("sid")).values(last_activity_at=sa.bindparam("last")),
-            touched,
-        )
-    if inserts:
-        db.session.execute(sa.insert(table), inserts)
-    if profile_updates:
-        profiles = ViewerProfile.__table__
-        db.session.execute(
-            sa.update(profiles).where(profiles.c.id == sa.bindparam("pid")).values(
-                total_visits=profiles.c.total_visits + sa.bindparam("visits"),
-                total_watch_seconds=profiles.c.total_watch_seconds + sa.bindparam("watch"),
-                last_visit_room_id=sa.bindparam("room")),
-            profile_updates,
-        )
+    when = time_param()
+    execute_many("UPDATE viewer_sessions SET ended_at = ?, credited_seconds = ?, last_activity_at = ?,"
+                 " open_viewer_id = NULL WHERE id = ?",
+                 [(when(row["ended"]), row["credited"], when(row["last"]), row["sid"]) for row in closed])
+    execute_many("UPDATE viewer_sessions SET last_activity_at = ? WHERE id = ?",
+                 [(when(row["last"]), row["sid"]) for row in touched])
+    execute_many("INSERT INTO viewer_sessions (viewer_id, account_id, room_id, live_stream_id, started_at,"
+                 " last_activity_at, ended_at, credited_seconds, open_viewer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 [(row["viewer_id"], row["account_id"], row["room_id"], row["live_stream_id"],
+                   when(row["started_at"]), when(row["last_activity_at"]), when(row["ended_at"]),
+                   row["credited_seconds"], row["open_viewer_id"]) for row in inserts])
+    execute_many("UPDATE viewer_profiles SET total_visits = total_visits + ?,"
+                 " total_watch_seconds = total_watch_seconds + ?, last_visit_room_id = ? WHERE id = ?",
+                 [(row["visits"], row["watch"], row["room"], row["pid"]) for row in profile_updates])
 
 
 # --- sessions outside batches: sweeper, live end, start-up repair -----------------------------

@@ -17,7 +17,7 @@ from ingest.records import EventRecord
 from ingest.tallies import Cells, add_heatmap
 from models import GiftStreak, TikTokAccount, ViewerGift, ViewerProfile
 from services import account_figures
-from services.database import upsert
+from services.database import execute_many, time_param
 from services.local_time import heatmap_bucket
 
 #: TikTok ends a streak a few seconds after its last repeat; this long without a tick, it is over.
@@ -37,25 +37,18 @@ def track(account: TikTokAccount, records: Iterable[EventRecord], ids: dict[int,
             going[key] = None  # a tick after this end starts a new streak
         elif going.get(key) is None or record.data["repeat_count"] >= going[key].data["repeat_count"]:
             going[key] = record
-    table = GiftStreak.__table__
-    if ended:
-        db.session.execute(sa.delete(table).where(table.c.viewer_id == sa.bindparam("v"),
-                                                  table.c.gift_id == sa.bindparam("g")),
-                           [{"v": viewer_id, "g": gift_id} for viewer_id, gift_id in ended])
-    rows = [{"viewer_id": viewer_id, "account_id": account.id, "room_id": record.room_id or account.room_id,
-             "gift_id": gift_id, "gift_name": record.data.get("gift_name", "Gift"),
-             "diamond_count": record.data["diamond_count"], "repeat_count": record.data["repeat_count"],
-             "last_tick_at": record.time}
-            for (viewer_id, gift_id), record in going.items() if record is not None]
-    if rows:
-        statement = upsert(table)
-        new = statement.excluded
-        db.session.execute(statement.on_conflict_do_update(
-            index_elements=["viewer_id", "gift_id"],
-            set_={"repeat_count": sa.case((new.repeat_count > table.c.repeat_count, new.repeat_count),
-                                          else_=table.c.repeat_count),
-                  "last_tick_at": new.last_tick_at, "diamond_count": new.diamond_count, "gift_name": new.gift_name,
-                  "room_id": new.room_id}), rows)
+    execute_many("DELETE FROM viewer_gift_streaks WHERE viewer_id = ? AND gift_id = ?", sorted(ended))
+    when = time_param()
+    execute_many(
+        "INSERT INTO viewer_gift_streaks (viewer_id, account_id, room_id, gift_id, gift_name, diamond_count,"
+        " repeat_count, last_tick_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (viewer_id, gift_id) DO UPDATE SET"
+        " repeat_count = CASE WHEN excluded.repeat_count > viewer_gift_streaks.repeat_count"
+        " THEN excluded.repeat_count ELSE viewer_gift_streaks.repeat_count END,"
+        " last_tick_at = excluded.last_tick_at, diamond_count = excluded.diamond_count,"
+        " gift_name = excluded.gift_name, room_id = excluded.room_id",
+        [(viewer_id, account.id, record.room_id or account.room_id, gift_id, record.data.get("gift_name", "Gift"),
+          record.data["diamond_count"], record.data["repeat_count"], when(record.time))
+         for (viewer_id, gift_id), record in going.items() if record is not None])
 
 
 def count_unfinished(account: TikTokAccount, *conditions: Any) -> list[int]:

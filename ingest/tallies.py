@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from extensions import db
-from models import ViewerActivity
-from services.database import upsert
+from services.database import execute_many
 
 #: (viewer id, weekday, hour) -> [hits, coins]
 Cells = dict[tuple[int, int, int], list[int]]
@@ -14,13 +12,9 @@ def add_heatmap(account_id: int, cells: Cells) -> None:
     """Add hits and coins to these heatmap cells, one upsert row per cell."""
     if not cells:
         return
-    table = ViewerActivity.__table__
-    statement = upsert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=["viewer_id", "weekday", "hour"],
-        set_={"hits": table.c.hits + statement.excluded.hits, "coins": table.c.coins + statement.excluded.coins},
-    )
-    rows = [{"viewer_id": viewer_id, "account_id": account_id, "weekday": weekday, "hour": hour,
-             "hits": hits, "coins": coins} for (viewer_id, weekday, hour), (hits, coins) in cells.items()]
-    db.session.execute(statement, rows)
-
+    execute_many("INSERT INTO viewer_activity_heatmap (viewer_id, account_id, weekday, hour, hits, coins)"
+                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (viewer_id, weekday, hour) DO UPDATE SET"
+                 " hits = viewer_activity_heatmap.hits + excluded.hits,"
+                 " coins = viewer_activity_heatmap.coins + excluded.coins",
+                 [(viewer_id, account_id, weekday, hour, hits, coins)
+                  for (viewer_id, weekday, hour), (hits, coins) in cells.items()])

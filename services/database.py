@@ -1,8 +1,8 @@
-"""Engine set-up, the database health check, and the upsert helpers both backends share."""
+"""Engine set-up, the database health check, the upsert helper both backends share, and plain
+DB-API statements for the ingest writer."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,38 +51,58 @@ def upsert(table: sa.Table) -> Any:
     return insert(table)
 
 
-def bulk_insert(table: sa.Table, rows: list[dict[str, Any]], constants: dict[str, Any] | None = None,
-                on_conflict: Any = None) -> None:
-    """INSERT many rows (each a dict of the same keys) as one statement, with an optional
-    `on_conflict(insert) -> insert` clause.
+# --- plain DB-API statements for the ingest writer's hot paths ----------------------------------
+#
+# The writer runs the same few statements for thousands of rows a second. Through SQLAlchemy each
+# row goes through statement compilation checks and per-column bind processing; these helpers send
+# plain SQL with positional `?` parameters (rewritten to `%s` for psycopg) straight to the driver
+# in the session's transaction. Values must already be in the driver's form: datetimes through
+# `time_param()`, JSON as `json.dumps` text, booleans as bool.
 
-    PostgreSQL gets one `INSERT ... SELECT unnest(...)` with one array parameter per column: one
-    execution on the server, however many rows. SQLite runs the same statement for every row
-    (cheap in-process). Values the same for every row go in `constants` as SQL expressions.
-    """
+_TIME_PARAMS: dict[str, Any] = {}
+
+
+def time_param() -> Any:
+    """The function that turns an aware UTC datetime (or None) into what the backend in use stores,
+    exactly as the models' UTCDateTime column type binds it (naive UTC text on SQLite)."""
+    dialect = db.session.get_bind().dialect
+    processor = _TIME_PARAMS.get(dialect.name)
+    if processor is None:
+        from extensions import UTCDateTime
+
+        processor = _TIME_PARAMS[dialect.name] = UTCDateTime().bind_processor(dialect) or (lambda value: value)
+    return processor
+
+
+def driver_sql(sql: str) -> str:
+    """Plain SQL with positional `?` parameters in the paramstyle of the driver in use."""
+    return sql.replace("?", "%s") if db.session.get_bind().dialect.name == "postgresql" else sql
+
+
+def execute_many(sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run one plain SQL statement once per row of parameters (the driver's executemany: a C loop
+    on SQLite, a pipeline on psycopg), in the session's transaction."""
     if not rows:
         return
-    constants = constants or {}
-    names = list(rows[0])
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY, insert
+    connection = db.session.connection()
+    connection.exec_driver_sql(driver_sql(sql), rows if len(rows) > 1 else rows[0])
 
-        columns = []
-        for name in names:
-            column_type = table.c[name].type
-            values = [row[name] for row in rows]
-            if isinstance(column_type, sa.JSON):
-                array = sa.cast(sa.bindparam(f"{name}_values", [json.dumps(value) for value in values],
-                                             type_=ARRAY(sa.Text)), ARRAY(sa.Text))
-                columns.append(sa.cast(sa.func.unnest(array), column_type).label(name))
-            else:
-                array = sa.cast(sa.bindparam(f"{name}_values", values, type_=ARRAY(column_type)), ARRAY(column_type))
-                columns.append(sa.func.unnest(array).label(name))
-        columns += [sa.cast(value, table.c[name].type).label(name) for name, value in constants.items()]
-        statement = insert(table).from_select([*names, *constants], sa.select(*columns))
-        db.session.execute(on_conflict(statement) if on_conflict else statement)
-    else:
-        from sqlalchemy.dialects.sqlite import insert
 
-        statement = insert(table).values(**constants) if constants else insert(table)
-        db.session.execute(on_conflict(statement) if on_conflict else statement, rows)
+def insert_values(head: str, rows: list[tuple[Any, ...]], tail: str = "") -> list[Any]:
+    """`head VALUES (?, ...), (?, ...) tail` for many rows, as few statements as the parameter limit
+    allows; returns the rows a `RETURNING` in `tail` gives (both backends support it)."""
+    if not rows:
+        return []
+    connection = db.session.connection()
+    width = len(rows[0])
+    chunk = max(1, 30_000 // width)  # SQLite allows 32,766 parameters a statement, PostgreSQL 65,535
+    one = "(" + ", ".join("?" * width) + ")"
+    returned: list[Any] = []
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        sql = f"{head} VALUES {', '.join([one] * len(part))} {tail}"
+        result = connection.exec_driver_sql(driver_sql(sql),
+                                            tuple(value for row in part for value in row))
+        if result.returns_rows:
+            returned.extend(result.fetchall())
+    return returned
