@@ -1,6 +1,8 @@
-"""The writer: one greenlet that drains the ingest queue in batches (about 100 ms or a few
-hundred events), applies each account's share in one transaction, publishes what changed, and
-runs the session sweeper about once a minute of its clock's time.
+"""The writer: one greenlet that drains the ingest queue in batches (what came in 100 ms, up to
+BATCH_MAX events: a writer behind takes bigger batches, which fold more events into each row and so
+catch up faster), applies each account's share in one transaction, publishes what changed (the
+studio card at most once a PUBLISH_SECONDS per account, off the batch's path), and runs the session
+sweeper about once a minute of its clock's time.
 
 A live writer's clock is the system clock; a replay's is an `EventClock`, which reads the time of
 the latest event the writer has taken, so the sweeper, session timeouts and "today" follow the
@@ -30,7 +32,9 @@ from services.notices import Notice
 log = logging.getLogger(__name__)
 
 BATCH_SECONDS = 0.1
-BATCH_MAX = 500
+BATCH_MAX = 2000
+#: The studio card of one account is rendered and pushed at most this often; notices wait with it.
+PUBLISH_SECONDS = 1.0
 
 
 class EventClock:
@@ -83,6 +87,9 @@ class Writer:
         #: What became of every event record taken: applied (new), duplicates (applied before),
         #: malformed (logged and skipped) and failed (could not be applied even alone).
         self.applied = self.duplicates = self.malformed = self.failed = 0
+        #: Accounts whose card is to be pushed, with the notices waiting for it; when each was last pushed.
+        self._unpublished: dict[int, list[Notice]] = {}
+        self._published_at: dict[int, float] = {}
 
     def put(self, item: EventRecord | StatusUpdate | Repair) -> None:
         self.queue.put(item)
@@ -111,7 +118,8 @@ class Writer:
     def _wait(self) -> float:
         if self._stopping or self._next_sweep is None:
             return 0.05
-        return min(self.sweep_seconds, max(0.05, (self._next_sweep - self.clock.now()).total_seconds()))
+        wait = min(self.sweep_seconds, max(0.05, (self._next_sweep - self.clock.now()).total_seconds()))
+        return min(wait, PUBLISH_SECONDS) if self._unpublished else wait
 
     def run_forever(self) -> None:
         while not self._abandon and not (self._stopping and self.queue.empty()):
@@ -120,6 +128,7 @@ class Writer:
             except Exception:  # noqa: BLE001 - the writer must outlive any one bad batch
                 log.exception("ingest writer step failed")
                 gevent.sleep(1)
+        self.publish_now()
 
     def step(self, timeout: float = BATCH_SECONDS) -> int:
         """Take one batch off the queue (waiting up to `timeout` for the first item) and apply it."""
@@ -137,6 +146,7 @@ class Writer:
                 if batch:
                     self.apply(batch)
                 self._sweep_when_due()
+                self._publish_due()
             finally:
                 db.session.remove()
         return len(batch)
@@ -171,10 +181,30 @@ class Writer:
         self._flush(events, changed)
         if self.publish:
             for account_id, notices in changed.items():
-                try:
-                    publish_account(account_id, notices)
-                except Exception:  # noqa: BLE001 - a failed publish must not lose the next batch
-                    log.exception("could not publish to the studio of account %d", account_id)
+                self._unpublished.setdefault(account_id, []).extend(notices)
+
+    def _publish_due(self, force: bool = False) -> None:
+        """Push the cards (and waiting notices) of the accounts not pushed for PUBLISH_SECONDS."""
+        moment = time.monotonic()
+        for account_id in list(self._unpublished):
+            if not force and moment - self._published_at.get(account_id, -PUBLISH_SECONDS) < PUBLISH_SECONDS:
+                continue
+            notices = self._unpublished.pop(account_id)
+            self._published_at[account_id] = moment
+            try:
+                publish_account(account_id, notices)
+            except Exception:  # noqa: BLE001 - a failed publish must not lose the next batch
+                log.exception("could not publish to the studio of account %d", account_id)
+
+    def publish_now(self) -> None:
+        """Push every card still waiting (the writer stops, or a replay has drained)."""
+        if not self._unpublished:
+            return
+        with self.app.app_context():
+            try:
+                self._publish_due(force=True)
+            finally:
+                db.session.remove()
 
     def _flush(self, events: dict[int, list[EventRecord]], changed: dict[int, list[Notice]]) -> None:
         for account_id, records in events.items():
@@ -220,7 +250,7 @@ class Writer:
             try:
                 notices = sessions.sweep(account_id, self.clock, self.retention_days)
                 if self.publish:
-                    publish_account(account_id, notices)
+                    self._unpublished.setdefault(account_id, []).extend(notices)
             except Exception:  # noqa: BLE001
                 db.session.rollback()
                 log.exception("sweeping account %d failed", account_id)
@@ -229,3 +259,4 @@ class Writer:
         """Apply everything queued so far (replay and tests)."""
         while not self.queue.empty():
             self.step(timeout=0)
+        self.publish_now()
