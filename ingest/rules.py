@@ -15,7 +15,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -206,7 +206,7 @@ def _apply(account: TikTokAccount, records: list[EventRecord], now: datetime, re
 
 def _apply_viewers(account: TikTokAccount, records: list[EventRecord], deltas: dict[int, _ViewerDelta],
                    now: datetime, result: BatchResult) -> None:
-    profiles = _upsert_profiles(account, deltas, now)
+    profiles, walks = _upsert_profiles(account, deltas, now)
     ids = {user_id: row.id for user_id, row in profiles.items()}
     # Every viewer gets its visit in its first batch, so no visit yet means new.
     new = [user_id for user_id, row in profiles.items() if row.total_visits == 0]
@@ -214,9 +214,9 @@ def _apply_viewers(account: TikTokAccount, records: list[EventRecord], deltas: d
         if not profiles[user_id].is_blocked:
             handle = deltas[user_id].user.handle or str(user_id)
             result.notices.append(Notice("new_viewer", f"New viewer: @{handle}", ids[user_id]))
-    account_figures.add(account.id, total_viewers=len(new), total_coins=sum(delta.coins for delta in deltas.values()))
-    sessions.apply_sessions(account, {ids[user_id]: delta.activity for user_id, delta in deltas.items()},
-                            {row.id: row.last_visit_room_id for row in profiles.values()})
+    account_figures.add(account.id, total_viewers=len(new), total_coins=sum(delta.coins for delta in deltas.values()),
+                        total_watch_seconds=sum(walk.watch for walk in walks.values()))
+    sessions.write_walks(account, walks)
     _insert_logs(account, records, ids)
     streaks.track(account, records, ids)
     _apply_heatmap(account, records, ids)
@@ -276,51 +276,63 @@ _PROFILE_COLUMNS = ("tiktok_user_id", "handle", "handle_folded", "nickname", "ni
                     "total_coins", "total_gifts", "total_comments", "total_likes", "total_shares", "followed_at")
 _PROFILE_INSERT = (
     f"INSERT INTO viewer_profiles ({', '.join(_PROFILE_COLUMNS)}, account_id, total_visits, total_watch_seconds,"
-    " notes, tags, is_favorite, is_moderator, is_blocked, created_at, updated_at)"
+    " last_visit_room_id, notes, tags, is_favorite, is_moderator, is_blocked, created_at, updated_at)"
 )
 
 
-def _insert_profiles(account_id: int, rows: list[dict[str, Any]], now: datetime) -> dict[int, int]:
-    """Insert these new viewers' profiles; returns tiktok user id -> profile id of those inserted
-    (a viewer a racing writer inserted first is left out, and updated as a known one)."""
+def _insert_profiles(account_id: int, rows: list[tuple[dict[str, Any], sessions.Walk]],
+                     now: datetime) -> dict[int, int]:
+    """Insert these new viewers' profiles, their first visits included; returns tiktok user id ->
+    profile id of those inserted (a viewer a racing writer inserted first is left out)."""
     when = time_param()
     stamp = when(now)
     times = {"first_seen_at", "last_seen_at", "followed_at"}
     values = [tuple(json.dumps(row[name]) if name == "badges" else when(row[name]) if name in times else row[name]
-                    for name in _PROFILE_COLUMNS) + (account_id, 0, 0, "", "[]", False, False, False, stamp, stamp)
-              for row in rows]
+                    for name in _PROFILE_COLUMNS)
+              + (account_id, walk.visits, walk.watch, walk.room, "", "[]", False, False, False, stamp, stamp)
+              for row, walk in rows]
     return {row[1]: row[0] for row in insert_values(
         _PROFILE_INSERT, values, "ON CONFLICT (account_id, tiktok_user_id) DO NOTHING RETURNING id, tiktok_user_id")}
 
 
-def _upsert_profiles(account: TikTokAccount, deltas: dict[int, _ViewerDelta], now: datetime) -> dict[int, _Profile]:
-    """One row per viewer of the batch: profiles read first (one indexed select), then new viewers
-    inserted and known ones updated by id (a viewer a racing writer inserted in between is updated
-    too, so both add up); names are written only when they changed, so the search index (a trigger
-    on SQLite, the trigram indexes on PostgreSQL) is not rewritten for every event. Returns what the
-    rules need of each profile, as it was before this batch's sessions."""
+def _upsert_profiles(account: TikTokAccount, deltas: dict[int, _ViewerDelta],
+                     now: datetime) -> tuple[dict[int, _Profile], dict[int, sessions.Walk]]:
+    """One row per viewer of the batch, written once: profiles read first (one indexed select), the
+    batch's sessions walked, then new viewers inserted and known ones updated by id with their
+    counters, visits and watchtime (a viewer a racing writer inserted in between is updated too, so
+    both add up); names are written only when they changed, so the search index (a trigger on
+    SQLite, the trigram indexes on PostgreSQL) is not rewritten for every event. Returns what the
+    rules need of each profile as it was before this batch, and each viewer's walk by profile id."""
+    timeout = timedelta(seconds=account.session_timeout)
     known = _select_profiles(account.id, list(deltas))
     rows = {user_id: _profile_row(user_id, delta) for user_id, delta in deltas.items()}
-    new = [user_id for user_id in deltas if user_id not in known]
-    inserted = _insert_profiles(account.id, [rows[user_id] for user_id in new], now)
+    new = {user_id: sessions.walk(None, deltas[user_id].activity, None, timeout)
+           for user_id in deltas if user_id not in known}
+    inserted = _insert_profiles(account.id, [(rows[user_id], walk) for user_id, walk in new.items()], now)
     raced = [user_id for user_id in new if user_id not in inserted]
     if raced:
         known.update(_select_profiles(account.id, raced))
+    current = sessions.open_sessions([profile.id for profile in known.values()])
+    walks = {profile.id: sessions.walk(current.get(profile.id), deltas[user_id].activity,
+                                       profile.last_visit_room_id, timeout) for user_id, profile in known.items()}
     when = time_param()
-    execute_many(_PROFILE_UPDATE, [_profile_update_params(rows[user_id], profile.id, when(now), when)
+    stamp = when(now)
+    execute_many(_PROFILE_UPDATE, [_profile_update_params(rows[user_id], walks[profile.id], profile.id, stamp, when)
                                    for user_id, profile in known.items()])
-    names = ("handle", "handle_folded", "nickname", "nickname_folded")
     execute_many(
         "UPDATE viewer_profiles SET handle = coalesce(nullif(?, ''), handle),"
         " handle_folded = coalesce(nullif(?, ''), handle_folded), nickname = coalesce(nullif(?, ''), nickname),"
         " nickname_folded = coalesce(nullif(?, ''), nickname_folded) WHERE id = ?",
-        [(*(rows[user_id][name] for name in names), profile.id) for user_id, profile in known.items()
+        [(rows[user_id]["handle"], rows[user_id]["handle_folded"], rows[user_id]["nickname"],
+          rows[user_id]["nickname_folded"], profile.id) for user_id, profile in known.items()
          if (rows[user_id]["handle"] and rows[user_id]["handle"] != profile.handle)
          or (rows[user_id]["nickname"] and rows[user_id]["nickname"] != profile.nickname)])
     found = dict(known)
-    found.update((user_id, _Profile(profile_id, user_id, 0, None, False, rows[user_id]["handle"],
-                                    rows[user_id]["nickname"])) for user_id, profile_id in inserted.items())
-    return found
+    for user_id, profile_id in inserted.items():
+        found[user_id] = _Profile(profile_id, user_id, 0, None, False, rows[user_id]["handle"],
+                                  rows[user_id]["nickname"])
+        walks[profile_id] = new[user_id]
+    return found, walks
 
 
 #: A known viewer's share of a batch, by profile id (executemany): the counters move by n; the
@@ -334,17 +346,19 @@ _PROFILE_UPDATE = (
     " last_seen_at = CASE WHEN ? > last_seen_at THEN ? ELSE last_seen_at END,"
     " total_coins = total_coins + ?, total_gifts = total_gifts + ?, total_comments = total_comments + ?,"
     " total_likes = total_likes + ?, total_shares = total_shares + ?,"
-    " followed_at = coalesce(followed_at, ?), updated_at = ? WHERE id = ?"
+    " followed_at = coalesce(followed_at, ?), total_visits = total_visits + ?,"
+    " total_watch_seconds = total_watch_seconds + ?, last_visit_room_id = ?, updated_at = ? WHERE id = ?"
 )
 
 
-def _profile_update_params(row: dict[str, Any], profile_id: int, stamp: Any, when: Any) -> tuple[Any, ...]:
+def _profile_update_params(row: dict[str, Any], walk: sessions.Walk, profile_id: int, stamp: Any,
+                           when: Any) -> tuple[Any, ...]:
     first, last = when(row["first_seen_at"]), when(row["last_seen_at"])
     return (row["avatar_url"], json.dumps(row["badges"]), row["fan_level"], row["gifter_level"],
             row["is_tiktok_moderator"], row["is_subscriber"], row["follows_streamer"],
             row["follower_count"], row["following_count"], first, first, last, last,
             row["total_coins"], row["total_gifts"], row["total_comments"], row["total_likes"],
-            row["total_shares"], when(row["followed_at"]), stamp, profile_id)
+            row["total_shares"], when(row["followed_at"]), walk.visits, walk.watch, walk.room, stamp, profile_id)
 
 
 def _level(value: Any) -> int | None:

@@ -3,7 +3,8 @@ activity, and ends after the account's `session_timeout` without any, or at live
 session per viewer is open. Watchtime is `last activity - start`, credited once (`credited_seconds`).
 A visit is one LIVE: a new session in the room of the viewer's last visit is not a new visit (B1, B2).
 
-`apply_sessions` runs inside a batch's transaction; `sweep`, `close_all` and `repair_open_sessions`
+`walk` and `write_walks` run inside a batch's transaction (the rules add each walk's visits and
+watchtime to the viewer's profile); `sweep`, `close_all` and `repair_open_sessions`
 run outside batches (the writer's sweeper, live end, start-up repair).
 """
 
@@ -47,9 +48,9 @@ class _Session:
 
 
 @dataclass
-class _Walk:
+class Walk:
     """One viewer's sessions after a batch's activity: what closed, what is open, and the visits and
-    watchtime to add to the profile."""
+    watchtime to add to the profile (with the room of the last visit)."""
 
     closed: list[_Session] = field(default_factory=list)
     open: _Session | None = None
@@ -58,80 +59,68 @@ class _Walk:
     room: str | None = None
 
 
-def _walk(session: _Session | None, activity: Iterable[tuple[datetime, str]], visited_room: str | None,
-          timeout: timedelta) -> _Walk:
+def walk(session: _Session | None, activity: Iterable[tuple[datetime, str]], visited_room: str | None,
+         timeout: timedelta) -> Walk:
     """Follow one viewer's activity (time, room) in time order from their open session, if any."""
-    walk = _Walk(room=visited_room)
+    result = Walk(room=visited_room)
     for moment, room in sorted(activity):
         if session is not None and room == session.room_id and moment - session.last <= timeout:
             session.last = max(session.last, moment)
             continue
         if session is not None:
-            walk.watch += session.duration - session.credited
+            result.watch += session.duration - session.credited
             session.credited = session.duration
-            walk.closed.append(session)
+            result.closed.append(session)
         session = _Session(None, room, moment, moment, 0)
-        if room != walk.room:
-            walk.visits += 1
-            walk.room = room
-    walk.open = session
-    return walk
+        if room != result.room:
+            result.visits += 1
+            result.room = room
+    result.open = session
+    return result
 
 
-def apply_sessions(account: TikTokAccount, activity: dict[int, list[tuple[datetime, str]]],
-                   last_rooms: dict[int, str | None]) -> None:
-    """Open, extend and close the sessions of these viewers (profile id -> their (time, room)
-    activity in this batch), count visits and credit the watchtime of sessions that closed."""
-    timeout = timedelta(seconds=account.session_timeout)
-    open_rows = db.session.execute(
+def open_sessions(viewer_ids: list[int]) -> dict[int, _Session]:
+    """The open session of each of these viewers (profile ids) that has one."""
+    if not viewer_ids:
+        return {}
+    rows = db.session.execute(
         sa.select(ViewerSession.id, ViewerSession.viewer_id, ViewerSession.room_id, ViewerSession.started_at,
                   ViewerSession.last_activity_at, ViewerSession.credited_seconds)
-        .where(ViewerSession.open_viewer_id.in_(list(activity)))
+        .where(ViewerSession.open_viewer_id.in_(viewer_ids))
     ).all()
-    current = {row.viewer_id: _Session(row.id, row.room_id, row.started_at, row.last_activity_at,
-                                       row.credited_seconds) for row in open_rows}
-    closed_rows, open_rows_touched, inserts, profile_updates = [], [], [], []
-    for viewer_id, times in activity.items():
-        walk = _walk(current.get(viewer_id), times, last_rooms.get(viewer_id), timeout)
-        for session in walk.closed:
-            if session.id is None:
-                inserts.append(_session_row(account, viewer_id, session, ended=True))
-            else:
-                closed_rows.append({"sid": session.id, "ended": session.last, "credited": session.credited,
-                                    "last": session.last})
-        if walk.open is not None and walk.open.id is None:
-            inserts.append(_session_row(account, viewer_id, walk.open, ended=False))
-        elif walk.open is not None:
-            open_rows_touched.append({"sid": walk.open.id, "last": walk.open.last})
-        if walk.visits or walk.watch:
-            profile_updates.append({"pid": viewer_id, "visits": walk.visits, "watch": walk.watch, "room": walk.room})
-    _write_sessions(closed_rows, open_rows_touched, inserts, profile_updates)
-    account_figures.add(account.id, total_watch_seconds=sum(update["watch"] for update in profile_updates))
+    return {row.viewer_id: _Session(row.id, row.room_id, row.started_at, row.last_activity_at,
+                                    row.credited_seconds) for row in rows}
 
 
-def _session_row(account: TikTokAccount, viewer_id: int, session: _Session, *, ended: bool) -> dict[str, Any]:
-    return {"viewer_id": viewer_id, "account_id": account.id, "room_id": session.room_id,
-            "live_stream_id": account.live_stream_id, "started_at": session.started,
-            "last_activity_at": session.last, "ended_at": session.last if ended else None,
-            "credited_seconds": session.credited, "open_viewer_id": None if ended else viewer_id}
-
-
-def _write_sessions(closed: list[dict[str, Any]], touched: list[dict[str, Any]], inserts: list[dict[str, Any]],
-                    profile_updates: list[dict[str, Any]]) -> None:
+def write_walks(account: TikTokAccount, walks: dict[int, Walk]) -> None:
+    """Open, extend and close the sessions these walks (profile id -> walk) found. The rules add each
+    walk's visits and watchtime to its profile in the same statement as the rest of the viewer's
+    batch, and its watchtime to the account's figures."""
     when = time_param()
+    closed, touched, inserts = [], [], []
+    for viewer_id, result in walks.items():
+        for session in result.closed:
+            if session.id is None:
+                inserts.append(_session_row(account, viewer_id, session, ended=True, when=when))
+            else:
+                closed.append((when(session.last), session.credited, when(session.last), session.id))
+        if result.open is not None and result.open.id is None:
+            inserts.append(_session_row(account, viewer_id, result.open, ended=False, when=when))
+        elif result.open is not None:
+            touched.append((when(result.open.last), result.open.id))
     execute_many("UPDATE viewer_sessions SET ended_at = ?, credited_seconds = ?, last_activity_at = ?,"
-                 " open_viewer_id = NULL WHERE id = ?",
-                 [(when(row["ended"]), row["credited"], when(row["last"]), row["sid"]) for row in closed])
-    execute_many("UPDATE viewer_sessions SET last_activity_at = ? WHERE id = ?",
-                 [(when(row["last"]), row["sid"]) for row in touched])
+                 " open_viewer_id = NULL WHERE id = ?", closed)
+    execute_many("UPDATE viewer_sessions SET last_activity_at = ? WHERE id = ?", touched)
     execute_many("INSERT INTO viewer_sessions (viewer_id, account_id, room_id, live_stream_id, started_at,"
                  " last_activity_at, ended_at, credited_seconds, open_viewer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 [(row["viewer_id"], row["account_id"], row["room_id"], row["live_stream_id"],
-                   when(row["started_at"]), when(row["last_activity_at"]), when(row["ended_at"]),
-                   row["credited_seconds"], row["open_viewer_id"]) for row in inserts])
-    execute_many("UPDATE viewer_profiles SET total_visits = total_visits + ?,"
-                 " total_watch_seconds = total_watch_seconds + ?, last_visit_room_id = ? WHERE id = ?",
-                 [(row["visits"], row["watch"], row["room"], row["pid"]) for row in profile_updates])
+                 inserts)
+
+
+def _session_row(account: TikTokAccount, viewer_id: int, session: _Session, *, ended: bool,
+                 when: Any) -> tuple[Any, ...]:
+    return (viewer_id, account.id, session.room_id, account.live_stream_id, when(session.started),
+            when(session.last), when(session.last) if ended else None, session.credited,
+            None if ended else viewer_id)
 
 
 # --- sessions outside batches: sweeper, live end, start-up repair -----------------------------
