@@ -128,6 +128,10 @@ class Writer:
             except Exception:  # noqa: BLE001 - the writer must outlive any one bad batch
                 log.exception("ingest writer step failed")
                 gevent.sleep(1)
+            # A queue never empty never blocks `get`, and SQLite never waits on a socket: without
+            # this a writer behind would hold the process, and gunicorn would kill the worker for
+            # a missed heartbeat (losing the queue) instead of letting it fall behind.
+            gevent.sleep(0)
         self.publish_now()
 
     def step(self, timeout: float = BATCH_SECONDS) -> int:
@@ -182,6 +186,7 @@ class Writer:
         if self.publish:
             for account_id, notices in changed.items():
                 self._unpublished.setdefault(account_id, []).extend(notices)
+            self._publish_due()
 
     def _publish_due(self, force: bool = False) -> None:
         """Push the cards (and waiting notices) of the accounts not pushed for PUBLISH_SECONDS."""
@@ -243,6 +248,7 @@ class Writer:
                     publish_console(account_id, chat)
                 except Exception:  # noqa: BLE001 - a failed publish must not lose the next batch
                     log.exception("could not publish the chat of account %d to its show's console", account_id)
+            gevent.sleep(0)  # a batch of many accounts lets the clients and the heartbeat run between them
         events.clear()
 
     def sweep(self) -> None:
