@@ -307,9 +307,14 @@ def publish_auction(auction_id: int, now: datetime | None = None, *, whole: bool
     if auction is None:
         return
     now = now or utcnow()
+    if not whole:
+        # A bid's push to the viewers first, and before reading anything more (the show, the last
+        # bids): every read here waits for a connection and a turn on a busy worker.
+        publish(stream_channel(auction.stream_id),
+                render_oob("live/_auction_state.html", auction=auction, now=now, message=None))
     stream = db.session.get(LiveStream, auction.stream_id)
-    public = "live/_auction.html" if whole else "live/_auction_state.html"
-    publish(stream_channel(auction.stream_id),
-            render_oob(public, stream=stream, auction=auction, now=now, message=None))
+    if whole:
+        publish(stream_channel(auction.stream_id),
+                render_oob("live/_auction.html", stream=stream, auction=auction, now=now, message=None))
     publish(seller_channel(auction.stream_id), render_oob("shows/_auction.html", stream=stream, auction=auction,
                                                           now=now, history=bid_history(auction, last=10)))
