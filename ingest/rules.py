@@ -142,26 +142,44 @@ def _valid(records: Iterable[EventRecord], result: BatchResult) -> list[EventRec
 
 def apply_batch(account_id: int, records: Iterable[EventRecord], clock: Clock = SYSTEM_CLOCK) -> BatchResult:
     """Apply one batch of one account's events in one transaction and commit it."""
-    result = BatchResult()
+    return apply_batches({account_id: list(records)}, clock)[account_id]
+
+
+def apply_batches(batches: dict[int, list[EventRecord]], clock: Clock = SYSTEM_CLOCK) -> dict[int, BatchResult]:
+    """Apply several accounts' batches (account id -> its events) in one transaction with one
+    commit, as the writer does with a batch of many LIVEs. If any account's part fails, nothing is
+    applied and the error is raised (the writer then applies each account alone)."""
     now = clock.now()
-    valid = _valid(records, result)
+    results: dict[int, BatchResult] = {}
+    fresh: dict[int, list[EventRecord]] = {}
     try:
-        account = db.session.get(TikTokAccount, account_id)
-        if account is None:
-            return result
-        fresh = _new_records(account_id, valid, now)
-        result.duplicates = len(valid) - len(fresh)
-        fresh.sort(key=lambda record: record.time)
-        expanded = [item for record in fresh for item in _expand(record)]
-        result.applied = len(fresh)
-        _apply(account, expanded, now, result)
+        for account_id, records in batches.items():
+            results[account_id] = BatchResult()
+            fresh[account_id] = _apply_account(account_id, records, now, results[account_id])
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    result.chat = [record for record in fresh if record.kind == "comment" or counted_gift(record)]
-    claims.claim_from_chat(account_id, fresh)  # "sold" typed on TikTok: holds in shoppers' carts
-    return result
+    for account_id, result in results.items():
+        result.chat = [record for record in fresh[account_id] if record.kind == "comment" or counted_gift(record)]
+        claims.claim_from_chat(account_id, fresh[account_id])  # "sold" typed on TikTok: holds in shoppers' carts
+    return results
+
+
+def _apply_account(account_id: int, records: Iterable[EventRecord], now: datetime,
+                   result: BatchResult) -> list[EventRecord]:
+    """One account's share of a batch, in the caller's transaction; returns the records new to it."""
+    valid = _valid(records, result)
+    account = db.session.get(TikTokAccount, account_id)
+    if account is None:
+        return []
+    fresh = _new_records(account_id, valid, now)
+    result.duplicates = len(valid) - len(fresh)
+    fresh.sort(key=lambda record: record.time)
+    expanded = [item for record in fresh for item in _expand(record)]
+    result.applied = len(fresh)
+    _apply(account, expanded, now, result)
+    return fresh
 
 
 def _apply_room_event(account: TikTokAccount, record: EventRecord, now: datetime, result: BatchResult) -> None:

@@ -211,22 +211,42 @@ class Writer:
             finally:
                 db.session.remove()
 
-    def _flush(self, events: dict[int, list[EventRecord]], changed: dict[int, list[Notice]]) -> None:
-        for account_id, records in events.items():
+    def _apply_alone(self, account_id: int, records: list[EventRecord], whole: bool) -> list[rules.BatchResult]:
+        """One account's events in their own transaction (`whole`), else (or if that fails) one by one."""
+        if whole:
             try:
-                results = [rules.apply_batch(account_id, records, self.clock)]
-            except Exception:  # noqa: BLE001 - find the bad event, apply the rest
+                return [rules.apply_batch(account_id, records, self.clock)]
+            except Exception:  # noqa: BLE001
                 log.exception("batch of %d events for account %d failed; applying one by one", len(records),
                               account_id)
-                results = []
-                for record in records:
-                    try:
-                        results.append(rules.apply_batch(account_id, [record], self.clock))
-                    except Exception:  # noqa: BLE001
-                        db.session.rollback()
-                        self.failed += 1
-                        log.exception("skipping event %s (%s) that cannot be applied", record.message_id,
-                                      record.kind)
+        results = []
+        for record in records:
+            try:
+                results.append(rules.apply_batch(account_id, [record], self.clock))
+            except Exception:  # noqa: BLE001
+                db.session.rollback()
+                self.failed += 1
+                log.exception("skipping event %s (%s) that cannot be applied", record.message_id, record.kind)
+        return results
+
+    def _flush(self, events: dict[int, list[EventRecord]], changed: dict[int, list[Notice]]) -> None:
+        """Apply the accounts' events taken so far: all of them in one transaction (one commit for a
+        batch of many LIVEs); if that fails, each account alone, and an account whose batch fails
+        event by event, so one bad event cannot hold up the rest."""
+        if not events:
+            return
+        try:
+            together = {account_id: [result] for account_id, result in
+                        rules.apply_batches(events, self.clock).items()}
+        except Exception:  # noqa: BLE001 - find the bad event, apply the rest
+            if len(events) > 1:
+                log.exception("batch of %d accounts failed; applying each account alone", len(events))
+            else:
+                log.exception("batch of %d events for account %d failed; applying one by one",
+                              sum(map(len, events.values())), *events)
+            together = {}
+        for account_id, records in events.items():
+            results = together.get(account_id) or self._apply_alone(account_id, records, len(events) > 1)
             result = rules.BatchResult(
                 applied=sum(r.applied for r in results),
                 duplicates=sum(r.duplicates for r in results),
