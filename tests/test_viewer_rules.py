@@ -241,6 +241,27 @@ def test_a_failed_batch_leaves_nothing_behind(app_ctx, clock):
     assert apply(account, clock, good).applied == 1
 
 
+def test_a_poison_event_in_a_batch_of_many_accounts_costs_only_itself(app_ctx, clock):
+    """The writer applies a batch of many LIVEs in one transaction; when one account's event cannot be
+    stored, every other event of the batch, that account's too, is still applied, and it counts one failure."""
+    from dataclasses import replace
+
+    from ingest.writer import Writer
+
+    calm, poisoned = linked("@calm"), linked("@poisoned")
+    writer = Writer(app_ctx, clock=clock, publish=False)
+    writer.apply([
+        replace(event("comment", clock.now(), viewer(1), text="hi", message_id="c-1"), account_id=calm.id),
+        replace(event("comment", clock.now(), viewer(2), text="hi", message_id="p-1"), account_id=poisoned.id),
+        replace(gift(clock.now(), viewer(3), price=2**70, message_id="p-2"), account_id=poisoned.id),
+        replace(event("comment", clock.now(), viewer(4), text="hi", message_id="c-2"), account_id=calm.id),
+    ])
+    assert (writer.applied, writer.failed) == (3, 1)
+    comments = dict(db.session.execute(sa.select(ViewerProfile.account_id, sa.func.sum(ViewerProfile.total_comments))
+                                       .group_by(ViewerProfile.account_id)).all())
+    assert comments == {calm.id: 2, poisoned.id: 1}
+
+
 def test_concurrent_batches_never_lose_increments(app, clock):
     """B7: two writers applying batches for the same viewer at once (as two processes would without a
     lease) lose no increment and never fail on a get-or-create race."""
