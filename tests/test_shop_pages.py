@@ -180,7 +180,7 @@ def test_add_to_cart_by_htmx_returns_the_box_and_the_badge(client, app_ctx):
                            headers={"HX-Request": "true", "X-CSRFToken": token})
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in body
-    assert f'id="buy-box-{product.id}"' in body and "Added to your cart." in body
+    assert f'id="buy-box-{product.id}"' in body and "Added “Lamp” to your cart." in body
     assert re.search(r'id="cart-badge"[^>]*hx-swap-oob="true"[^>]*>2<', body)
     too_many = client.post("/cart/add", data={"product_id": product.id, "quantity": 3},
                            headers={"HX-Request": "true", "X-CSRFToken": token})
