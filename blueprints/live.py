@@ -110,7 +110,11 @@ def comment(stream_id: int):
     else:
         error = "The form had expired. Reload the page and try again."
     if wants_fragment():
-        return render("live/_comment_form.html", stream=stream, form=form, error=error, status=422 if error else 200)
+        if error:
+            return render("live/_comment_form.html", stream=stream, form=form, error=error, status=422)
+        # Sent: the form is left as the viewer has it, since they may already be typing the next
+        # message (app.js clears what was sent); the line itself arrives by push, as for everyone.
+        return "", 204
     if error:
         flash(error, "error")
     return redirect_to(url_for("live.show", stream_id=stream.id))

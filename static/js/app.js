@@ -9,6 +9,28 @@
     if (meta) event.detail.headers["X-CSRFToken"] = meta.content;
   });
 
+  // The show's chat: a sent message answers 204 and the form stays as it is, so whatever the
+  // viewer typed while it was on its way is kept (a swapped-in form would wipe it, and htmx would
+  // drop a Send pressed meanwhile). A message sent while the last is on its way waits its turn
+  // (hx-sync queue); the input is cleared only if it still holds the message that went, and an
+  // empty input sends nothing (a second press after the first went through).
+  function chatInput(elt) {
+    return elt && elt.matches && elt.matches(".comment-form form[hx-post]") ? elt.querySelector("input[name=comment]") : null;
+  }
+  document.addEventListener("htmx:configRequest", function (event) {
+    var input = chatInput(event.detail.elt);
+    if (!input) return;
+    if (!input.value.trim()) { event.preventDefault(); return; }
+    event.detail.elt.dataset.sending = input.value;
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var input = chatInput(event.detail.elt);
+    if (!input || event.detail.xhr.status !== 204) return;
+    if (input.value === event.detail.elt.dataset.sending) input.value = "";
+    var error = event.detail.elt.parentNode.querySelector(".error");
+    if (error) error.remove();
+  });
+
   document.addEventListener("click", function (event) {
     var close = event.target.closest(".flash-close");
     if (close) close.closest(".flash").remove();

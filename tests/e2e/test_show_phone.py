@@ -16,7 +16,7 @@ from services.demo_images import product_picture
 from tests.e2e.test_every_page import ARTIFACTS
 from tests.e2e.test_live_flow import log_in
 from tests.factories import make_product, make_seller, make_stream, make_user
-from tests.support import TEST_PASSWORD, Browser
+from tests.support import TEST_PASSWORD, Browser, wait_for
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 
@@ -128,3 +128,39 @@ def test_a_phone_watches_chats_likes_and_buys_without_leaving_the_show(app_ctx, 
         assert errors == [], errors
     finally:
         context.close()
+
+
+def test_a_message_typed_while_the_last_is_on_its_way_is_kept_and_sent(app_ctx, live_server, new_page):
+    """On a slow connection a viewer sends a message and types the next before the first has gone:
+    the second is not lost, nor wiped, and both arrive in order; a double press sends nothing twice."""
+    _, shop = make_seller("maya")
+    show = make_stream(shop, [make_product(shop, "Speckled Mug", 2800, stock=5)], title="Pottery Night")
+    make_user("sam", display_name="Sam Shopper")
+    page = new_page()
+    log_in(page, live_server.url, "sam")
+    page.goto(f"{live_server.url}/live/{show.id}")
+    expect(page.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
+    # The first message's request is held in the browser (a slow network) until the test lets it go.
+    held = []
+    page.route(re.compile(r"/live/\d+/comments$"), lambda route: held.append(route) if not held else route.continue_())
+    chat = page.get_by_role("textbox", name="Comment")
+    chat.fill("First!")
+    page.get_by_role("button", name="Send").click()
+    wait_for(lambda: page.evaluate("1") and held, timeout=60)  # evaluate: lets Playwright hand over the request
+    chat.fill("Second, typed while the first was on its way")
+    page.get_by_role("button", name="Send").click()
+    held[0].continue_()
+    lines = page.get_by_label("Chat", exact=True).locator(".chat-line")
+    expect(lines).to_have_count(2)
+    expect(lines.nth(0)).to_contain_text("First!")
+    expect(lines.nth(1)).to_contain_text("Second, typed while the first was on its way")
+    expect(chat).to_have_value("")
+    # Send pressed twice for one message: it is sent once.
+    chat.fill("Only once")
+    page.get_by_role("button", name="Send").dblclick()
+    expect(lines).to_have_count(3)
+    expect(lines.nth(2)).to_contain_text("Only once")
+    # Once the form has nothing on its way (a second press would have been queued behind the first).
+    wait_for(lambda: page.locator(".comment-form form.htmx-request").count() == 0, timeout=60)
+    assert [c.comment_text for c in live.comments(show)] == [
+        "First!", "Second, typed while the first was on its way", "Only once"]
