@@ -74,6 +74,9 @@ def test_the_console_fits_a_laptop_and_follows_the_chat(app_ctx, live_server, ch
         page.get_by_role("button", name="End stream").click()
         dialog = page.get_by_role("dialog", name="The show has ended")
         expect(dialog).to_be_visible()
+        # The page's scripts have run (its socket is up), so Delete asks in the browser; a click
+        # before they run is asked on a page of the server's (test_confirm_first.py).
+        expect(page.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
         expect(page.get_by_role("button", name="Start camera and microphone preview")).to_have_count(0)
         expect(page.get_by_role("button", name=re.compile(r"^(Pin|Unpin) "))).to_have_count(0)
         delete = dialog.get_by_role("button", name="Delete stream")

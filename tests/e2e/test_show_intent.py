@@ -3,6 +3,8 @@ come back, and a typed message is back in the box, ready to send."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.factories import make_product, make_seller, make_stream, make_user
@@ -21,6 +23,8 @@ def test_a_like_and_a_message_survive_the_login(app_ctx, live_server, new_page):
     make_user("sam", display_name="Sam Shopper")
     page = new_page()
     page.goto(f"{live_server.url}/live/{show.id}")
+    # Ready, as a person sees it: the page is live (its socket is up) before the first click.
+    expect(page.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
     like = page.get_by_role("button", name="Like, 0", exact=True)
     expect(like).to_have_attribute("aria-pressed", "false")
     like.click()
