@@ -36,6 +36,9 @@ def test_a_like_and_a_message_survive_the_login(app_ctx, live_server, new_page):
     expect(page.get_by_role("button", name="Like, 1", exact=True)).to_have_attribute("aria-pressed", "true")
     expect(page.locator(f"#like-count-{show.id}")).to_have_text("1")
 
+    # Its socket is up before logging out: a handshake still on its way when the session ends is
+    # refused (403), rightly, and the browser logs it.
+    expect(page.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
     page.get_by_role("button", name="Log out", exact=True).click()
     page.goto(f"{live_server.url}/live/{show.id}")
     page.get_by_label("Comment").fill("Is the tote lined?")
