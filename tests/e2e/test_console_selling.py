@@ -15,6 +15,18 @@ from tests.e2e.test_live_flow import log_in
 from tests.factories import make_product, make_seller, make_stream
 
 
+def open_console(context, base_url: str, show, errors: list[str]):  # noqa: ANN001, ANN201
+    """The seller maya's console of `show`, live (socket up), reporting console errors into `errors`."""
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, base_url, "maya")
+    page.goto(f"{base_url}/seller/shows/{show.id}")
+    expect(page.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
+    return page
+
+
 def test_the_selling_panel_works_from_the_keyboard_on_a_laptop(app_ctx, live_server, chromium):
     _, shop = make_seller("maya")
     board = make_product(shop, "Walnut Serving Board", 4000, stock=10)
@@ -25,13 +37,7 @@ def test_the_selling_panel_works_from_the_keyboard_on_a_laptop(app_ctx, live_ser
     context = chromium.new_context(**LAPTOP)
     errors: list[str] = []
     try:
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        log_in(page, live_server.url, "maya")
-        page.goto(f"{live_server.url}/seller/shows/{show.id}")
-        expect(page.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
+        page = open_console(context, live_server.url, show, errors)
 
         opener = page.locator("summary", has_text="Selling")
         opener.focus()
@@ -90,13 +96,7 @@ def test_a_pushed_product_picker_says_what_is_left_and_keeps_the_sellers_choice(
     context = chromium.new_context(**LAPTOP)
     errors: list[str] = []
     try:
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        log_in(page, live_server.url, "maya")
-        page.goto(f"{live_server.url}/seller/shows/{show.id}")
-        expect(page.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
+        page = open_console(context, live_server.url, show, errors)
         page.locator("summary", has_text="Selling").click()
         auction_picker = page.locator(f"#seller-auction-{show.id}").get_by_role("combobox", name="Product")
         expect(auction_picker.get_by_role("option", name="Walnut Serving Board ($40.00, 5 in stock)")).to_have_count(1)

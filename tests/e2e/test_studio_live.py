@@ -17,13 +17,17 @@ from tests.e2e.test_studio_flow import LIVE, demo_live, open_studio
 from tests.support import running_server
 
 
-def test_the_overview_feed_and_charts_follow_the_live(app_ctx, tmp_path, new_page):
+def replaying_demo(app_ctx, tmp_path, speed: int):  # noqa: ANN001, ANN201
+    """A server following the demo's seeded TikTok account through its replayed LIVE (at `speed`)."""
     seed_demo()
     replay = tmp_path / "demo-live.jsonl"
     demo_live(replay)
-    env = {**server_env(app_ctx), "INGEST_ENABLED": "1", "INGEST_LEASE_SECONDS": "15", "DEMO_REPLAY": str(replay),
-           "DEMO_REPLAY_SPEED": "3"}
-    with running_server(env) as server:
+    return running_server({**server_env(app_ctx), "INGEST_ENABLED": "1", "INGEST_LEASE_SECONDS": "15",
+                           "DEMO_REPLAY": str(replay), "DEMO_REPLAY_SPEED": str(speed)})
+
+
+def test_the_overview_feed_and_charts_follow_the_live(app_ctx, tmp_path, new_page):
+    with replaying_demo(app_ctx, tmp_path, speed=3) as server:
         page = new_page()
         open_studio(page, server.url)
         feed = page.get_by_role("list", name="Activity feed")
@@ -73,12 +77,7 @@ READ_FIGURES = """() => {
 def test_the_overview_totals_are_the_status_cards_all_through_the_live(app_ctx, tmp_path, new_page):
     """The status card is pushed after every batch and the overview refetched at most once a
     second; a streamer looking at both must never see two different totals of viewers or coins."""
-    seed_demo()
-    replay = tmp_path / "demo-live.jsonl"
-    demo_live(replay)
-    env = {**server_env(app_ctx), "INGEST_ENABLED": "1", "INGEST_LEASE_SECONDS": "15", "DEMO_REPLAY": str(replay),
-           "DEMO_REPLAY_SPEED": "5"}
-    with running_server(env) as server:
+    with replaying_demo(app_ctx, tmp_path, speed=5) as server:
         page = new_page()
         open_studio(page, server.url)
         expect(page.get_by_text("LIVE now", exact=True)).to_be_visible(timeout=LIVE)
