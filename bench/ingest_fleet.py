@@ -14,6 +14,8 @@ How it measures, from outside the worker (nothing in the product is instrumented
   from the first to the last comment seen committed.
 - memory: the worker's resident set at its peak while following the LIVEs, minus its size after a
   warm-up LIVE (so the client library is already imported), divided by N.
+- CPU: the worker's user + system time from the moment the LIVEs are unpaused to the end, per event
+  applied (decoding in the TikTokLive client and the writer together; from /proc).
 - lost: comments sent but never committed; the line above it says whether every viewer's comments,
   likes and coins are exact in every account (the same viewers watch every LIVE).
 
@@ -23,6 +25,7 @@ Last line: `fleet: N lives x R ev/s -> E events/s, p99 lag L ms, M MB per live, 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -46,6 +49,16 @@ def rss_mb(pid: int) -> float:
     except FileNotFoundError:
         return 0.0
     return next((int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:")), 0.0)
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) `pid` has used, in seconds; 0 once it has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
 
 
 def worker_pid(master: int, gone: int = 0) -> int:
@@ -121,10 +134,12 @@ def main() -> None:
                 db.session.execute(sa.update(TikTokAccount).where(TikTokAccount.id.in_(ids)).values(paused=False))
                 db.session.commit()
                 started = time.monotonic()
+                cpu_at_start = cpu_seconds(pid)
                 last_id = scalar(sa.select(sa.func.coalesce(sa.func.max(ViewerInteraction.id), 0)))
                 lags: list[float] = []
                 first_seen = last_seen = None
                 peak = baseline
+                cpu_used = 0.0
                 quiet_since = time.monotonic()
                 restarts = 0
                 limit = args.seconds * 10 + 300
@@ -143,6 +158,7 @@ def main() -> None:
                         last_seen = time.monotonic()
                         quiet_since = time.monotonic()
                     size = rss_mb(pid)
+                    cpu_used = cpu_seconds(pid) - cpu_at_start if size else cpu_used
                     if not size:  # gunicorn killed the worker (it missed its heartbeat) and started another
                         restarts += 1
                         pid = worker_pid(server.process.pid, gone=pid)
@@ -151,6 +167,7 @@ def main() -> None:
                     if (ended(ids) == len(ids) and time.monotonic() - quiet_since > 1) or \
                             (first_seen and time.monotonic() - quiet_since > 90):
                         break
+                followed_for = time.monotonic() - started
                 if args.logs:
                     Path(args.logs).mkdir(parents=True, exist_ok=True)
                     shutil.copy(server.log_path, Path(args.logs) / "worker.log")
@@ -171,7 +188,8 @@ def main() -> None:
     exact = sum(1 for handle in specs if got[handle] == expected[handle])
     lost = sent_comments - len(lags)
     span = (last_seen - first_seen) if first_seen and last_seen and last_seen > first_seen else float("nan")
-    events_per_second = sent_events * (len(lags) / max(1, sent_comments)) / span
+    applied = sent_events * (len(lags) / max(1, sent_comments))
+    events_per_second = applied / span
     lags.sort()
     p50 = lags[len(lags) // 2] * 1000 if lags else float("nan")
     p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] * 1000 if lags else float("nan")
@@ -180,7 +198,9 @@ def main() -> None:
     print(f"backend {backend}; {args.lives} LIVEs of {args.seconds:.0f} s, {sent_events} events sent "
           f"({sent_comments} comments); {exact}/{args.lives} accounts exact (comments, likes, coins per viewer); "
           f"median lag {p50:.0f} ms, max {lags[-1] * 1000 if lags else float('nan'):.0f} ms; worker RSS "
-          f"{baseline:.0f} MB after warm-up, {peak:.0f} MB at peak; worker restarted {restarts} times")
+          f"{baseline:.0f} MB after warm-up, {peak:.0f} MB at peak; worker restarted {restarts} times; worker CPU "
+          f"{cpu_used:.1f} s over {followed_for:.0f} s ({100 * cpu_used / followed_for:.0f}% of a core), "
+          f"{1000 * cpu_used / max(1.0, applied):.2f} ms per event applied")
     print(f"fleet: {args.lives} lives x {args.rate:g} ev/s -> {events_per_second:.0f} events/s, "
           f"p99 lag {p99:.0f} ms, {per_live:.2f} MB per live, lost {lost}")
 

@@ -1,0 +1,104 @@
+"""What the TikTokLive library costs to decode one event, in the benchmark's own process, with the
+frames the emulator sends (tests/tiktok_emulator/): the fixed CPU price of following a LIVE, paid
+before the writer sees anything.
+
+    python -m bench.decode --frames 2000 --per-frame 3
+
+Each frame is what `bench/ingest_fleet.py`'s rooms send (a gzipped push frame carrying a few
+comments, likes and gifts); it is decoded with the library's own functions, as its websocket loop
+does: the push frame, the gzipped fetch result inside it, then every message into its event class.
+The middle line splits the cost: the same decode with betterproto2's per-message pydantic
+validation switched off for the measurement only (the library validates every message it parses,
+building a new `SchemaValidator` each time), to show what of the price is validation.
+
+Last line: `decode: N events -> U µs per event, C events/s per core`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def frames(count: int, per_frame: int, seed: int = 1) -> list[bytes]:
+    """`count` push frames of `per_frame` events each, as the emulator's generated rooms send them."""
+    from tests.tiktok_emulator import server as emulator
+    from tests.tiktok_emulator.generate import viewer
+    from tests.tiktok_emulator.server import BaseProtoMessage, ProtoMessageFetchResult, PushHeader, WebcastPushFrame
+
+    rng = random.Random(seed)
+    room_id = 7_400_000_000_000_000_001
+    built = []
+    for number in range(count):
+        messages = []
+        for index in range(per_frame):
+            who = viewer(rng.randrange(200), 10_000_000)
+            roll = rng.random()
+            if roll < 0.5:
+                messages.append(emulator.msg_comment(room_id, who, f"comment {number}.{index}"))
+            elif roll < 0.85:
+                messages.append(emulator.msg_like(room_id, who, rng.randint(1, 15), 1000))
+            else:
+                messages.append(emulator.msg_gift(room_id, who, "Rose", 1, 1, group_id=number))
+        result = ProtoMessageFetchResult(
+            messages=[BaseProtoMessage(method=method, payload=payload, msg_id=number * 10 + index, msg_type=0)
+                      for index, (method, payload) in enumerate(messages)],
+            cursor=f"r-{number}", fetch_interval=0, now=int(time.time() * 1000), need_ack=True, is_first=False)
+        frame = WebcastPushFrame(seq_id=number, log_id=number, service=1, method=1,
+                                 headers=[PushHeader(key="compress_type", value="gzip")],
+                                 payload_encoding="pb", payload_type="msg", payload=gzip.compress(bytes(result)))
+        built.append(bytes(frame))
+    return built
+
+
+def decode_all(raw_frames: list[bytes]) -> tuple[int, float]:
+    """Decode every frame into events as the library's websocket loop does; (events, CPU seconds)."""
+    from TikTokLive.client.ws.ws_utils import extract_webcast_push_frame, extract_webcast_response_message
+    from TikTokLive.events.proto_events import EVENT_MAPPINGS
+
+    events = 0
+    started = time.process_time()
+    for raw in raw_frames:
+        response = extract_webcast_response_message(extract_webcast_push_frame(raw))
+        for message in response.messages:
+            EVENT_MAPPINGS[message.method]().parse(message.payload)
+            events += 1
+    return events, time.process_time() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=2000)
+    parser.add_argument("--per-frame", type=int, default=3, help="events per push frame (a room at 10 events/s "
+                        "sends about 2.5 per frame)")
+    args = parser.parse_args()
+
+    import betterproto2
+
+    raw_frames = frames(args.frames, args.per_frame)
+    decode_all(raw_frames[:50])  # warm up: the library builds its per-class metadata on first use
+    events, seconds = decode_all(raw_frames)
+
+    is_pydantic = betterproto2.Message._is_pydantic
+    betterproto2.Message._is_pydantic = lambda self: False  # for this measurement only
+    try:
+        _, unvalidated = decode_all(raw_frames)
+    finally:
+        betterproto2.Message._is_pydantic = is_pydantic
+
+    per_event = seconds / events
+    print(f"{events} events in {args.frames} frames: {seconds:.2f} s of CPU; the same without betterproto2's "
+          f"pydantic validation {unvalidated:.2f} s ({100 * (seconds - unvalidated) / seconds:.0f}% of the price "
+          "is validation)")
+    print(f"decode: {events} events -> {per_event * 1e6:.0f} µs per event, {1 / per_event:.0f} events/s per core")
+
+
+if __name__ == "__main__":
+    main()
