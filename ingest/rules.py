@@ -234,6 +234,10 @@ def _apply_viewers(account: TikTokAccount, records: list[EventRecord], deltas: d
             result.notices.append(Notice("new_viewer", f"New viewer: @{handle}", ids[user_id]))
     account_figures.add(account.id, total_viewers=len(new), total_coins=sum(delta.coins for delta in deltas.values()),
                         total_watch_seconds=sum(walk.watch for walk in walks.values()))
+    # Each profile's last visit is the later of its own and the batch's last event (_PROFILE_UPDATE).
+    account_figures.move_last_seen(account.id, account_figures.last_seen_moves(
+        (row.last_seen_hour, _later(row.last_seen_hour, account_figures.hour_of(deltas[user_id].last)))
+        for user_id, row in profiles.items()))
     sessions.write_walks(account, walks)
     _insert_logs(account, records, ids)
     streaks.track(account, records, ids)
@@ -242,6 +246,10 @@ def _apply_viewers(account: TikTokAccount, records: list[EventRecord], deltas: d
     result.notices.extend(_link_codes(account, records, ids))
     result.notices.extend(reevaluate_vip(account, ids.values(), now))
     result.notices.extend(_birthdays(account, deltas, ids))
+
+
+def _later(hour: int | None, other: int) -> int:
+    return other if hour is None else max(hour, other)
 
 
 def _profile_row(user_id: int, delta: _ViewerDelta) -> dict[str, Any]:
@@ -273,15 +281,18 @@ class _Profile(NamedTuple):
     is_blocked: bool
     handle: str
     nickname: str
+    #: The hour of its last visit (account_figures.hour_of); None for a profile this batch inserted.
+    last_seen_hour: int | None
 
 
 def _select_profiles(account_id: int, user_ids: list[int]) -> dict[int, _Profile]:
     found: dict[int, _Profile] = {}
     for start in range(0, len(user_ids), 5000):
         part = user_ids[start:start + 5000]
-        sql = ("SELECT id, tiktok_user_id, total_visits, last_visit_room_id, is_blocked, handle, nickname"
-               " FROM viewer_profiles WHERE account_id = ? AND tiktok_user_id IN (%s)")
-        sql %= ", ".join("?" * len(part))  # only parameter marks go into the text
+        # Only parameter marks and our own SQL (the hour of last_seen_at) go into the text.
+        sql = ("SELECT id, tiktok_user_id, total_visits, last_visit_room_id, is_blocked, handle, nickname, "  # noqa: S608
+               f"{account_figures.last_seen_hour_sql()} FROM viewer_profiles"
+               f" WHERE account_id = ? AND tiktok_user_id IN ({', '.join('?' * len(part))})")
         found.update((row[1], _Profile(*row)) for row in db.session.connection().exec_driver_sql(
             driver_sql(sql), (account_id, *part)))
     return found
@@ -348,7 +359,7 @@ def _upsert_profiles(account: TikTokAccount, deltas: dict[int, _ViewerDelta],
     found = dict(known)
     for user_id, profile_id in inserted.items():
         found[user_id] = _Profile(profile_id, user_id, 0, None, False, rows[user_id]["handle"],
-                                  rows[user_id]["nickname"])
+                                  rows[user_id]["nickname"], None)
         walks[profile_id] = new[user_id]
     return found, walks
 

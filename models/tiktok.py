@@ -63,6 +63,20 @@ class TikTokAccount(db.Model):
         return f"<TikTokAccount @{self.handle}>"
 
 
+class LastSeenHour(db.Model):
+    """How many of an account's viewer profiles were last seen in each UTC hour (hours since the
+    Unix epoch), kept by every path that moves a profile's `last_seen_at`
+    (services/account_figures.py): "active in the last 30 days" is then a sum of about 720 of
+    these plus one hour's range of the last-seen index, however many profiles the account has."""
+
+    __tablename__ = "viewer_last_seen_hours"
+
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    hour: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    viewers: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
 class VipTier(db.Model):
     """A VIP tier of one account; a viewer qualifies when all three thresholds are met."""
 

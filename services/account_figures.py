@@ -8,18 +8,22 @@ count: what `recount` stores after profiles were written in bulk, and what the t
 path that changes them moves them with `add`, in its own transaction: the ingest writer's batch
 (new viewers, coins, watchtime), the sweeper and live end (watchtime, coins of unfinished
 streaks), VIP re-ranking, the profile editor and the tiers editor (VIPs), and a viewer's delete.
-Figures that depend on the current time ("active in the last 30 days") cannot be kept; they are
-read from an index range (services/studio.py).
+"Active in the last 30 days" depends on the clock, so it is not kept as one number: the profiles
+per hour of their last visit are (`LastSeenHour`), moved by the writer's batch (a new viewer, a
+known one seen in a later hour) and a viewer's delete, and `active_since` sums the hours after the
+cut-off and counts the cut-off's own hour on the last-seen index (an hour's worth of entries).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from extensions import db
-from models import TikTokAccount, ViewerProfile
+from models import LastSeenHour, TikTokAccount, ViewerProfile
 
 FIGURES = ("total_viewers", "total_coins", "total_watch_seconds", "vip_viewers")
 
@@ -81,3 +85,83 @@ def recount(account_id: int) -> None:
     table = TikTokAccount.__table__
     db.session.execute(sa.update(table).where(table.c.id == account_id).values(
         {name: query.scalar_subquery() for name, query in _recounts(account_id).items()}))
+    db.session.execute(sa.delete(LastSeenHour).where(LastSeenHour.account_id == account_id))
+    db.session.execute(sa.text(
+        f"INSERT INTO viewer_last_seen_hours (account_id, hour, viewers) "  # noqa: S608 - our own SQL
+        f"SELECT account_id, {last_seen_hour_sql()}, count(*) FROM viewer_profiles "
+        "WHERE account_id = :account_id GROUP BY 1, 2"), {"account_id": account_id})
+
+
+# --- profiles per hour of their last visit ---------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The hour (since the Unix epoch, UTC) of `viewer_profiles.last_seen_at` in each backend's SQL, for
+#: plain statements (the writer reads it with each known profile) and the recount. SQLite stores
+#: the time as naive UTC text; its date functions round to the millisecond (23:59:59.9999 would
+#: be the next hour), so only the whole seconds are given to them.
+LAST_SEEN_HOUR_SQL = {
+    "sqlite": "CAST(strftime('%s', substr(last_seen_at, 1, 19)) AS INTEGER) / 3600",
+    "postgresql": "CAST(floor(extract(epoch FROM last_seen_at) / 3600) AS BIGINT)",
+}
+
+
+def hour_of(moment: datetime) -> int:
+    """The hour `moment` falls in, counted from the Unix epoch (UTC)."""
+    return (moment - _EPOCH) // timedelta(hours=1)
+
+
+def last_seen_hour_sql() -> str:
+    return LAST_SEEN_HOUR_SQL[db.session.get_bind().dialect.name]
+
+
+def last_seen_moves(moves: Iterable[tuple[int | None, int | None]]) -> dict[int, int]:
+    """What profiles moving from one last-seen hour to another (None: not there before / any more)
+    do to the hour counts: hour -> change, hours that do not change left out."""
+    changes: dict[int, int] = {}
+    for old, new in moves:
+        if old == new:
+            continue
+        if old is not None:
+            changes[old] = changes.get(old, 0) - 1
+        if new is not None:
+            changes[new] = changes.get(new, 0) + 1
+    return {hour: change for hour, change in changes.items() if change}
+
+
+def move_last_seen(account_id: int, changes: Mapping[int, int]) -> None:
+    """Move the account's profiles-per-hour counts by `changes` (from `last_seen_moves`), in the
+    caller's transaction."""
+    rows = [{"account_id": account_id, "hour": hour, "viewers": change} for hour, change in changes.items() if change]
+    if rows:
+        db.session.execute(sa.text(
+            "INSERT INTO viewer_last_seen_hours (account_id, hour, viewers) VALUES (:account_id, :hour, :viewers) "
+            "ON CONFLICT (account_id, hour) DO UPDATE SET viewers = viewer_last_seen_hours.viewers + excluded.viewers"
+        ), rows)
+
+
+def active_since(account_id: int, since: datetime) -> int:
+    """How many of the account's profiles were last seen at or after `since`: the kept counts of
+    the hours after since's hour, and since's own hour from the last-seen index."""
+    hour = hour_of(since)
+    hour_end = _EPOCH + timedelta(hours=hour + 1)
+    kept = sa.select(sa.func.coalesce(sa.func.sum(LastSeenHour.viewers), 0)).where(
+        LastSeenHour.account_id == account_id, LastSeenHour.hour > hour)
+    edge = sa.select(sa.func.count()).select_from(ViewerProfile).where(
+        ViewerProfile.account_id == account_id, ViewerProfile.last_seen_at >= since,
+        ViewerProfile.last_seen_at < hour_end)
+    return int(db.session.scalar(sa.select(kept.scalar_subquery() + edge.scalar_subquery())) or 0)
+
+
+def recounted_last_seen(account_id: int) -> dict[int, int]:
+    """Profiles per last-seen hour counted afresh (a pass over all of the account's profiles)."""
+    rows = db.session.execute(sa.text(
+        f"SELECT {last_seen_hour_sql()} AS hour, count(*) FROM viewer_profiles "  # noqa: S608 - our own SQL
+        "WHERE account_id = :account_id GROUP BY 1"), {"account_id": account_id})
+    return {int(hour): int(viewers) for hour, viewers in rows}
+
+
+def stored_last_seen(account_id: int) -> dict[int, int]:
+    """The kept profiles-per-hour counts (hours at zero left out)."""
+    return {hour: viewers for hour, viewers in db.session.execute(
+        sa.select(LastSeenHour.hour, LastSeenHour.viewers).where(LastSeenHour.account_id == account_id,
+                                                                  LastSeenHour.viewers != 0))}

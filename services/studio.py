@@ -180,7 +180,7 @@ def _ordering(query: ViewerQuery) -> list[Any]:
 def viewer_page(account: TikTokAccount, query: ViewerQuery, now: datetime) -> ViewerPage:
     """One page (50 rows) of the table; the page number is clamped to the pages there are."""
     conditions = _conditions(account, query, now)
-    total, matching, more = _count_matches(account, query, conditions)
+    total, matching, more = _count_matches(account, query, conditions, now)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, query.page), pages)
     # Few matches: the page is sorted from their ids (as literals: two thousand bound parameters
@@ -202,8 +202,8 @@ def matching_viewers(account: TikTokAccount, query: ViewerQuery, now: datetime) 
     return sa.select(ViewerProfile).where(*_conditions(account, query, now)).order_by(*_ordering(query))
 
 
-def _count_matches(account: TikTokAccount, query: ViewerQuery,
-                   conditions: list[Any]) -> tuple[int, list[int] | None, bool]:
+def _count_matches(account: TikTokAccount, query: ViewerQuery, conditions: list[Any],
+                   now: datetime) -> tuple[int, list[int] | None, bool]:
     """How many profiles match, their ids when there are at most MATCHES_LISTED, and whether the
     count is a lower bound, in one pass.
 
@@ -217,6 +217,8 @@ def _count_matches(account: TikTokAccount, query: ViewerQuery,
     at all: its profile count is kept on the account row."""
     if len(conditions) == 1:  # the whole account
         return account.total_viewers, None, False
+    if query.filter == "active" and not query.search:  # kept per hour of the last visit
+        return account_figures.active_since(account.id, now - timedelta(days=ACTIVE_DAYS)), None, False
     short = bool(query.search) and len(query.search.lstrip("@").casefold()) < viewer_search.MIN_TERM
     key = (ViewerProfile.handle_folded, ViewerProfile.nickname_folded, ViewerProfile.id) if short \
         else (ViewerProfile.id,)
@@ -251,10 +253,9 @@ class Overview:
 def overview(account: TikTokAccount, now: datetime) -> Overview:
     """The five stats cards. Four are kept on the account row (services/account_figures.py), so
     they cost nothing however many profiles there are; "active in the last 30 days" depends on
-    the clock and is counted on a range of the last-seen index (only the active profiles' entries)."""
-    active = db.session.scalar(sa.select(sa.func.count()).select_from(ViewerProfile).where(
-        ViewerProfile.account_id == account.id,
-        ViewerProfile.last_seen_at >= now - timedelta(days=ACTIVE_DAYS))) or 0
+    the clock: it is summed from the profiles kept per hour of their last visit, plus the cut-off's
+    own hour from the last-seen index."""
+    active = account_figures.active_since(account.id, now - timedelta(days=ACTIVE_DAYS))
     viewers = account.total_viewers
     return Overview(viewers, account.total_coins, round(account.total_watch_seconds / viewers) if viewers else 0,
                     account.vip_viewers, active)
@@ -514,9 +515,12 @@ def delete_viewer(viewer: ViewerProfile) -> None:
         db.session.execute(sa.delete(model).where(model.viewer_id == viewer_id))
     # The account's figures lose what the deleted row held (not what this request loaded earlier).
     deleted = db.session.execute(sa.delete(ViewerProfile).where(ViewerProfile.id == viewer_id).returning(
-        ViewerProfile.total_coins, ViewerProfile.total_watch_seconds, ViewerProfile.vip_tier_id)).one_or_none()
+        ViewerProfile.total_coins, ViewerProfile.total_watch_seconds, ViewerProfile.vip_tier_id,
+        ViewerProfile.last_seen_at)).one_or_none()
     if deleted is not None:
         account_figures.add(account_id, **{name: -value for name, value in account_figures.share(deleted).items()})
+        account_figures.move_last_seen(account_id, account_figures.last_seen_moves(
+            [(account_figures.hour_of(deleted.last_seen_at), None)]))
     db.session.commit()
 
 

@@ -109,6 +109,7 @@ def test_the_account_figures_migration_counts_them_from_existing_profiles(tmp_pa
                               "ix_viewer_sessions_account_started", "ix_viewer_sessions_account_room_started",
                               "ix_viewer_sessions_account_room_last", "ix_viewer_gift_history_account_room_sent",
                               "ix_viewer_interactions_account_room_occurred")),
+                          "DROP TABLE viewer_last_seen_hours",  # 0014's
                           "UPDATE alembic_version SET version_num = '0011_i10_video'"):
             db.session.execute(sa.text(statement))
         db.session.commit()
@@ -121,3 +122,60 @@ def test_the_account_figures_migration_counts_them_from_existing_profiles(tmp_pa
         assert account_figures.stored(account_id) == expected
         db.session.remove()
         db.engine.dispose()
+
+
+def the_last_seen_hours_backfill(url: str, tmp_path) -> None:  # noqa: ANN001
+    """Profiles last seen in three different hours (two in one), then 0014's table dropped and the
+    version put back to 0013 by hand, and upgraded again: the backfill equals the recount."""
+    from datetime import UTC, datetime, timedelta
+
+    from app import create_app
+    from ingest import rules
+    from services import account_figures, tiktok
+    from tests.factories import make_user
+    from tests.ingest_support import FakeClock, event, viewer
+    from tests.support import FAST_HASH
+
+    assert flask_cli(url, "db", "upgrade", instance=tmp_path).returncode == 0
+    app = create_app({"STREAMSHOP_ENV": "testing", "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url,
+                      "PASSWORD_HASH_METHOD": FAST_HASH, "INSTANCE_PATH": str(tmp_path)})
+    start = datetime(2026, 11, 1, 20, 59, 59, 999_999, tzinfo=UTC)
+    with app.app_context():
+        account_id = tiktok.link_account(make_user("hours"), "hours.live", "UTC").id
+        for number, moment in enumerate((start, start, start + timedelta(microseconds=1), start + timedelta(days=3))):
+            rules.apply_batch(account_id, [event("comment", moment, viewer(number + 1, f"v{number}"), text="hi")],
+                              FakeClock(moment))
+        expected = account_figures.recounted_last_seen(account_id)
+        assert account_figures.stored_last_seen(account_id) == expected
+        db.session.execute(sa.text("DROP TABLE viewer_last_seen_hours"))
+        db.session.execute(sa.text("UPDATE alembic_version SET version_num = '0013_i13_live_picture_indexes'"))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    hour = account_figures.hour_of(start)
+    assert expected == {hour: 2, hour + 1: 1, hour + 72: 1}
+    upgraded = flask_cli(url, "db", "upgrade", instance=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    with app.app_context():
+        assert account_figures.stored_last_seen(account_id) == expected
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_the_last_seen_hours_migration_counts_them_from_existing_profiles_on_sqlite(tmp_path):
+    the_last_seen_hours_backfill(f"sqlite:///{tmp_path / 'hours.db'}", tmp_path)
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="needs DATABASE_URL (set in CI's second run)")
+def test_the_last_seen_hours_migration_counts_them_from_existing_profiles_on_postgresql(tmp_path):
+    server = sa.engine.make_url(normalise_database_url(os.environ["DATABASE_URL"]))
+    name = f"streamshop_migrate_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        the_last_seen_hours_backfill(server.set(database=name).render_as_string(hide_password=False), tmp_path)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -400,10 +400,12 @@ def test_the_live_feed_names_the_vips_who_came_to_the_live(account):
 
 
 def kept_figures_match_a_recount(account) -> dict[str, int]:  # noqa: ANN001
-    """The figures on the account row, after checking they equal a fresh count over the profiles."""
+    """The figures on the account row, after checking they equal a fresh count over the profiles
+    (and so do the profiles kept per hour of their last visit, which "active" is summed from)."""
     db.session.expire_all()
     kept = account_figures.stored(account.id)
     assert kept == account_figures.recounted(account.id)
+    assert account_figures.stored_last_seen(account.id) == account_figures.recounted_last_seen(account.id)
     return kept
 
 
@@ -457,6 +459,29 @@ def test_the_figures_kept_on_the_account_row_equal_a_recount_after_every_change(
                     "vip_viewers": 0}
     page = client.get(f"/studio/accounts/{account.id}/viewers").get_data(as_text=True)
     assert "4 viewers" in page
+
+
+def test_the_active_count_from_the_kept_hours_equals_a_count_at_any_cut_off(account):
+    """"Active" is the kept hours after the cut-off's hour plus that hour counted on the index: the
+    same as counting the profiles last seen since the cut-off, wherever in its hour it falls, and
+    after a viewer's last visit moved into a later hour."""
+    record(account, event("comment", NOW + timedelta(minutes=70), viewer(3, "cat_x", nickname="Cat"), text="back"),
+           at=NOW + timedelta(minutes=70))
+
+    def counted(since: datetime) -> int:
+        return db.session.scalar(sa.select(sa.func.count()).select_from(ViewerProfile).where(
+            ViewerProfile.account_id == account.id, ViewerProfile.last_seen_at >= since))
+
+    seen = db.session.scalars(sa.select(ViewerProfile.last_seen_at).where(ViewerProfile.account_id == account.id))
+    cut_offs = {NOW - timedelta(days=studio.ACTIVE_DAYS)}
+    for moment in seen:
+        hour = moment.replace(minute=0, second=0, microsecond=0)
+        cut_offs |= {moment, moment - timedelta(microseconds=1), moment + timedelta(microseconds=1), hour,
+                     hour + timedelta(hours=1), hour - timedelta(microseconds=1)}
+    assert len({counted(since) for since in cut_offs}) >= 4  # the cut-offs tell the profiles apart
+    for since in sorted(cut_offs):
+        assert account_figures.active_since(account.id, since) == counted(since), since
+    assert studio.overview(account, NOW).active == counted(NOW - timedelta(days=studio.ACTIVE_DAYS)) == 4  # not eve
 
 
 def test_leaderboards_leave_out_blocked_viewers_and_cover_three_periods(client, account):
