@@ -163,19 +163,20 @@ def _birthdays(account: TikTokAccount, room: str, limit: int) -> list[ActivityIt
         day -= timedelta(days=1)
     if (2, 28) in wanted:
         wanted.add((2, 29))  # celebrated on 28 February in other years
+    # Each candidate's first session here is a correlated lookup on the viewer's sessions index, so
+    # both planners start from the few birthdays (joined, SQLite started from the LIVE's sessions).
+    arrived = (sa.select(sa.func.min(ViewerSession.started_at))
+               .where(ViewerSession.viewer_id == ViewerProfile.id, *here).scalar_subquery())
     arrivals = db.session.execute(
-        sa.select(sa.func.min(ViewerSession.started_at), ViewerProfile.id, ViewerProfile.handle,
+        sa.select(arrived, ViewerProfile.id, ViewerProfile.handle,
                   ViewerProfile.birthday_month, ViewerProfile.birthday_day, ViewerProfile.birthday_year)
-        .join(ViewerSession, ViewerSession.viewer_id == ViewerProfile.id)
         .where(ViewerProfile.account_id == account.id, ViewerProfile.is_blocked.is_(False),
                ViewerProfile.birthday_month.in_(sorted({month for month, _ in wanted})),
-               sa.tuple_(ViewerProfile.birthday_month, ViewerProfile.birthday_day).in_(sorted(wanted)), *here)
-        .group_by(ViewerProfile.id, ViewerProfile.handle, ViewerProfile.birthday_month, ViewerProfile.birthday_day,
-                  ViewerProfile.birthday_year)
+               sa.tuple_(ViewerProfile.birthday_month, ViewerProfile.birthday_day).in_(sorted(wanted)))
     ).all()
     items = []
     for at, viewer_id, handle, month, day_of_month, year in arrivals:
-        if not is_birthday_today(month, day_of_month, at, account.time_zone):
+        if at is None or not is_birthday_today(month, day_of_month, at, account.time_zone):
             continue
         age = age_on(year, month, day_of_month, local_time(at, account.time_zone).date())
         items.append(ActivityItem(at, "birthday", handle, viewer_id,
@@ -229,10 +230,12 @@ def _series(account: TikTokAccount, room: str) -> tuple[Series, Series]:
 
 
 def _gifters(account: TikTokAccount, room: str, limit: int = 5) -> list[Gifter]:
+    # The LIVE's gifts are summed per viewer first; only the top few viewers' handles are read.
+    top = (sa.select(ViewerGift.viewer_id, sa.func.sum(ViewerGift.coins).label("coins"))
+           .where(ViewerGift.account_id == account.id, ViewerGift.room_id == room)
+           .group_by(ViewerGift.viewer_id).order_by(sa.desc("coins"), ViewerGift.viewer_id).limit(limit).subquery())
     rows = db.session.execute(
-        sa.select(ViewerProfile.id, ViewerProfile.handle, sa.func.sum(ViewerGift.coins).label("coins"))
-        .join(ViewerProfile, ViewerProfile.id == ViewerGift.viewer_id)
-        .where(ViewerGift.account_id == account.id, ViewerGift.room_id == room)
-        .group_by(ViewerProfile.id, ViewerProfile.handle).order_by(sa.desc("coins"), ViewerProfile.id).limit(limit)
+        sa.select(ViewerProfile.id, ViewerProfile.handle, top.c.coins)
+        .join(top, top.c.viewer_id == ViewerProfile.id).order_by(top.c.coins.desc(), ViewerProfile.id)
     ).all()
     return [Gifter(viewer_id, handle, int(coins)) for viewer_id, handle, coins in rows]

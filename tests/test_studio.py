@@ -651,6 +651,22 @@ def test_a_29_february_birthday_comes_up_on_28_february_in_other_years(account):
     assert studio.upcoming_birthdays(account, datetime(2027, 3, 1, 12, 0, tzinfo=UTC)).items == []
 
 
+def test_the_top_gifters_of_the_live_are_by_their_coins_in_it(account):
+    """The LIVE's gifts summed per viewer (not their all-time coins), most first, ties by profile,
+    at most five; another LIVE's gifts do not count."""
+    room, start = "7300000000000000003", NOW - timedelta(minutes=5)
+    people = [viewer(number, handle) for number, handle in
+              ((1, "ann_50%"), (2, "bob.builder"), (3, "cat_x"), (4, "dan"), (5, "eve"), (6, "fay"))]
+    gifts = [gift(start, people[0], price=1, repeat=3, room=room),
+             *(gift(start, people[number], price=5, room=room) for number in (1, 2, 3)),
+             gift(start, people[4], price=2, room=room), gift(start, people[4], price=2, room=room),
+             gift(start, people[5], price=1, room=room)]
+    record(account, event("live_start", start, None, room=room), *gifts, at=start)
+    gifters = studio_activity.live_picture(db.session.get(type(account), account.id)).gifters
+    assert [(gifter.handle, gifter.coins) for gifter in gifters] == [
+        ("bob.builder", 5), ("cat_x", 5), ("dan", 5), ("eve", 4), ("ann_50%", 3)]
+
+
 def test_the_activity_feed_shows_who_came_on_their_birthday_at_their_arrival(account, client):
     """A viewer whose birthday it is (in the account's zone) is in the feed when they come, with
     their age; a viewer with another birthday is not. The overview shows it with its time."""
