@@ -73,6 +73,18 @@ def matching_ids(term: str) -> sa.Select:
     return sa.select(table.c.rowid).where(sa.literal_column("viewer_search").op("MATCH")(phrase(term)))
 
 
+def matches(term: str) -> tuple[sa.TableClause, sa.ColumnElement[bool]]:
+    """SQLite: the FTS5 table (its `rowid` is the profile id) and the condition that it matches
+    `term`, to read matches from the index in its order and join them to the profiles."""
+    return sa.table("viewer_search", sa.column("rowid")), sa.literal_column("viewer_search").op("MATCH")(phrase(term))
+
+
+def count_matches(term: str) -> sa.Select:
+    """SQLite: how many profiles of every account match `term`, counted in the index alone."""
+    return sa.select(sa.func.count()).select_from(sa.table("viewer_search")).where(
+        sa.literal_column("viewer_search").op("MATCH")(phrase(term)))
+
+
 def drop(connection: sa.Connection) -> None:
     """Drop what dropping `viewer_profiles` leaves behind (the FTS5 table; GIN indexes go with it)."""
     if connection.dialect.name != "postgresql":

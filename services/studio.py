@@ -37,8 +37,8 @@ from services.vip import account_tiers, set_vip
 
 PAGE_SIZE = 50
 #: A search or filter with up to this many matches is counted and paged from their ids (see
-#: `viewer_page`); a search counts no further ("2,000+ viewers").
-MATCHES_LISTED = 2_000
+#: `viewer_page`); a search counts no further than this or its page ("500+ viewers").
+MATCHES_LISTED = 500
 ACTIVE_DAYS = 30
 #: The overview lists this many upcoming birthdays, soonest first, and says how many more there are.
 BIRTHDAYS_SHOWN = 20
@@ -128,10 +128,26 @@ class ViewerPage:
         return list(range(max(1, self.page - 2), min(self.pages, self.page + 2) + 1))
 
 
-def _conditions(account: TikTokAccount, query: ViewerQuery, now: datetime) -> list[Any]:
+def _term(query: ViewerQuery) -> str:
+    """The search as it is matched: folded, without the handle's "@"."""
+    return query.search.lstrip("@").casefold()
+
+
+def _indexed(term: str) -> bool:
+    """Whether the term is looked up in the trigram index (long enough for it)."""
+    return len(term) >= viewer_search.MIN_TERM
+
+
+def _sqlite() -> bool:
+    return db.session.get_bind().dialect.name == "sqlite"
+
+
+def _conditions(account: TikTokAccount, query: ViewerQuery, now: datetime, *, search: str = "index") -> list[Any]:
+    """The view's conditions. The search's: "index" (SQLite's FTS5 table for a term long enough,
+    the LIKE elsewhere), "like" (tested on each row), or "none" (left out)."""
     conditions: list[Any] = [ViewerProfile.account_id == account.id]
-    if query.search:
-        conditions.append(_search_condition(query.search.lstrip("@").casefold()))
+    if query.search and search != "none":
+        conditions.append(_search_condition(_term(query), indexed=search == "index"))
     match query.filter:
         case "vip":
             conditions.append(ViewerProfile.vip_tier_id == query.tier_id if query.tier_id
@@ -149,14 +165,15 @@ def _conditions(account: TikTokAccount, query: ViewerQuery, now: datetime) -> li
     return conditions
 
 
-def _search_condition(term: str) -> Any:
+def _search_condition(term: str, indexed: bool = True) -> Any:
     """Handle or display name contains `term` (folded, so any case; % and _ are plain characters).
 
     A term of three characters or more is looked up in the trigram index (models/viewer_search.py):
     SQLite's FTS5 table, or PostgreSQL's pg_trgm indexes, which the planner uses for the LIKE below.
     A shorter one cannot be, and is tested on the covering search index instead (see
-    `_count_matches` for how its count stays bounded)."""
-    if len(term) >= viewer_search.MIN_TERM and db.session.get_bind().dialect.name == "sqlite":
+    `_count_matches` for how its count stays bounded). With `indexed` false, SQLite tests the LIKE
+    on each row too (for walking a sort index, see `viewer_page`)."""
+    if indexed and _indexed(term) and _sqlite():
         return ViewerProfile.id.in_(viewer_search.matching_ids(term))
     # The pattern is one parameter, with no ESCAPE clause unless the term holds a wildcard (% _)
     # or PostgreSQL's default escape (\), which autoescape then makes literal: in a prepared
@@ -178,16 +195,24 @@ def _ordering(query: ViewerQuery) -> list[Any]:
 
 
 def viewer_page(account: TikTokAccount, query: ViewerQuery, now: datetime) -> ViewerPage:
-    """One page (50 rows) of the table; the page number is clamped to the pages there are."""
+    """One page (50 rows) of the table; the page number is clamped to the pages there are.
+
+    A search counts its matches up to MATCHES_LISTED, or as far as the page asked for: beyond that
+    the table says "500+ viewers" and offers the next page (`more`)."""
     conditions = _conditions(account, query, now)
-    total, matching, more = _count_matches(account, query, conditions, now)
-    pages = max(1, math.ceil(total / PAGE_SIZE))
+    counted = max(MATCHES_LISTED, max(1, query.page) * PAGE_SIZE) if query.search else MATCHES_LISTED
+    total, matching, more = _count_matches(account, query, conditions, now, counted)
+    pages = max(1, math.ceil((total + more) / PAGE_SIZE))  # with more, at least one match after `total`
     page = min(max(1, query.page), pages)
-    # Few matches: the page is sorted from their ids (as literals: two thousand bound parameters
+    # Few matches: the page is sorted from their ids (as literals: hundreds of bound parameters
     # cost PostgreSQL more than the lookups). Many, or the whole account: walking the sort index
     # meets a page of matches soon; with few it would test every profile of the account.
-    where = ([ViewerProfile.id.in_(sa.bindparam("matching", matching, expanding=True, literal_execute=True))]
-             if matching is not None else conditions)
+    if matching is not None:
+        where = [ViewerProfile.id.in_(sa.bindparam("matching", matching, expanding=True, literal_execute=True))]
+    elif more and _sqlite() and _indexed(_term(query)) and _walk_is_cheaper(account, _term(query), page):
+        where = _conditions(account, query, now, search="like")
+    else:
+        where = conditions
     viewers = list(db.session.scalars(
         sa.select(ViewerProfile).where(*where).order_by(*_ordering(query))
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
@@ -197,36 +222,62 @@ def viewer_page(account: TikTokAccount, query: ViewerQuery, now: datetime) -> Vi
                       more)
 
 
+def _walk_is_cheaper(account: TikTokAccount, term: str, page: int) -> bool:
+    """SQLite, a search with more matches than counted: is its page found sooner by walking the
+    sort index and testing each profile's names (about page x 50 / share of profiles matching),
+    or by reading every match from the FTS5 table and sorting them (share x the account's profiles)?
+    The share is the FTS5 table's own count (every account's matches, no row read) over every
+    account's profiles: a common term (3 % of a million) is a walk of 1,500 rows instead of
+    reading 33,000 matches, and a rarer one (0.1 %) the other way round."""
+    everyone = db.session.scalar(sa.select(sa.func.sum(TikTokAccount.total_viewers))) or 0
+    found = db.session.scalar(viewer_search.count_matches(term)) or 0
+    if not everyone or not found:
+        return False
+    share = found / everyone
+    return page * PAGE_SIZE / share < share * account.total_viewers
+
+
 def matching_viewers(account: TikTokAccount, query: ViewerQuery, now: datetime) -> sa.Select:
     """Every profile of the view's search and filter, in its sort (the exports stream this)."""
     return sa.select(ViewerProfile).where(*_conditions(account, query, now)).order_by(*_ordering(query))
 
 
-def _count_matches(account: TikTokAccount, query: ViewerQuery, conditions: list[Any],
-                   now: datetime) -> tuple[int, list[int] | None, bool]:
-    """How many profiles match, their ids when there are at most MATCHES_LISTED, and whether the
-    count is a lower bound, in one pass.
+def _count_matches(account: TikTokAccount, query: ViewerQuery, conditions: list[Any], now: datetime,
+                   counted: int) -> tuple[int, list[int] | None, bool]:
+    """How many profiles match (up to `counted` for a search), their ids when there are at most
+    `counted`, and whether the count is a lower bound, in one pass.
 
-    The first MATCHES_LISTED + 1 matches are listed in id order (a trigram search: from its index)
-    or, for a search too short for it, in the order of the covering search index, which holds all
-    it tests. When there are more, a search stops counting there (the table says "2,000+"): every
-    further match would cost a lookup of its row (the trigram index holds every account's
-    profiles, so a match's account is checked on its row), which for a common term at a million
-    profiles (30,000 matches) was most of the request. A filter without a search counts on after
-    the last one listed (a row-value range on the same index). The whole account is not counted
-    at all: its profile count is kept on the account row."""
+    A search lists its first `counted` + 1 matches in no order: a trigram search from its index
+    (on SQLite read from the FTS5 table, each match's account checked on its row; on PostgreSQL
+    from the GIN indexes' bitmap, whose heap rows are read only until enough are found), a search
+    too short for it in the order of the covering search index, which holds all it tests. When
+    there are more, it stops counting there (the table says "500+"): counting every match of a
+    common term at a million profiles (33,000) cost most of the request. A filter without a search
+    lists in id order and counts on after the last one listed (a row-value range on the same
+    index). The whole account, and the active filter, are not counted here: their counts are
+    kept (services/account_figures.py)."""
     if len(conditions) == 1:  # the whole account
         return account.total_viewers, None, False
     if query.filter == "active" and not query.search:  # kept per hour of the last visit
         return account_figures.active_since(account.id, now - timedelta(days=ACTIVE_DAYS)), None, False
-    short = bool(query.search) and len(query.search.lstrip("@").casefold()) < viewer_search.MIN_TERM
-    key = (ViewerProfile.handle_folded, ViewerProfile.nickname_folded, ViewerProfile.id) if short \
+    term = _term(query)
+    key = (ViewerProfile.handle_folded, ViewerProfile.nickname_folded, ViewerProfile.id) if query.search \
         else (ViewerProfile.id,)
-    listed = db.session.execute(sa.select(*key).where(*conditions).order_by(*key).limit(MATCHES_LISTED + 1)).all()
-    if len(listed) <= MATCHES_LISTED:
+    if query.search and _indexed(term):
+        if _sqlite():  # from the FTS5 table's matches (in its order), joined to the profile rows
+            table, match = viewer_search.matches(term)
+            statement = (sa.select(ViewerProfile.id).select_from(table)
+                         .join(ViewerProfile, ViewerProfile.id == table.c.rowid)
+                         .where(match, *_conditions(account, query, now, search="none")))
+        else:
+            statement = sa.select(ViewerProfile.id).where(*conditions)
+        listed = db.session.execute(statement.limit(counted + 1)).all()
+    else:
+        listed = db.session.execute(sa.select(*key).where(*conditions).order_by(*key).limit(counted + 1)).all()
+    if len(listed) <= counted:
         return len(listed), [row[-1] for row in listed], False
     if query.search:
-        return MATCHES_LISTED, None, True
+        return counted, None, True
     after_last = sa.tuple_(*key) > sa.tuple_(*(sa.literal(value) for value in listed[-1]))
     rest = sa.select(sa.func.count()).select_from(ViewerProfile).where(*conditions, after_last)
     return len(listed) + (db.session.scalar(rest) or 0), None, False

@@ -118,17 +118,30 @@ def test_search_index_follows_renames_deletions_and_keeps_accounts_apart(account
     assert handles(table(account, q="bobby")) == []
     assert handles(table(account, q="builder")) == []
 
-    # A search counts its matches only up to a bound ("2,000+"), whether it is shorter than a
-    # trigram (tested row by row) or looked up in the trigram index; its page still lists them.
+    # A search counts its matches only up to a bound ("500+"), or as far as the page asked for,
+    # whether it is shorter than a trigram (tested row by row) or looked up in the trigram index;
+    # its pages still list them, and the next page is offered.
     record(account, *[event("comment", NOW, viewer(100 + n, f"zz{n}"), text="hi") for n in range(12)])
+    monkeypatch.setattr(studio, "PAGE_SIZE", 2)
     monkeypatch.setattr(studio, "MATCHES_LISTED", 3)
-    page = table(account, q="ZZ")
-    assert (page.total, page.more, len(page.viewers)) == (3, True, 12)  # "3+"; the page lists up to 50
+    for term in ("ZZ", "@zz"):
+        page = table(account, q=term)
+        assert (page.total, page.more, page.pages, len(page.viewers)) == (3, True, 2, 2), term  # "3+"
     page = table(account, q="zz1")  # zz1, zz10, zz11: through the trigram index, counted exactly
-    assert (page.total, page.more, sorted(handles(page))) == (3, False, ["zz1", "zz10", "zz11"])
-    monkeypatch.setattr(studio, "MATCHES_LISTED", 2)
-    page = table(account, q="zz1")
-    assert (page.total, page.more, sorted(handles(page))) == (2, True, ["zz1", "zz10", "zz11"])
+    assert (page.total, page.more, page.pages, handles(page)) == (3, False, 2, ["zz11", "zz10"])
+    # Page 5 of "zz" counts as far as it (10 matches, and more): its viewers are the 9th and 10th
+    # by coins (all 0, ties by newest profile first), and page 6 is offered.
+    everyone = [handles(table(account, q="zz", page=n)) for n in range(1, 7)]
+    page = table(account, q="zz", page=5)
+    assert (page.page, page.total, page.more, page.pages) == (5, 10, True, 6)
+    assert handles(page) == ["zz3", "zz2"]
+    for walk in (True, False):  # SQLite: walking the sort index, or sorting every match, finds the same page
+        monkeypatch.setattr(studio, "_walk_is_cheaper", lambda *args, walk=walk: walk)
+        assert handles(table(account, q="zz", page=5)) == ["zz3", "zz2"]
+        assert handles(table(account, q="zz", page=5, sort="last_seen", dir="asc")) == ["zz8", "zz9"]
+    assert sorted(handle for part in everyone for handle in part) == sorted(f"zz{n}" for n in range(12))
+    page = table(account, q="zz", page=9)  # past the end: the last page
+    assert (page.page, page.total, page.more, handles(page)) == (6, 12, False, ["zz1", "zz0"])
     # A filter without a search counts on past the bound: the 15 seen in the last 30 days (bob is gone).
     assert (table(account, filter="active").total, table(account, filter="active").more) == (15, False)
 
