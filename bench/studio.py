@@ -138,7 +138,7 @@ def generated_rows(count: int, account_id: int, tiers: list[Any], now: datetime,
                     "live_stream_id": None, "started_at": started,
                     "last_activity_at": started + timedelta(seconds=credited),
                     "ended_at": started + timedelta(seconds=credited + 300), "credited_seconds": credited,
-                    "open_viewer_id": None,
+                    "open_viewer_id": None, "vip": tier is not None,
                 })
             if coins:
                 for _ in range(rng.randint(1, 3)):

@@ -111,9 +111,11 @@ def write_walks(account: TikTokAccount, walks: dict[int, Walk]) -> None:
     execute_many("UPDATE viewer_sessions SET ended_at = ?, credited_seconds = ?, last_activity_at = ?,"
                  " open_viewer_id = NULL WHERE id = ?", closed)
     execute_many("UPDATE viewer_sessions SET last_activity_at = ? WHERE id = ?", touched)
+    # A session carries its viewer's VIP status (services/vip.py keeps it when a tier changes).
     execute_many("INSERT INTO viewer_sessions (viewer_id, account_id, room_id, live_stream_id, started_at,"
-                 " last_activity_at, ended_at, credited_seconds, open_viewer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 inserts)
+                 " last_activity_at, ended_at, credited_seconds, open_viewer_id, vip)"
+                 " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, vip_tier_id IS NOT NULL FROM viewer_profiles WHERE id = ?",
+                 [(*row, row[0]) for row in inserts])
 
 
 def _session_row(account: TikTokAccount, viewer_id: int, session: _Session, *, ended: bool,

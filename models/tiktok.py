@@ -189,6 +189,9 @@ class ViewerSession(db.Model):
         sa.Index("ix_viewer_sessions_account_started", "account_id", "started_at"),
         sa.Index("ix_viewer_sessions_account_room_started", "account_id", "room_id", "started_at"),
         sa.Index("ix_viewer_sessions_account_room_last", "account_id", "room_id", "last_activity_at"),
+        # The feed's "VIP joined the LIVE": the LIVE's VIPs' sessions, newest first, are the first
+        # entries of this index, however few of the LIVE's viewers (or many of the account's) are VIPs.
+        sa.Index("ix_viewer_sessions_account_room_vip_started", "account_id", "room_id", "vip", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -203,6 +206,9 @@ class ViewerSession(db.Model):
     credited_seconds: Mapped[int] = mapped_column(default=0)
     # The viewer id while the session is open, NULL once closed: at most one open session each.
     open_viewer_id: Mapped[int | None] = mapped_column(unique=True)
+    # Whether the viewer is a VIP now (has a tier), kept on each of their sessions by every path
+    # that changes a tier (services/vip.py) and set from the profile when the writer opens one.
+    vip: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class GiftStreak(db.Model):

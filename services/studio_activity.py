@@ -115,15 +115,13 @@ def _feed(account: TikTokAccount, room: str, limit: int) -> list[ActivityItem]:
         .where(ViewerGift.account_id == account.id, ViewerGift.room_id == room)
         .order_by(ViewerGift.sent_at.desc(), ViewerGift.id.desc()).limit(limit)
     ).all()
-    # Driven from the account's VIPs (few, from their index) rather than by walking the LIVE's
-    # sessions newest first until enough VIPs turn up, which read the whole LIVE when VIPs are rare.
-    vips = sa.select(ViewerProfile.id).where(ViewerProfile.account_id == account.id,
-                                             ViewerProfile.vip_tier_id.is_not(None))
+    # The LIVE's VIPs' sessions, by the VIP status each session carries (services/vip.py keeps
+    # it): the newest entries of one index, however rare VIPs are among the LIVE's viewers.
     joins = db.session.execute(
         sa.select(ViewerSession.started_at, ViewerProfile.handle, ViewerProfile.id, ViewerProfile.vip_tier_id)
         .join(ViewerProfile, ViewerProfile.id == ViewerSession.viewer_id)
         .where(ViewerSession.account_id == account.id, ViewerSession.room_id == room,
-               ViewerSession.viewer_id.in_(vips), ViewerProfile.vip_tier_id.is_not(None))
+               ViewerSession.vip == sa.true())
         .order_by(ViewerSession.started_at.desc()).limit(limit)
     ).all()
     texts = {"follow": "followed you", "share": "shared the LIVE"}

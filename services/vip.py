@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from extensions import db
-from models import TikTokAccount, ViewerProfile, VipTier
+from models import TikTokAccount, ViewerProfile, ViewerSession, VipTier
 from services import account_figures
 from services.errors import FieldError
 from services.notices import Notice
@@ -63,7 +63,7 @@ def reevaluate_vip(account: TikTokAccount, viewer_ids: Iterable[int], now: datet
                   ViewerProfile.handle, ViewerProfile.nickname)
         .where(ViewerProfile.id.in_(ids), automatic)
     ).all()
-    notices, vips = [], 0
+    notices, vips, marked = [], 0, {True: [], False: []}
     for row in rows:
         tier = qualifying_tier(tiers, row.total_coins, row.total_watch_seconds, row.total_visits)
         new_id = tier.id if tier else None
@@ -78,10 +78,22 @@ def reevaluate_vip(account: TikTokAccount, viewer_ids: Iterable[int], now: datet
         moved = db.session.execute(sa.update(ViewerProfile).where(ViewerProfile.id == row.id, automatic)
                                    .values(**values)).rowcount
         vips += account_figures.vip_change(row.vip_tier_id, new_id) if moved == 1 else 0
+        if moved == 1 and account_figures.vip_change(row.vip_tier_id, new_id):
+            marked[new_id is not None].append(row.id)
         if tier is not None and (old is None or tier.rank > old.rank) and not row.is_blocked:
             notices.append(Notice("vip", f"@{row.handle} is now {tier.name} VIP", row.id))
     account_figures.add(account.id, vip_viewers=vips)
+    for is_vip, viewer_ids in marked.items():
+        mark_sessions(viewer_ids, is_vip)
     return notices
+
+
+def mark_sessions(viewer_ids: Iterable[int] | sa.Select, is_vip: bool) -> None:
+    """Every session of these viewers carries their new VIP status (the overview's feed finds the
+    LIVE's VIPs' sessions by it); every path that gives or takes a tier calls this."""
+    ids = viewer_ids if isinstance(viewer_ids, sa.Select) else list(viewer_ids)
+    if isinstance(ids, sa.Select) or ids:
+        db.session.execute(sa.update(ViewerSession).where(ViewerSession.viewer_id.in_(ids)).values(vip=is_vip))
 
 
 def set_vip(account: TikTokAccount, viewer: ViewerProfile, choice: str, tier: VipTier | None,
@@ -94,6 +106,8 @@ def set_vip(account: TikTokAccount, viewer: ViewerProfile, choice: str, tier: Vi
             # Clearing the lock hands the viewer back to automation, which decides afresh.
             viewer.vip_source = viewer.vip_tier_id = viewer.vip_since = None
             account_figures.add(account.id, vip_viewers=account_figures.vip_change(old_tier_id, None))
+            if old_tier_id is not None:
+                mark_sessions([viewer.id], False)
             db.session.flush()
             reevaluate_vip(account, [viewer.id], now)
             db.session.refresh(viewer)
@@ -106,6 +120,8 @@ def set_vip(account: TikTokAccount, viewer: ViewerProfile, choice: str, tier: Vi
             viewer.vip_since = now
         viewer.vip_tier_id, viewer.vip_source = tier.id, "manual"
     account_figures.add(account.id, vip_viewers=account_figures.vip_change(old_tier_id, viewer.vip_tier_id))
+    if account_figures.vip_change(old_tier_id, viewer.vip_tier_id):
+        mark_sessions([viewer.id], viewer.vip_tier_id is not None)
 
 
 # --- the tiers editor ----------------------------------------------------------------------------
@@ -191,6 +207,7 @@ def move_tier(account: TikTokAccount, tier: VipTier, direction: str, now: dateti
 
 def delete_tier(account: TikTokAccount, tier: VipTier, now: datetime) -> None:
     """Delete a tier; viewers set to it by hand go back to automatic, then everyone is re-ranked."""
+    mark_sessions(sa.select(ViewerProfile.id).where(ViewerProfile.vip_tier_id == tier.id), False)
     unset = db.session.execute(sa.update(ViewerProfile).where(ViewerProfile.vip_tier_id == tier.id).values(
         vip_tier_id=None, vip_source=None, vip_since=None)).rowcount
     account_figures.add(account.id, vip_viewers=-unset)

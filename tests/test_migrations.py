@@ -110,6 +110,8 @@ def test_the_account_figures_migration_counts_them_from_existing_profiles(tmp_pa
                               "ix_viewer_sessions_account_room_last", "ix_viewer_gift_history_account_room_sent",
                               "ix_viewer_interactions_account_room_occurred")),
                           "DROP TABLE viewer_last_seen_hours",  # 0014's
+                          "DROP INDEX ix_viewer_sessions_account_room_vip_started",  # 0015's
+                          "ALTER TABLE viewer_sessions DROP COLUMN vip",
                           "UPDATE alembic_version SET version_num = '0011_i10_video'"):
             db.session.execute(sa.text(statement))
         db.session.commit()
@@ -125,8 +127,10 @@ def test_the_account_figures_migration_counts_them_from_existing_profiles(tmp_pa
 
 
 def the_last_seen_hours_backfill(url: str, tmp_path) -> None:  # noqa: ANN001
-    """Profiles last seen in three different hours (two in one), then 0014's table dropped and the
-    version put back to 0013 by hand, and upgraded again: the backfill equals the recount."""
+    """Profiles last seen in three different hours (two in one), one of them given a tier behind
+    the app's back, then 0014's table and 0015's column dropped and the version put back to 0013 by
+    hand, and upgraded again: the backfilled hours equal the recount, and each session says
+    whether its viewer is a VIP."""
     from datetime import UTC, datetime, timedelta
 
     from app import create_app
@@ -147,7 +151,11 @@ def the_last_seen_hours_backfill(url: str, tmp_path) -> None:  # noqa: ANN001
                               FakeClock(moment))
         expected = account_figures.recounted_last_seen(account_id)
         assert account_figures.stored_last_seen(account_id) == expected
+        db.session.execute(sa.text("UPDATE viewer_profiles SET vip_tier_id = (SELECT min(id) FROM vip_tiers), "
+                                   "vip_source = 'manual' WHERE handle IN ('v0', 'v3')"))
         db.session.execute(sa.text("DROP TABLE viewer_last_seen_hours"))
+        db.session.execute(sa.text("DROP INDEX ix_viewer_sessions_account_room_vip_started"))
+        db.session.execute(sa.text("ALTER TABLE viewer_sessions DROP COLUMN vip"))
         db.session.execute(sa.text("UPDATE alembic_version SET version_num = '0013_i13_live_picture_indexes'"))
         db.session.commit()
         db.session.remove()
@@ -158,16 +166,20 @@ def the_last_seen_hours_backfill(url: str, tmp_path) -> None:  # noqa: ANN001
     assert upgraded.returncode == 0, upgraded.stderr
     with app.app_context():
         assert account_figures.stored_last_seen(account_id) == expected
+        flags = db.session.execute(sa.text("SELECT p.handle, s.vip FROM viewer_sessions s "
+                                           "JOIN viewer_profiles p ON p.id = s.viewer_id ORDER BY p.handle")).all()
+        assert [(handle, bool(vip)) for handle, vip in flags] == [
+            ("v0", True), ("v1", False), ("v2", False), ("v3", True)]
         db.session.remove()
         db.engine.dispose()
 
 
-def test_the_last_seen_hours_migration_counts_them_from_existing_profiles_on_sqlite(tmp_path):
+def test_the_last_seen_hours_and_session_vip_migrations_backfill_on_sqlite(tmp_path):
     the_last_seen_hours_backfill(f"sqlite:///{tmp_path / 'hours.db'}", tmp_path)
 
 
 @pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="needs DATABASE_URL (set in CI's second run)")
-def test_the_last_seen_hours_migration_counts_them_from_existing_profiles_on_postgresql(tmp_path):
+def test_the_last_seen_hours_and_session_vip_migrations_backfill_on_postgresql(tmp_path):
     server = sa.engine.make_url(normalise_database_url(os.environ["DATABASE_URL"]))
     name = f"streamshop_migrate_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")

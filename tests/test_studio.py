@@ -419,6 +419,10 @@ def kept_figures_match_a_recount(account) -> dict[str, int]:  # noqa: ANN001
     kept = account_figures.stored(account.id)
     assert kept == account_figures.recounted(account.id)
     assert account_figures.stored_last_seen(account.id) == account_figures.recounted_last_seen(account.id)
+    # Each session carries its viewer's VIP status (the feed's "VIP joined the LIVE").
+    sessions_of = db.session.execute(sa.select(ViewerSession.vip, ViewerProfile.vip_tier_id).join(
+        ViewerProfile, ViewerProfile.id == ViewerSession.viewer_id).where(ViewerProfile.account_id == account.id)).all()
+    assert sessions_of and all(flag == (tier_id is not None) for flag, tier_id in sessions_of)
     return kept
 
 
