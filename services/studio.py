@@ -375,19 +375,24 @@ def upcoming_birthdays(account: TikTokAccount, now: datetime, days: int = 7,
             ViewerProfile.birthday_month.in_(sorted({month for month, _ in wanted})),
             sa.tuple_(ViewerProfile.birthday_month, ViewerProfile.birthday_day).in_(sorted(wanted)))
     ).all()
-    found = []
-    for row in rows:
-        for offset, day in enumerate(dates):
-            if birthday_in_year(row.birthday_month, row.birthday_day, day.year) == day:
-                found.append((offset, row.handle, row.id, day,
-                              age_on(row.birthday_year, row.birthday_month, row.birthday_day, day)))
-                break
-    found.sort()
+    # Which day each wanted birthday is celebrated on (the first, if a week held it twice), worked
+    # out once for the few (month, day) pairs rather than for each of the thousand profiles.
+    celebrated: dict[tuple[int, int], tuple[int, date]] = {}
+    for offset, day in enumerate(dates):
+        for month, day_of_month in wanted:
+            if (month, day_of_month) not in celebrated and birthday_in_year(month, day_of_month, day.year) == day:
+                celebrated[month, day_of_month] = (offset, day)
+    found = sorted((celebrated[row.birthday_month, row.birthday_day][0], row.handle, row.id, row)
+                   for row in rows if (row.birthday_month, row.birthday_day) in celebrated)
     shown = found[:BIRTHDAYS_SHOWN if limit is None else limit]
     viewers = {viewer.id: viewer for viewer in db.session.scalars(
-        sa.select(ViewerProfile).where(ViewerProfile.id.in_([viewer_id for _, _, viewer_id, _, _ in shown])))}
-    return UpcomingBirthdays([UpcomingBirthday(viewers[viewer_id], day, offset, age)
-                              for offset, _, viewer_id, day, age in shown], len(found))
+        sa.select(ViewerProfile).where(ViewerProfile.id.in_([viewer_id for _, _, viewer_id, _ in shown])))}
+    items = []
+    for offset, _, viewer_id, row in shown:
+        day = celebrated[row.birthday_month, row.birthday_day][1]
+        items.append(UpcomingBirthday(viewers[viewer_id], day, offset,
+                                      age_on(row.birthday_year, row.birthday_month, row.birthday_day, day)))
+    return UpcomingBirthdays(items, len(found))
 
 
 # --- heatmap -------------------------------------------------------------------------------------
