@@ -413,5 +413,21 @@ document.addEventListener("submit", function (event) {
       });
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { countdowns(); timeZonePickers(); });
+  // A row of section tabs wider than a phone scrolls sideways: bring the current one into view,
+  // and fade the edge while there are more tabs past it.
+  function tabStrips() {
+    document.querySelectorAll("nav.tabs").forEach(function (strip) {
+      var current = strip.querySelector("[aria-current]");
+      if (current && current.offsetLeft + current.offsetWidth > strip.clientWidth) {
+        strip.scrollLeft = current.offsetLeft + current.offsetWidth - strip.clientWidth + 16;
+      }
+      function edge() {
+        strip.classList.toggle("tabs-more", strip.scrollLeft + strip.clientWidth < strip.scrollWidth - 1);
+      }
+      strip.addEventListener("scroll", edge, { passive: true });
+      window.addEventListener("resize", edge);
+      edge();
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { countdowns(); timeZonePickers(); tabStrips(); });
 })();

@@ -1,6 +1,6 @@
 """Every page, as each role would see it, on a phone (390x844, mobile emulation) and a laptop
-(1366x900): nothing scrolls sideways, no one-word button breaks its word over two lines, the
-console stays clean, and a screenshot of each page is
+(1366x900): nothing scrolls sideways, no one-word button breaks its word over two lines, a row of
+section tabs stays one row with the current tab in view, the console stays clean, and a screenshot of each page is
 saved as a test artifact (test-artifacts/pages/<viewport>/<role>-<page>.png) to look at.
 
 The width check compares `document.scrollingElement.scrollWidth` with the viewport's own width:
@@ -107,6 +107,9 @@ def test_every_page_fits_the_screen_for_every_role(app_ctx, live_server, chromiu
                 broken = page.evaluate(BROKEN_WORDS)
                 if broken:
                     problems.append(f"{role} {path}: one-word buttons broken over two lines: {broken}")
+                strips = page.evaluate(TAB_STRIPS)
+                if strips:
+                    problems.append(f"{role} {path}: section tabs {strips}")
                 page.screenshot(path=str(folder / f"{role}-{name}.png"), full_page=True, caret="initial")
                 if errors:
                     problems.append(f"{role} {path}: console errors {errors}")
@@ -122,6 +125,23 @@ WIDEST_ELEMENTS = """(width) => Array.from(document.querySelectorAll('body *'))
   .slice(0, 5).map((el) => el.tagName.toLowerCase()
     + (el.className ? '.' + String(el.className).trim().replace(/\\s+/g, '.') : '')
     + ' ' + Math.round(el.getBoundingClientRect().right) + 'px')"""
+
+
+# Rows of section tabs (the studio's, the seller's) that wrap onto a second row, or whose current
+# tab is scrolled out of sight (on a phone the row scrolls sideways instead of wrapping).
+TAB_STRIPS = """() => Array.from(document.querySelectorAll('nav.tabs:not(.tabs-small)')).flatMap((strip) => {
+  const tabs = Array.from(strip.querySelectorAll('a'));
+  const found = [];
+  if (new Set(tabs.map((tab) => Math.round(tab.getBoundingClientRect().top))).size > 1) {
+    found.push(strip.getAttribute('aria-label') + ' wrap onto two rows');
+  }
+  const current = strip.querySelector('[aria-current]');
+  if (current) {
+    const box = strip.getBoundingClientRect(), tab = current.getBoundingClientRect();
+    if (tab.left < box.left - 0.5 || tab.right > box.right + 0.5) found.push('"' + current.textContent.trim() + '" is out of view');
+  }
+  return found;
+})"""
 
 
 # Buttons and button-links whose label is one word, drawn on more than one line ("Unpi/n" when a
