@@ -359,6 +359,8 @@ def delete_show(stream: LiveStream, now: datetime | None = None) -> None:
     db.session.execute(sa.delete(StreamViewer).where(StreamViewer.stream_id == stream.id))
     record_event(stream, "deleted", now)
     db.session.commit()
+    # The seller's other open consoles lose their Save and Delete buttons too.
+    publish_status(stream)
 
 
 def pin_product(stream: LiveStream, product_id: int | None, now: datetime | None = None) -> LiveStream:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -192,6 +193,20 @@ def test_delete_ends_without_a_replay_removes_presence_and_keeps_orders(seller, 
     assert live.replays() == []
     with pytest.raises(FieldError):
         live.save_show(stream)
+
+
+def test_deleting_a_show_is_pushed_to_the_sellers_other_consoles(app, seller, stream):
+    if hasattr(app.extensions["hub"], "redis"):
+        pytest.skip("in-process delivery is what this checks; the Redis hub is covered on real servers")
+    console = app.extensions["hub"].subscribe([f"stream-seller:{stream.id}"])
+    live.end_show(stream)
+    live.delete_show(stream)
+    pushed = ""
+    deadline = time.monotonic() + 60
+    while "Ended and deleted" not in pushed and time.monotonic() < deadline:
+        pushed += console.get(timeout=0.5) or ""
+    last = pushed[pushed.rindex(f'id="stream-controls-{stream.id}"'):]
+    assert "Ended and deleted" in last and "Save stream" not in last
 
 
 def test_orders_are_attributed_to_the_show_as_live_or_replay(seller, stream):

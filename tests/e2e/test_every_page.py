@@ -138,7 +138,9 @@ TAB_STRIPS = """() => Array.from(document.querySelectorAll('nav.tabs:not(.tabs-s
   const current = strip.querySelector('[aria-current]');
   if (current) {
     const box = strip.getBoundingClientRect(), tab = current.getBoundingClientRect();
-    if (tab.left < box.left - 0.5 || tab.right > box.right + 0.5) found.push('"' + current.textContent.trim() + '" is out of view');
+    if (tab.left < box.left - 0.5 || tab.right > box.right + 0.5) {
+      found.push('"' + current.textContent.trim() + '" is out of view');
+    }
   }
   return found;
 })"""
