@@ -54,7 +54,10 @@ def claimed_product(stream: LiveStream, claim: int | str) -> Product | None:
 def claim_from_chat(account_id: int, records: Iterable, now: datetime | None = None) -> list[ChatClaim]:
     """The ingester's hook: apply the claims among a committed batch's new comments. Never raises
     (a failed claim must not fail ingest); each claim is its own transaction."""
-    comments = [r for r in records if r.kind == "comment" and r.user is not None and r.data.get("text")]
+    # Only a comment of one word or `#n` can be a claim: most batches have none, and then the
+    # live show is not looked up at all (the writer calls this for every account of every batch).
+    comments = [r for r in records if r.kind == "comment" and r.user is not None
+                and CLAIM_PATTERN.match(str(r.data.get("text") or ""))]
     if not comments:
         return []
     made = []
