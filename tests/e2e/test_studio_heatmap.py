@@ -43,6 +43,10 @@ def test_busier_hours_are_darker_and_the_legend_explains_the_shades(app_ctx, liv
         page.goto(live_server.url + "/studio/")
         page.get_by_role("link", name="Open @").first.click()
         page.get_by_role("navigation", name="Studio sections").get_by_role("link", name="Heatmap").click()
+        # The shades are read from computed styles: wait for the stylesheet (the page's load), which
+        # on a busy machine can come after the table is already laid out and visible.
+        page.wait_for_url("**/heatmap")
+        page.wait_for_load_state("load")
         grid = page.get_by_role("table", name="Activity of all viewers by weekday and hour")
         expect(grid).to_be_visible()
         expect(grid.get_by_role("row")).to_have_count(8)  # the hours, then Monday..Sunday
