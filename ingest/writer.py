@@ -92,7 +92,7 @@ class Writer:
         self._published_at: dict[int, float] = {}
 
     def put(self, item: EventRecord | StatusUpdate | Repair) -> None:
-        self.queue.put(item)
+        self.queue.put((time.monotonic(), item))
 
     def start(self) -> Writer:
         self._greenlet = gevent.spawn(self.run_forever)
@@ -135,14 +135,20 @@ class Writer:
         self.publish_now()
 
     def step(self, timeout: float = BATCH_SECONDS) -> int:
-        """Take one batch off the queue (waiting up to `timeout` for the first item) and apply it."""
+        """Take one batch off the queue (waiting up to `timeout` for the first item) and apply it.
+
+        The batch closes BATCH_SECONDS after its first item was queued (not after the writer took
+        it): an item queued while the writer was busy with the last batch has waited already, so a
+        writer that keeps up holds no event longer than the window plus one batch's work."""
         batch = []
+        arrived = 0.0
         with contextlib.suppress(gevent.queue.Empty):
-            batch.append(self.queue.get(timeout=timeout))
-        deadline = time.monotonic() + BATCH_SECONDS
+            arrived, item = self.queue.get(timeout=timeout)
+            batch.append(item)
+        deadline = arrived + BATCH_SECONDS
         while batch and len(batch) < BATCH_MAX:
             try:
-                batch.append(self.queue.get(timeout=max(0, deadline - time.monotonic())))
+                batch.append(self.queue.get(timeout=max(0, deadline - time.monotonic()))[1])
             except gevent.queue.Empty:
                 break
         with self.app.app_context():
