@@ -32,7 +32,7 @@ from models import (
 )
 from services import account_figures, claims
 from services.clock import SYSTEM_CLOCK, Clock
-from services.database import driver_sql, execute_many, insert_values, time_param
+from services.database import driver_sql, execute_rows, time_param
 from services.live import live_show_for_tiktok_account
 from services.local_time import age_on, heatmap_bucket, is_birthday_today, local_time
 from services.notices import Notice
@@ -108,10 +108,10 @@ def _new_records(account_id: int, records: list[EventRecord], now: datetime) -> 
     if not unique:
         return []
     stamp = time_param()(now)
-    claimed = {row[0] for row in insert_values(
-        "INSERT INTO ingest_messages (account_id, message_id, seen_at)",
-        [(account_id, message_id, stamp) for message_id in unique],
-        "ON CONFLICT (account_id, message_id) DO NOTHING RETURNING message_id")}
+    claimed = {row[0] for row in execute_rows(
+        "INSERT INTO ingest_messages (account_id, message_id, seen_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (account_id, message_id) DO NOTHING RETURNING message_id",
+        ("int", "text", "timestamptz"), [(account_id, message_id, stamp) for message_id in unique])}
     return [record for message_id, record in unique.items() if message_id in claimed]
 
 
@@ -307,6 +307,12 @@ _PROFILE_INSERT = (
     f"INSERT INTO viewer_profiles ({', '.join(_PROFILE_COLUMNS)}, account_id, total_visits, total_watch_seconds,"
     " last_visit_room_id, notes, tags, is_favorite, is_moderator, is_blocked, created_at, updated_at)"
 )
+_PROFILE_VALUES = (f" VALUES ({', '.join('?' * (len(_PROFILE_COLUMNS) + 11))})"
+                   " ON CONFLICT (account_id, tiktok_user_id) DO NOTHING RETURNING id, tiktok_user_id")
+#: Their PostgreSQL types, in order.
+_PROFILE_TYPES = ("bigint", "text", "text", "text", "text", "text", "json", "int", "int", "bool", "bool", "bool",
+                  "int", "int", "timestamptz", "timestamptz", "int", "int", "int", "int", "int", "timestamptz",
+                  "int", "int", "int", "text", "text", "json", "bool", "bool", "bool", "timestamptz", "timestamptz")
 
 
 def _insert_profiles(account_id: int, rows: list[tuple[dict[str, Any], sessions.Walk]],
@@ -320,8 +326,7 @@ def _insert_profiles(account_id: int, rows: list[tuple[dict[str, Any], sessions.
                     for name in _PROFILE_COLUMNS)
               + (account_id, walk.visits, walk.watch, walk.room, "", "[]", False, False, False, stamp, stamp)
               for row, walk in rows]
-    return {row[1]: row[0] for row in insert_values(
-        _PROFILE_INSERT, values, "ON CONFLICT (account_id, tiktok_user_id) DO NOTHING RETURNING id, tiktok_user_id")}
+    return {row[1]: row[0] for row in execute_rows(_PROFILE_INSERT + _PROFILE_VALUES, _PROFILE_TYPES, values)}
 
 
 def _upsert_profiles(account: TikTokAccount, deltas: dict[int, _ViewerDelta],
@@ -346,12 +351,14 @@ def _upsert_profiles(account: TikTokAccount, deltas: dict[int, _ViewerDelta],
                                        profile.last_visit_room_id, timeout) for user_id, profile in known.items()}
     when = time_param()
     stamp = when(now)
-    execute_many(_PROFILE_UPDATE, [_profile_update_params(rows[user_id], walks[profile.id], profile.id, stamp, when)
-                                   for user_id, profile in known.items()])
-    execute_many(
+    execute_rows(_PROFILE_UPDATE, _PROFILE_UPDATE_TYPES,
+                 [_profile_update_params(rows[user_id], walks[profile.id], profile.id, stamp, when)
+                  for user_id, profile in known.items()])
+    execute_rows(
         "UPDATE viewer_profiles SET handle = coalesce(nullif(?, ''), handle),"
         " handle_folded = coalesce(nullif(?, ''), handle_folded), nickname = coalesce(nullif(?, ''), nickname),"
         " nickname_folded = coalesce(nullif(?, ''), nickname_folded) WHERE id = ?",
+        ("text", "text", "text", "text", "int"),
         [(rows[user_id]["handle"], rows[user_id]["handle_folded"], rows[user_id]["nickname"],
           rows[user_id]["nickname_folded"], profile.id) for user_id, profile in known.items()
          if (rows[user_id]["handle"] and rows[user_id]["handle"] != profile.handle)
@@ -378,6 +385,9 @@ _PROFILE_UPDATE = (
     " followed_at = coalesce(followed_at, ?), total_visits = total_visits + ?,"
     " total_watch_seconds = total_watch_seconds + ?, last_visit_room_id = ?, updated_at = ? WHERE id = ?"
 )
+_PROFILE_UPDATE_TYPES = ("text", "json", "int", "int", "bool", "bool", "bool", "int", "int", "timestamptz",
+                         "timestamptz", "timestamptz", "timestamptz", "int", "int", "int", "int", "int", "timestamptz",
+                         "int", "int", "text", "timestamptz", "int")
 
 
 def _profile_update_params(row: dict[str, Any], walk: sessions.Walk, profile_id: int, stamp: Any,
@@ -419,14 +429,17 @@ def _insert_logs(account: TikTokAccount, records: list[EventRecord], ids: dict[i
             key = f"{viewer_id}:{minute:%Y%m%d%H%M}"
             row = likes.setdefault(key, {"viewer_id": viewer_id, "count": 0, "room_id": room, "occurred_at": minute})
             row["count"] += record.data["count"]
-    execute_many("INSERT INTO viewer_gift_history (viewer_id, account_id, room_id, gift_id, gift_name,"
-                 " diamond_count, quantity, coins, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", gifts)
-    execute_many("INSERT INTO viewer_interactions (viewer_id, account_id, kind, content, count, room_id,"
-                 " occurred_at) VALUES (?, ?, ?, ?, 1, ?, ?)", interactions)
+    execute_rows("INSERT INTO viewer_gift_history (viewer_id, account_id, room_id, gift_id, gift_name,"
+                 " diamond_count, quantity, coins, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 ("int", "int", "text", "int", "text", "int", "int", "int", "timestamptz"), gifts)
+    execute_rows("INSERT INTO viewer_interactions (viewer_id, account_id, kind, content, count, room_id,"
+                 " occurred_at) VALUES (?, ?, ?, ?, 1, ?, ?)",
+                 ("int", "int", "text", "text", "text", "timestamptz"), interactions)
     # B8: likes fold into one row per viewer per minute, so a like storm cannot grow the log.
-    execute_many("INSERT INTO viewer_interactions (viewer_id, account_id, kind, count, room_id, occurred_at,"
+    execute_rows("INSERT INTO viewer_interactions (viewer_id, account_id, kind, count, room_id, occurred_at,"
                  " fold_key) VALUES (?, ?, 'like', ?, ?, ?, ?)"
                  " ON CONFLICT (fold_key) DO UPDATE SET count = viewer_interactions.count + excluded.count",
+                 ("int", "int", "int", "text", "timestamptz", "text"),
                  [(row["viewer_id"], account.id, row["count"], row["room_id"], when(row["occurred_at"]), key)
                   for key, row in likes.items()])
 

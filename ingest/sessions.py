@@ -20,10 +20,10 @@ import sqlalchemy as sa
 
 from extensions import db
 from ingest import streaks
-from models import GiftStreak, IngestedMessage, TikTokAccount, ViewerInteraction, ViewerProfile, ViewerSession
+from models import GiftStreak, IngestedMessage, TikTokAccount, ViewerInteraction, ViewerSession
 from services import account_figures
 from services.clock import SYSTEM_CLOCK, Clock
-from services.database import execute_many, time_param
+from services.database import execute_rows, time_param
 from services.notices import Notice
 from services.vip import reevaluate_vip
 
@@ -108,13 +108,14 @@ def write_walks(account: TikTokAccount, walks: dict[int, Walk]) -> None:
             inserts.append(_session_row(account, viewer_id, result.open, ended=False, when=when))
         elif result.open is not None:
             touched.append((when(result.open.last), result.open.id))
-    execute_many("UPDATE viewer_sessions SET ended_at = ?, credited_seconds = ?, last_activity_at = ?,"
-                 " open_viewer_id = NULL WHERE id = ?", closed)
-    execute_many("UPDATE viewer_sessions SET last_activity_at = ? WHERE id = ?", touched)
+    execute_rows("UPDATE viewer_sessions SET ended_at = ?, credited_seconds = ?, last_activity_at = ?,"
+                 " open_viewer_id = NULL WHERE id = ?", ("timestamptz", "int", "timestamptz", "int"), closed)
+    execute_rows("UPDATE viewer_sessions SET last_activity_at = ? WHERE id = ?", ("timestamptz", "int"), touched)
     # A session carries its viewer's VIP status (services/vip.py keeps it when a tier changes).
-    execute_many("INSERT INTO viewer_sessions (viewer_id, account_id, room_id, live_stream_id, started_at,"
+    execute_rows("INSERT INTO viewer_sessions (viewer_id, account_id, room_id, live_stream_id, started_at,"
                  " last_activity_at, ended_at, credited_seconds, open_viewer_id, vip)"
                  " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, vip_tier_id IS NOT NULL FROM viewer_profiles WHERE id = ?",
+                 ("int", "int", "text", "int", "timestamptz", "timestamptz", "timestamptz", "int", "int", "int"),
                  [(*row, row[0]) for row in inserts])
 
 
@@ -131,27 +132,22 @@ def _session_row(account: TikTokAccount, viewer_id: int, session: _Session, *, e
 def _credit_and_close(account_id: int, rows: Sequence[Any], close: bool) -> list[int]:
     """Credit the uncredited watchtime of these open sessions (of one account); close them too when `close`."""
     credits: dict[int, int] = defaultdict(int)
+    when = time_param()
     updates = []
     for row in rows:
         duration = seconds_between(row.started_at, row.last_activity_at)
         credits[row.viewer_id] += duration - row.credited_seconds
-        updates.append({"sid": row.id, "credited": duration, "ended": row.last_activity_at})
-    table = ViewerSession.__table__
-    if updates:
-        values: dict[str, Any] = {"credited_seconds": sa.bindparam("credited")}
-        if close:
-            values.update(ended_at=sa.bindparam("ended"), open_viewer_id=None)
-        db.session.execute(sa.update(table).where(table.c.id == sa.bindparam("sid")).values(**values), updates)
-    changed = [{"pid": viewer_id, "watch": seconds} for viewer_id, seconds in credits.items() if seconds]
-    if changed:
-        profiles = ViewerProfile.__table__
-        db.session.execute(
-            sa.update(profiles).where(profiles.c.id == sa.bindparam("pid")).values(
-                total_watch_seconds=profiles.c.total_watch_seconds + sa.bindparam("watch")),
-            changed,
-        )
-        account_figures.add(account_id, total_watch_seconds=sum(row["watch"] for row in changed))
-    return [row["pid"] for row in changed]
+        updates.append((duration, when(row.last_activity_at), row.id) if close else (duration, row.id))
+    if close:
+        execute_rows("UPDATE viewer_sessions SET credited_seconds = ?, ended_at = ?, open_viewer_id = NULL"
+                     " WHERE id = ?", ("int", "timestamptz", "int"), updates)
+    else:
+        execute_rows("UPDATE viewer_sessions SET credited_seconds = ? WHERE id = ?", ("int", "int"), updates)
+    changed = [(seconds, viewer_id) for viewer_id, seconds in credits.items() if seconds]
+    execute_rows("UPDATE viewer_profiles SET total_watch_seconds = total_watch_seconds + ? WHERE id = ?",
+                 ("int", "int"), changed)
+    account_figures.add(account_id, total_watch_seconds=sum(seconds for seconds, _ in changed))
+    return [viewer_id for _, viewer_id in changed]
 
 
 def _open_sessions(account_id: int, *conditions: Any) -> Sequence[Any]:

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from extensions import db
 from ingest.records import EventRecord
 from ingest.tallies import Cells, add_heatmap
-from models import GiftStreak, TikTokAccount, ViewerGift, ViewerProfile
+from models import GiftStreak, TikTokAccount, ViewerGift
 from services import account_figures
-from services.database import execute_many, time_param
+from services.database import execute_rows, time_param
 from services.local_time import heatmap_bucket
 
 #: TikTok ends a streak a few seconds after its last repeat; this long without a tick, it is over.
@@ -37,15 +37,16 @@ def track(account: TikTokAccount, records: Iterable[EventRecord], ids: dict[int,
             going[key] = None  # a tick after this end starts a new streak
         elif going.get(key) is None or record.data["repeat_count"] >= going[key].data["repeat_count"]:
             going[key] = record
-    execute_many("DELETE FROM viewer_gift_streaks WHERE viewer_id = ? AND gift_id = ?", sorted(ended))
+    execute_rows("DELETE FROM viewer_gift_streaks WHERE viewer_id = ? AND gift_id = ?", ("int", "int"), sorted(ended))
     when = time_param()
-    execute_many(
+    execute_rows(
         "INSERT INTO viewer_gift_streaks (viewer_id, account_id, room_id, gift_id, gift_name, diamond_count,"
         " repeat_count, last_tick_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (viewer_id, gift_id) DO UPDATE SET"
         " repeat_count = CASE WHEN excluded.repeat_count > viewer_gift_streaks.repeat_count"
         " THEN excluded.repeat_count ELSE viewer_gift_streaks.repeat_count END,"
         " last_tick_at = excluded.last_tick_at, diamond_count = excluded.diamond_count,"
         " gift_name = excluded.gift_name, room_id = excluded.room_id",
+        ("int", "int", "text", "int", "text", "int", "int", "timestamptz"),
         [(viewer_id, account.id, record.room_id or account.room_id, gift_id, record.data.get("gift_name", "Gift"),
           record.data["diamond_count"], record.data["repeat_count"], when(record.time))
          for (viewer_id, gift_id), record in going.items() if record is not None])
@@ -72,12 +73,8 @@ def count_unfinished(account: TikTokAccount, *conditions: Any) -> list[int]:
          "gift_id": streak.gift_id, "gift_name": streak.gift_name, "diamond_count": streak.diamond_count,
          "quantity": streak.repeat_count, "coins": streak.diamond_count * streak.repeat_count,
          "sent_at": streak.last_tick_at} for streak in streaks])
-    profiles = ViewerProfile.__table__
-    db.session.execute(
-        sa.update(profiles).where(profiles.c.id == sa.bindparam("pid")).values(
-            total_coins=profiles.c.total_coins + sa.bindparam("coins"),
-            total_gifts=profiles.c.total_gifts + sa.bindparam("gifts")),
-        [{"pid": viewer_id, "coins": coins, "gifts": gifts} for viewer_id, (coins, gifts) in totals.items()])
+    execute_rows("UPDATE viewer_profiles SET total_coins = total_coins + ?, total_gifts = total_gifts + ? WHERE id = ?",
+                 ("int", "int", "int"), [(coins, gifts, viewer_id) for viewer_id, (coins, gifts) in totals.items()])
     add_heatmap(account.id, cells)
     account_figures.add(account.id, total_coins=sum(coins for coins, _ in totals.values()))
     db.session.execute(sa.delete(table).where(table.c.id.in_([streak.id for streak in streaks])))

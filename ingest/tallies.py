@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.database import execute_many
+from services.database import execute_rows
 
 #: (viewer id, weekday, hour) -> [hits, coins]
 Cells = dict[tuple[int, int, int], list[int]]
@@ -12,9 +12,9 @@ def add_heatmap(account_id: int, cells: Cells) -> None:
     """Add hits and coins to these heatmap cells, one upsert row per cell."""
     if not cells:
         return
-    execute_many("INSERT INTO viewer_activity_heatmap (viewer_id, account_id, weekday, hour, hits, coins)"
+    execute_rows("INSERT INTO viewer_activity_heatmap (viewer_id, account_id, weekday, hour, hits, coins)"
                  " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (viewer_id, weekday, hour) DO UPDATE SET"
                  " hits = viewer_activity_heatmap.hits + excluded.hits,"
                  " coins = viewer_activity_heatmap.coins + excluded.coins",
-                 [(viewer_id, account_id, weekday, hour, hits, coins)
+                 ("int", "int", "int", "int", "int", "int"), [(viewer_id, account_id, weekday, hour, hits, coins)
                   for (viewer_id, weekday, hour), (hits, coins) in cells.items()])

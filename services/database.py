@@ -3,6 +3,8 @@ DB-API statements for the ingest writer."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,3 +108,76 @@ def insert_values(head: str, rows: list[tuple[Any, ...]], tail: str = "") -> lis
         if result.returns_rows:
             returned.extend(result.fetchall())
     return returned
+
+
+# --- one statement for many rows on PostgreSQL --------------------------------------------------
+#
+# psycopg's executemany still runs the statement once per row in the server (a bind, an execute
+# and the executor's start and end for every row), and a multi-row VALUES list of thousands of
+# parameters costs a parse and a plan as long as itself. `execute_rows` sends one statement whose
+# rows come from `unnest` over one typed array per parameter: one execution, set-based.
+
+
+def execute_rows(sql: str, types: Sequence[str], rows: list[tuple[Any, ...]]) -> list[Any]:
+    """Run one plain SQL statement (`?` parameters) for each row of `rows`, in the session's
+    transaction, and return what a `RETURNING` gives.
+
+    `sql` is `INSERT INTO t (...) VALUES (...) [tail]`, `INSERT INTO t (...) SELECT ... FROM u
+    WHERE ...` (one row of u per row of parameters), `UPDATE t SET ... WHERE ...` or
+    `DELETE FROM t WHERE ...`; `types` are the PostgreSQL types of its parameters, in order. On
+    PostgreSQL the rows are sent as arrays and the statement runs once over `unnest(...)`; on
+    SQLite it is the driver's executemany (a C loop), or a multi-row VALUES when it returns rows.
+    An UPDATE or DELETE must match each row's own target rows only (rows of one target, not two)."""
+    if not rows:
+        return []
+    if db.session.get_bind().dialect.name != "postgresql":
+        if " RETURNING " in sql:
+            head, values, tail = _split_insert(sql)
+            return insert_values(head, rows, tail)
+        execute_many(sql, rows)
+        return []
+    statement = _unnest_sql(sql, tuple(types))
+    columns = tuple(list(column) for column in zip(*rows, strict=True))
+    result = db.session.connection().exec_driver_sql(statement, columns)
+    return result.fetchall() if result.returns_rows else []
+
+
+_INSERT = re.compile(r"^(INSERT INTO \w+ \([^)]*\)) VALUES \((.*?)\)(.*)$", re.DOTALL)
+_UNNEST_CACHE: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def _split_insert(sql: str) -> tuple[str, str, str]:
+    match = _INSERT.match(sql)
+    if match is None:
+        raise ValueError("not an insert of one row of values: " + sql[:80])
+    return match.group(1), match.group(2), match.group(3).strip()
+
+
+def _unnest_sql(sql: str, types: tuple[str, ...]) -> str:
+    """The PostgreSQL form of `sql`: its parameters become columns p1, p2 … of `unnest(%s::type[], …)`."""
+    cached = _UNNEST_CACHE.get((sql, types))
+    if cached is not None:
+        return cached
+    if sql.count("?") != len(types):
+        raise ValueError(f"{sql.count('?')} parameters, {len(types)} types: {sql[:80]}")
+    numbers = iter(range(1, len(types) + 1))
+    marked = re.sub(r"\?", lambda _: f"v.p{next(numbers)}", sql)
+    source = (f"unnest({', '.join(f'%s::{kind}[]' for kind in types)})"
+              f" AS v({', '.join(f'p{n}' for n in range(1, len(types) + 1))})")
+    if marked.startswith("INSERT ") and " VALUES (" in marked:
+        head, values, tail = _split_insert(marked)
+        statement = f"{head} SELECT {values} FROM {source} {tail}"  # noqa: S608 - the caller's SQL, parameter marks
+    elif marked.startswith("INSERT "):  # INSERT INTO t (...) SELECT ... FROM other WHERE ...: joined with the rows
+        head, select = marked.split(" SELECT ", 1)
+        columns, tables = select.split(" FROM ", 1)
+        statement = f"{head} SELECT {columns} FROM {source}, {tables}"  # noqa: S608 - the caller's SQL
+    elif marked.startswith("UPDATE "):
+        target, where = marked.split(" WHERE ", 1)
+        statement = f"{target} FROM {source} WHERE {where}"
+    elif marked.startswith("DELETE FROM "):
+        target, where = marked.split(" WHERE ", 1)
+        statement = f"{target} USING {source} WHERE {where}"
+    else:
+        raise ValueError(f"not an INSERT, UPDATE or DELETE: {sql[:80]}")
+    _UNNEST_CACHE[(sql, types)] = statement
+    return statement
