@@ -244,8 +244,11 @@ def _apply_viewers(account: TikTokAccount, records: list[EventRecord], deltas: d
     _apply_heatmap(account, records, ids)
     result.notices.extend(_gift_and_follow_notices(account, records, ids, profiles))
     result.notices.extend(_link_codes(account, records, ids))
-    result.notices.extend(reevaluate_vip(account, ids.values(), now))
-    result.notices.extend(_birthdays(account, deltas, ids))
+    # A tier depends on coins, watchtime and visits only: a viewer whose three did not move keeps it.
+    result.notices.extend(reevaluate_vip(account, [
+        profiles[user_id].id for user_id, delta in deltas.items()
+        if delta.coins or walks[profiles[user_id].id].visits or walks[profiles[user_id].id].watch], now))
+    result.notices.extend(_birthdays(account, deltas, profiles))
 
 
 def _later(hour: int | None, other: int) -> int:
@@ -257,8 +260,7 @@ def _profile_row(user_id: int, delta: _ViewerDelta) -> dict[str, Any]:
     scenes = {str(badge.get("scene", "")).upper(): badge.get("level") for badge in user.badges}
     return {
         "tiktok_user_id": user_id,
-        "handle": user.handle, "handle_folded": fold(user.handle),
-        "nickname": user.nickname, "nickname_folded": fold(user.nickname),
+        "handle": user.handle, "nickname": user.nickname,
         "avatar_url": user.avatar, "badges": list(user.badges),
         "fan_level": _level(scenes.get("FANS")), "gifter_level": _level(scenes.get("USER_GRADE")),
         "is_tiktok_moderator": user.moderator or "ADMIN" in scenes,
@@ -283,6 +285,11 @@ class _Profile(NamedTuple):
     nickname: str
     #: The hour of its last visit (account_figures.hour_of); None for a profile this batch inserted.
     last_seen_hour: int | None
+    birthday_month: int | None = None
+    birthday_day: int | None = None
+    birthday_year: int | None = None
+    #: As the driver gives it (a date, or ISO text on SQLite).
+    birthday_greeted_on: Any = None
 
 
 def _select_profiles(account_id: int, user_ids: list[int]) -> dict[int, _Profile]:
@@ -291,7 +298,8 @@ def _select_profiles(account_id: int, user_ids: list[int]) -> dict[int, _Profile
         part = user_ids[start:start + 5000]
         # Only parameter marks and our own SQL (the hour of last_seen_at) go into the text.
         sql = ("SELECT id, tiktok_user_id, total_visits, last_visit_room_id, is_blocked, handle, nickname, "  # noqa: S608
-               f"{account_figures.last_seen_hour_sql()} FROM viewer_profiles"
+               f"{account_figures.last_seen_hour_sql()}, birthday_month, birthday_day, birthday_year,"
+               " birthday_greeted_on FROM viewer_profiles"
                f" WHERE account_id = ? AND tiktok_user_id IN ({', '.join('?' * len(part))})")
         found.update((row[1], _Profile(*row)) for row in db.session.connection().exec_driver_sql(
             driver_sql(sql), (account_id, *part)))
@@ -322,8 +330,8 @@ def _insert_profiles(account_id: int, rows: list[tuple[dict[str, Any], sessions.
     when = time_param()
     stamp = when(now)
     times = {"first_seen_at", "last_seen_at", "followed_at"}
-    values = [tuple(json.dumps(row[name]) if name == "badges" else when(row[name]) if name in times else row[name]
-                    for name in _PROFILE_COLUMNS)
+    values = [tuple(json.dumps(row[name]) if name == "badges" else when(row[name]) if name in times
+                    else fold(row[name[:-7]]) if name.endswith("_folded") else row[name] for name in _PROFILE_COLUMNS)
               + (account_id, walk.visits, walk.watch, walk.room, "", "[]", False, False, False, stamp, stamp)
               for row, walk in rows]
     return {row[1]: row[0] for row in execute_rows(_PROFILE_INSERT + _PROFILE_VALUES, _PROFILE_TYPES, values)}
@@ -359,8 +367,8 @@ def _upsert_profiles(account: TikTokAccount, deltas: dict[int, _ViewerDelta],
         " handle_folded = coalesce(nullif(?, ''), handle_folded), nickname = coalesce(nullif(?, ''), nickname),"
         " nickname_folded = coalesce(nullif(?, ''), nickname_folded) WHERE id = ?",
         ("text", "text", "text", "text", "int"),
-        [(rows[user_id]["handle"], rows[user_id]["handle_folded"], rows[user_id]["nickname"],
-          rows[user_id]["nickname_folded"], profile.id) for user_id, profile in known.items()
+        [(rows[user_id]["handle"], fold(rows[user_id]["handle"]), rows[user_id]["nickname"],
+          fold(rows[user_id]["nickname"]), profile.id) for user_id, profile in known.items()
          if (rows[user_id]["handle"] and rows[user_id]["handle"] != profile.handle)
          or (rows[user_id]["nickname"] and rows[user_id]["nickname"] != profile.nickname)])
     found = dict(known)
@@ -509,25 +517,21 @@ def _link_codes(account: TikTokAccount, records: list[EventRecord], ids: dict[in
     return notices
 
 
-def _birthdays(account: TikTokAccount, deltas: dict[int, _ViewerDelta], ids: dict[int, int]) -> list[Notice]:
+def _birthdays(account: TikTokAccount, deltas: dict[int, _ViewerDelta], profiles: dict[int, _Profile]) -> list[Notice]:
     """Announce a birthday viewer once per day, remembered in the database (T2). "Today" is the
-    day of the viewer's event in the account's zone, so a replay greets on the LIVE's day."""
+    day of the viewer's event in the account's zone, so a replay greets on the LIVE's day. The
+    birthdays are those read with the profiles at the start of the batch (a new viewer has none)."""
     if not account.birthday_notices:
         return []
-    last_by_viewer = {ids[user_id]: delta.last for user_id, delta in deltas.items()}
-    rows = db.session.execute(
-        sa.select(ViewerProfile.id, ViewerProfile.handle, ViewerProfile.birthday_month, ViewerProfile.birthday_day,
-                  ViewerProfile.birthday_year, ViewerProfile.birthday_greeted_on)
-        .where(ViewerProfile.id.in_(list(last_by_viewer)), ViewerProfile.birthday_month.is_not(None),
-               ViewerProfile.is_blocked.is_(False))
-    ).all()
     notices = []
-    for row in rows:
-        moment = last_by_viewer[row.id]
+    for user_id, row in profiles.items():
+        if row.birthday_month is None or row.is_blocked:
+            continue
+        moment = deltas[user_id].last
         if not is_birthday_today(row.birthday_month, row.birthday_day, moment, account.time_zone):
             continue
         today = local_time(moment, account.time_zone).date()
-        if row.birthday_greeted_on == today:
+        if str(row.birthday_greeted_on) == today.isoformat():
             continue
         greeted = db.session.execute(sa.update(ViewerProfile).where(
             ViewerProfile.id == row.id,
@@ -535,8 +539,9 @@ def _birthdays(account: TikTokAccount, deltas: dict[int, _ViewerDelta], ids: dic
         ).values(birthday_greeted_on=today))
         if greeted.rowcount != 1:
             continue
+        handle = deltas[user_id].user.handle or row.handle
         age = age_on(row.birthday_year, row.birthday_month, row.birthday_day, today)
-        text = f"@{row.handle} turns {age} today" if age is not None else f"It's @{row.handle}'s birthday today"
+        text = f"@{handle} turns {age} today" if age is not None else f"It's @{handle}'s birthday today"
         notices.append(Notice("birthday", text, row.id))
     return notices
 

@@ -23,7 +23,7 @@ from ingest import streaks
 from models import GiftStreak, IngestedMessage, TikTokAccount, ViewerInteraction, ViewerSession
 from services import account_figures
 from services.clock import SYSTEM_CLOCK, Clock
-from services.database import execute_rows, time_param
+from services.database import driver_sql, execute_rows, time_param, time_result
 from services.notices import Notice
 from services.vip import reevaluate_vip
 
@@ -81,15 +81,16 @@ def walk(session: _Session | None, activity: Iterable[tuple[datetime, str]], vis
 
 def open_sessions(viewer_ids: list[int]) -> dict[int, _Session]:
     """The open session of each of these viewers (profile ids) that has one."""
-    if not viewer_ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(ViewerSession.id, ViewerSession.viewer_id, ViewerSession.room_id, ViewerSession.started_at,
-                  ViewerSession.last_activity_at, ViewerSession.credited_seconds)
-        .where(ViewerSession.open_viewer_id.in_(viewer_ids))
-    ).all()
-    return {row.viewer_id: _Session(row.id, row.room_id, row.started_at, row.last_activity_at,
-                                    row.credited_seconds) for row in rows}
+    found: dict[int, _Session] = {}
+    read = time_result()
+    for start in range(0, len(viewer_ids), 5000):
+        part = viewer_ids[start:start + 5000]
+        # Only parameter marks go into the text.
+        sql = ("SELECT id, viewer_id, room_id, started_at, last_activity_at, credited_seconds"  # noqa: S608
+               f" FROM viewer_sessions WHERE open_viewer_id IN ({', '.join('?' * len(part))})")
+        for row in db.session.connection().exec_driver_sql(driver_sql(sql), tuple(part)):
+            found[row[1]] = _Session(row[0], row[2], read(row[3]), read(row[4]), row[5])
+    return found
 
 
 def write_walks(account: TikTokAccount, walks: dict[int, Walk]) -> None:

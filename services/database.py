@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -74,6 +75,22 @@ def time_param() -> Any:
 
         processor = _TIME_PARAMS[dialect.name] = UTCDateTime().bind_processor(dialect) or (lambda value: value)
     return processor
+
+
+def time_result() -> Any:
+    """The function that turns a time as the driver returns it from a plain statement (naive UTC
+    text on SQLite) into an aware UTC datetime, as the models' UTCDateTime column type loads it."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return _sqlite_time
+    return _aware_utc
+
+
+def _sqlite_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _aware_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
 
 
 def driver_sql(sql: str) -> str:
