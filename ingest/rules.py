@@ -454,12 +454,18 @@ def _insert_logs(account: TikTokAccount, records: list[EventRecord], ids: dict[i
 
 def _apply_heatmap(account: TikTokAccount, records: list[EventRecord], ids: dict[int, int]) -> None:
     buckets: Cells = defaultdict(lambda: [0, 0])
+    # The zone's bucket of each second of the batch, worked out once (a zone's offset is whole seconds).
+    seconds: dict[datetime, tuple[int, int]] = {}
     for record in records:
         if record.user is None or record.kind not in HEATMAP_KINDS:
             continue
         if record.kind == "gift" and not counted_gift(record):
             continue
-        weekday, hour = heatmap_bucket(record.time, account.time_zone)
+        second = record.time.replace(microsecond=0)
+        cell = seconds.get(second)
+        if cell is None:
+            cell = seconds[second] = heatmap_bucket(second, account.time_zone)
+        weekday, hour = cell
         bucket = buckets[(ids[record.user.id], weekday, hour)]
         bucket[0] += 1
         if record.kind == "gift":

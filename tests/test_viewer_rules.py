@@ -218,6 +218,29 @@ def test_viewer_is_keyed_by_numeric_id_and_keeps_what_events_carry(app_ctx, cloc
     assert not columns & {"bio", "age", "gender", "country", "language", "loyalty_points", "verified"}
 
 
+AWKWARD = ['say "hi", {friends} \\ NULL', "NULL", " spaced ", "emoji 🎉 日本語", 'back\\slash\\"quote', "{}", '"']
+
+
+def test_text_is_stored_exactly_as_it_came(app_ctx, clock):
+    """Names, comments, gift names and badges with quotes, backslashes, commas, braces and the word
+    NULL come back exactly as sent, through a new viewer's insert and a known viewer's update (the
+    writer sends a batch's rows as array texts on PostgreSQL)."""
+    account = linked()
+    badges = ({"scene": "FANS", "level": 3, "label": 'a "b", {c} \\'},)
+    apply(account, clock, *[event("comment", clock.now(), Viewer(id=7, handle=f"h{text}", nickname=text, badges=badges),
+                                  text=text) for text in AWKWARD],
+          gift(clock.now(), Viewer(id=7), name='Rose "red", {x}'))
+    assert list(profile(account, 7).badges) == [badges[0]]
+    clock.advance(60)
+    apply(account, clock, event("comment", clock.now(), Viewer(id=7, handle='new"h', nickname='{N,U\\LL}'),
+                                text="NULL"))
+    stored = profile(account, 7)
+    assert (stored.handle, stored.nickname) == ('new"h', '{N,U\\LL}')
+    assert db.session.scalars(sa.select(ViewerInteraction.content).where(ViewerInteraction.viewer_id == stored.id)
+                              .order_by(ViewerInteraction.id)).all() == [*AWKWARD, "NULL"]
+    assert db.session.scalar(sa.select(ViewerGift.gift_name)) == 'Rose "red", {x}'
+
+
 def test_times_are_stored_as_aware_utc(app_ctx, clock):
     """T1: every stored time comes back as an aware UTC datetime, whatever zone it was given in."""
     account = linked(time_zone="Asia/Tokyo")
