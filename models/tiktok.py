@@ -115,7 +115,10 @@ class ViewerProfile(db.Model):
         sa.Index("ix_viewer_profiles_account_first_seen", "account_id", "first_seen_at", "id"),
         sa.Index("ix_viewer_profiles_account_comments", "account_id", "total_comments", "id"),
         sa.Index("ix_viewer_profiles_account_likes", "account_id", "total_likes", "id"),
-        sa.Index("ix_viewer_profiles_account_birthday", "account_id", "birthday_month", "birthday_day"),
+        # Upcoming birthdays (a week's days, without the blocked, soonest then by handle) and the
+        # feed's birthday arrivals, read from the index alone until the few shown.
+        sa.Index("ix_viewer_profiles_account_birthday_handle", "account_id", "birthday_month", "birthday_day",
+                 "is_blocked", "handle", "id"),
         sa.Index("ix_viewer_profiles_account_vip", "account_id", "vip_tier_id"),
     )
 
@@ -240,6 +243,8 @@ class ViewerGift(db.Model):
         sa.Index("ix_viewer_gift_history_viewer_sent", "viewer_id", "sent_at"),
         sa.Index("ix_viewer_gift_history_account_sent", "account_id", "sent_at"),
         sa.Index("ix_viewer_gift_history_account_room_sent", "account_id", "room_id", "sent_at"),
+        # The LIVE's top gifters: its gifts summed per viewer from the index alone.
+        sa.Index("ix_viewer_gift_history_account_room_viewer", "account_id", "room_id", "viewer_id", "coins"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -366,33 +366,38 @@ def upcoming_birthdays(account: TikTokAccount, now: datetime, days: int = 7,
     wanted = {(day.month, day.day) for day in dates}
     if (2, 28) in wanted:
         wanted.add((2, 29))  # celebrated on 28 February in other years
-    # Only the columns the order needs are read for every match; whole profiles for the shown ones.
-    rows = db.session.execute(
-        sa.select(ViewerProfile.id, ViewerProfile.handle, ViewerProfile.birthday_month, ViewerProfile.birthday_day,
-                  ViewerProfile.birthday_year).where(
-            ViewerProfile.account_id == account.id, ViewerProfile.is_blocked.is_(False),
-            # The month alone lets SQLite seek the birthday index (it cannot for a row-value IN).
-            ViewerProfile.birthday_month.in_(sorted({month for month, _ in wanted})),
-            sa.tuple_(ViewerProfile.birthday_month, ViewerProfile.birthday_day).in_(sorted(wanted)))
-    ).all()
     # Which day each wanted birthday is celebrated on (the first, if a week held it twice), worked
-    # out once for the few (month, day) pairs rather than for each of the thousand profiles.
+    # out once for the few (month, day) pairs.
     celebrated: dict[tuple[int, int], tuple[int, date]] = {}
     for offset, day in enumerate(dates):
         for month, day_of_month in wanted:
             if (month, day_of_month) not in celebrated and birthday_in_year(month, day_of_month, day.year) == day:
                 celebrated[month, day_of_month] = (offset, day)
-    found = sorted((celebrated[row.birthday_month, row.birthday_day][0], row.handle, row.id, row)
-                   for row in rows if (row.birthday_month, row.birthday_day) in celebrated)
-    shown = found[:BIRTHDAYS_SHOWN if limit is None else limit]
+    if not celebrated:
+        return UpcomingBirthdays([], 0)
+    # The database orders them (days until, then handle) and counts them all: only the shown
+    # profiles reach Python, not the thousand a week that a million profiles have.
+    days_until = sa.case(*((sa.and_(ViewerProfile.birthday_month == month, ViewerProfile.birthday_day == day),
+                            offset) for (month, day), (offset, _) in celebrated.items()))
+    rows = db.session.execute(
+        sa.select(ViewerProfile.id, days_until.label("days_until"), sa.func.count().over().label("total")).where(
+            ViewerProfile.account_id == account.id, ViewerProfile.is_blocked.is_(False),
+            # The month alone lets SQLite seek the birthday index (it cannot for a row-value IN).
+            ViewerProfile.birthday_month.in_(sorted({month for month, _ in celebrated})),
+            sa.tuple_(ViewerProfile.birthday_month, ViewerProfile.birthday_day).in_(sorted(celebrated)))
+        .order_by(days_until, ViewerProfile.handle, ViewerProfile.id)
+        .limit(max(1, BIRTHDAYS_SHOWN if limit is None else limit))
+    ).all()
+    shown = rows[:BIRTHDAYS_SHOWN if limit is None else limit]
     viewers = {viewer.id: viewer for viewer in db.session.scalars(
-        sa.select(ViewerProfile).where(ViewerProfile.id.in_([viewer_id for _, _, viewer_id, _ in shown])))}
+        sa.select(ViewerProfile).where(ViewerProfile.id.in_([viewer_id for viewer_id, _, _ in shown])))}
     items = []
-    for offset, _, viewer_id, row in shown:
-        day = celebrated[row.birthday_month, row.birthday_day][1]
-        items.append(UpcomingBirthday(viewers[viewer_id], day, offset,
-                                      age_on(row.birthday_year, row.birthday_month, row.birthday_day, day)))
-    return UpcomingBirthdays(items, len(found))
+    for viewer_id, offset, _ in shown:
+        viewer = viewers[viewer_id]
+        day = celebrated[viewer.birthday_month, viewer.birthday_day][1]
+        items.append(UpcomingBirthday(viewer, day, offset,
+                                      age_on(viewer.birthday_year, viewer.birthday_month, viewer.birthday_day, day)))
+    return UpcomingBirthdays(items, rows[0].total if rows else 0)
 
 
 # --- heatmap -------------------------------------------------------------------------------------

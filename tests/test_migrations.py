@@ -17,6 +17,12 @@ from config import normalise_database_url
 from extensions import db, include_in_migrations
 from tests.support import ROOT
 
+#: What puts a database back from 0016 to 0015 by hand (the backfill tests below go back further).
+UNDO_0016 = ("DROP INDEX ix_viewer_profiles_account_birthday_handle",
+             "DROP INDEX ix_viewer_gift_history_account_room_viewer",
+             "CREATE INDEX ix_viewer_profiles_account_birthday "
+             "ON viewer_profiles (account_id, birthday_month, birthday_day)")
+
 
 def flask_cli(database_url: str, *args: str, instance=None) -> subprocess.CompletedProcess:  # noqa: ANN001
     env = {**os.environ, "FLASK_APP": "app:create_app", "STREAMSHOP_ENV": "testing", "SECRET_KEY": "x",
@@ -112,6 +118,7 @@ def test_the_account_figures_migration_counts_them_from_existing_profiles(tmp_pa
                           "DROP TABLE viewer_last_seen_hours",  # 0014's
                           "DROP INDEX ix_viewer_sessions_account_room_vip_started",  # 0015's
                           "ALTER TABLE viewer_sessions DROP COLUMN vip",
+                          *UNDO_0016,
                           "UPDATE alembic_version SET version_num = '0011_i10_video'"):
             db.session.execute(sa.text(statement))
         db.session.commit()
@@ -156,6 +163,8 @@ def the_last_seen_hours_backfill(url: str, tmp_path) -> None:  # noqa: ANN001
         db.session.execute(sa.text("DROP TABLE viewer_last_seen_hours"))
         db.session.execute(sa.text("DROP INDEX ix_viewer_sessions_account_room_vip_started"))
         db.session.execute(sa.text("ALTER TABLE viewer_sessions DROP COLUMN vip"))
+        for statement in UNDO_0016:
+            db.session.execute(sa.text(statement))
         db.session.execute(sa.text("UPDATE alembic_version SET version_num = '0013_i13_live_picture_indexes'"))
         db.session.commit()
         db.session.remove()
