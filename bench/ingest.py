@@ -6,7 +6,7 @@ checks that the totals are exact against the stream's known truth.
         python -m bench.ingest --events 50000                # a fresh PostgreSQL database
     python -m bench.ingest --events 50000 --profile          # where the time goes (pyinstrument)
 
-Two phases, both through the real writer (batches of up to 500 events or 100 ms, one transaction
+Two phases, both through the real writer (batches of up to 2,000 events or 50 ms, one transaction
 each, then the studio fragments rendered and published):
 
 1. throughput: all N events queued at once, drained as fast as the writer can, on the events'

@@ -62,19 +62,28 @@ def upsert(table: sa.Table) -> Any:
 # in the session's transaction. Values must already be in the driver's form: datetimes through
 # `time_param()`, JSON as `json.dumps` text, booleans as bool.
 
-_TIME_PARAMS: dict[str, Any] = {}
-
-
 def time_param() -> Any:
     """The function that turns an aware UTC datetime (or None) into what the backend in use stores,
-    exactly as the models' UTCDateTime column type binds it (naive UTC text on SQLite)."""
-    dialect = db.session.get_bind().dialect
-    processor = _TIME_PARAMS.get(dialect.name)
-    if processor is None:
-        from extensions import UTCDateTime
+    exactly as the models' UTCDateTime column type binds it: on SQLite the naive UTC time as the
+    driver's datetime adapter writes it (`isoformat(" ")`), done here so that neither SQLAlchemy's
+    type nor the deprecated adapter runs per value."""
+    return _sqlite_param if db.session.get_bind().dialect.name == "sqlite" else _aware_param
 
-        processor = _TIME_PARAMS[dialect.name] = UTCDateTime().bind_processor(dialect) or (lambda value: value)
-    return processor
+
+def _aware_param(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: pass an aware UTC datetime")
+    return value.astimezone(UTC)
+
+
+def _sqlite_param(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: pass an aware UTC datetime")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
 
 
 def time_result() -> Any:
