@@ -56,7 +56,7 @@ def test_register_creates_account_and_logs_in(client):
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Welcome to Streamshop, Ada Lovelace!" in page
-    assert "ada@example.com" in page  # stored lower-cased
+    assert "ada@example.com" in page.replace("<wbr>", "")  # stored lower-cased (may break after the @)
     assert "Log out" in page
 
 
