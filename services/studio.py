@@ -36,6 +36,8 @@ from services.local_time import age_on, birthday_in_year, local_time, validate_b
 from services.vip import account_tiers, set_vip
 
 PAGE_SIZE = 50
+#: The deepest page a table URL can ask for (50 million rows at 50 a page).
+MAX_PAGE = 1_000_000
 #: A search or filter with up to this many matches is counted and paged from their ids (see
 #: `viewer_page`); a search counts no further than this or its page ("500+ viewers").
 MATCHES_LISTED = 500
@@ -84,11 +86,12 @@ class ViewerQuery:
     def from_args(cls, args: Mapping[str, str]) -> ViewerQuery:
         """Parse query-string values; anything unknown falls back to the default."""
         try:
-            page = int(args.get("page", "1"))
+            # Bounded: a page past the last shows "no viewers", but must not overflow the OFFSET.
+            page = min(max(1, int(args.get("page", "1"))), MAX_PAGE)
         except ValueError:
             page = 1
         filter_name, tier_id = args.get("filter", "all"), None
-        if filter_name.startswith("vip-") and filter_name[4:].isdigit():
+        if filter_name.startswith("vip-") and filter_name[4:].isdigit() and len(filter_name) <= 13:
             filter_name, tier_id = "vip", int(filter_name[4:])
         return cls(
             search=(args.get("q") or "").strip()[:100],
