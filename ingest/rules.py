@@ -238,7 +238,7 @@ def _apply_viewers(account: TikTokAccount, records: list[EventRecord], deltas: d
     account_figures.move_last_seen(account.id, account_figures.last_seen_moves(
         (row.last_seen_hour, _later(row.last_seen_hour, account_figures.hour_of(deltas[user_id].last)))
         for user_id, row in profiles.items()))
-    sessions.write_walks(account, walks)
+    sessions.write_walks(account, walks, {row.id for row in profiles.values() if row.vip_tier_id is not None})
     _insert_logs(account, records, ids)
     streaks.track(account, records, ids)
     _apply_heatmap(account, records, ids)
@@ -290,6 +290,8 @@ class _Profile(NamedTuple):
     birthday_year: int | None = None
     #: As the driver gives it (a date, or ISO text on SQLite).
     birthday_greeted_on: Any = None
+    #: Its VIP tier before the batch's re-ranking (None for a new viewer); its new sessions carry it.
+    vip_tier_id: int | None = None
 
 
 def _select_profiles(account_id: int, user_ids: list[int]) -> dict[int, _Profile]:
@@ -299,7 +301,7 @@ def _select_profiles(account_id: int, user_ids: list[int]) -> dict[int, _Profile
         # Only parameter marks and our own SQL (the hour of last_seen_at) go into the text.
         sql = ("SELECT id, tiktok_user_id, total_visits, last_visit_room_id, is_blocked, handle, nickname, "  # noqa: S608
                f"{account_figures.last_seen_hour_sql()}, birthday_month, birthday_day, birthday_year,"
-               " birthday_greeted_on FROM viewer_profiles"
+               " birthday_greeted_on, vip_tier_id FROM viewer_profiles"
                f" WHERE account_id = ? AND tiktok_user_id IN ({', '.join('?' * len(part))})")
         found.update((row[1], _Profile(*row)) for row in db.session.connection().exec_driver_sql(
             driver_sql(sql), (account_id, *part)))

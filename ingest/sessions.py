@@ -93,10 +93,11 @@ def open_sessions(viewer_ids: list[int]) -> dict[int, _Session]:
     return found
 
 
-def write_walks(account: TikTokAccount, walks: dict[int, Walk]) -> None:
-    """Open, extend and close the sessions these walks (profile id -> walk) found. The rules add each
-    walk's visits and watchtime to its profile in the same statement as the rest of the viewer's
-    batch, and its watchtime to the account's figures."""
+def write_walks(account: TikTokAccount, walks: dict[int, Walk], vips: set[int]) -> None:
+    """Open, extend and close the sessions these walks (profile id -> walk) found; `vips` are the
+    walks' viewers who hold a VIP tier now. The rules add each walk's visits and watchtime to its
+    profile in the same statement as the rest of the viewer's batch, and its watchtime to the
+    account's figures."""
     when = time_param()
     closed, touched, inserts = [], [], []
     for viewer_id, result in walks.items():
@@ -115,9 +116,9 @@ def write_walks(account: TikTokAccount, walks: dict[int, Walk]) -> None:
     # A session carries its viewer's VIP status (services/vip.py keeps it when a tier changes).
     execute_rows("INSERT INTO viewer_sessions (viewer_id, account_id, room_id, live_stream_id, started_at,"
                  " last_activity_at, ended_at, credited_seconds, open_viewer_id, vip)"
-                 " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, vip_tier_id IS NOT NULL FROM viewer_profiles WHERE id = ?",
-                 ("int", "int", "text", "int", "timestamptz", "timestamptz", "timestamptz", "int", "int", "int"),
-                 [(*row, row[0]) for row in inserts])
+                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 ("int", "int", "text", "int", "timestamptz", "timestamptz", "timestamptz", "int", "int", "bool"),
+                 [(*row, row[0] in vips) for row in inserts])
 
 
 def _session_row(account: TikTokAccount, viewer_id: int, session: _Session, *, ended: bool,
