@@ -13,6 +13,9 @@ from sqlalchemy.engine import Engine
 
 from extensions import db
 
+#: How much of a SQLite database file is read through a memory map (see `configure_engine`).
+SQLITE_MMAP_BYTES = 2 << 30  # SQLite clamps it to what its build allows (2 GB for 3.40 here)
+
 
 def configure_engine(engine: Engine) -> None:
     """Give every SQLite connection WAL and foreign keys (PostgreSQL needs neither).
@@ -29,6 +32,12 @@ def configure_engine(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Reads through a memory map of the file (the OS's page cache, shared by every connection)
+        # instead of copying each page into the connection's own 2 MB cache: at a million viewer
+        # profiles (a 1.4 GB file) a page of the studio reads thousands of rows scattered over it,
+        # and with the small cache each was a read() call: the table's search walk took 17 ms, 8 with
+        # the map. Address space, not memory: the kernel keeps what fits.
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
     engine._streamshop_configured = True  # type: ignore[attr-defined]
