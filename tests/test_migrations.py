@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -48,6 +50,22 @@ def assert_schema_matches_models(database_url: str) -> None:
     assert {"users", "shops", "alembic_version"} <= tables
 
 
+@contextmanager
+def scratch_postgresql() -> Iterator[str]:
+    """The URL of a new, empty database on DATABASE_URL's server, dropped afterwards."""
+    server = sa.engine.make_url(normalise_database_url(os.environ["DATABASE_URL"]))
+    name = f"streamshop_migrate_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def upgrade_then_downgrade(database_url: str, instance) -> None:  # noqa: ANN001
     upgraded = flask_cli(database_url, "db", "upgrade", instance=instance)
     assert upgraded.returncode == 0, upgraded.stderr
@@ -62,17 +80,8 @@ def test_upgrade_an_empty_sqlite_file(tmp_path):
 
 @pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="needs DATABASE_URL (set in CI's second run)")
 def test_upgrade_an_empty_postgresql_database(tmp_path):
-    server = sa.engine.make_url(normalise_database_url(os.environ["DATABASE_URL"]))
-    name = f"streamshop_migrate_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        upgrade_then_downgrade(server.set(database=name).render_as_string(hide_password=False), tmp_path)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgresql() as url:
+        upgrade_then_downgrade(url, tmp_path)
 
 
 def test_the_account_figures_migration_counts_them_from_existing_profiles(tmp_path):
@@ -189,14 +198,5 @@ def test_the_last_seen_hours_and_session_vip_migrations_backfill_on_sqlite(tmp_p
 
 @pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="needs DATABASE_URL (set in CI's second run)")
 def test_the_last_seen_hours_and_session_vip_migrations_backfill_on_postgresql(tmp_path):
-    server = sa.engine.make_url(normalise_database_url(os.environ["DATABASE_URL"]))
-    name = f"streamshop_migrate_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        the_last_seen_hours_backfill(server.set(database=name).render_as_string(hide_password=False), tmp_path)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgresql() as url:
+        the_last_seen_hours_backfill(url, tmp_path)
