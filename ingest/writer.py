@@ -82,6 +82,8 @@ class Writer:
         #: When the next sweep is due, in the clock's time (set by the first step).
         self._next_sweep: datetime | None = None
         self._greenlet: gevent.Greenlet | None = None
+        #: How long the last step's work (apply, sweep, publish) took, in seconds.
+        self._last_work = 0.0
         self._stopping = False
         self._abandon = False
         #: Seconds between an event's time and its commit, for the benchmark.
@@ -141,19 +143,25 @@ class Writer:
         """Take one batch off the queue (waiting up to `timeout` for the first item) and apply it.
 
         The batch closes BATCH_SECONDS after its first item was queued (not after the writer took
-        it): an item queued while the writer was busy with the last batch has waited already, so a
-        writer that keeps up holds no event longer than the window plus one batch's work."""
+        it), or as soon as the queue is empty when the last batch's work took longer than that: what
+        came meanwhile has waited a batch already (the producers could not even queue it while a
+        batch blocked the process), so a writer that keeps up holds no event much longer than the
+        window plus one batch's work."""
         batch = []
         arrived = 0.0
         with contextlib.suppress(gevent.queue.Empty):
             arrived, item = self.queue.get(timeout=timeout)
             batch.append(item)
-        deadline = arrived + BATCH_SECONDS
+        deadline = arrived + BATCH_SECONDS if self._last_work < BATCH_SECONDS else 0.0
         while batch and len(batch) < BATCH_MAX:
             try:
                 batch.append(self.queue.get(timeout=max(0, deadline - time.monotonic()))[1])
             except gevent.queue.Empty:
-                break
+                # Waiting, even for 0 s, let the producers run: what they queued meanwhile (the
+                # events that came while the last batch was applied) joins this batch.
+                if self.queue.empty():
+                    break
+        started = time.monotonic()
         with self.app.app_context():
             try:
                 if batch:
@@ -162,6 +170,7 @@ class Writer:
                 self._publish_due()
             finally:
                 db.session.remove()
+        self._last_work = time.monotonic() - started
         return len(batch)
 
     def _sweep_when_due(self) -> None:
