@@ -157,8 +157,7 @@ def execute_rows(sql: str, types: Sequence[str], rows: list[tuple[Any, ...]]) ->
     """Run one plain SQL statement (`?` parameters) for each row of `rows`, in the session's
     transaction, and return what a `RETURNING` gives.
 
-    `sql` is `INSERT INTO t (...) VALUES (...) [tail]`, `INSERT INTO t (...) SELECT ... FROM u
-    WHERE ...` (one row of u per row of parameters), `UPDATE t SET ... WHERE ...` or
+    `sql` is `INSERT INTO t (...) VALUES (...) [tail]`, `UPDATE t SET ... WHERE ...` or
     `DELETE FROM t WHERE ...`; `types` are the PostgreSQL types of its parameters, in order. On
     PostgreSQL the rows are sent as arrays and the statement runs once over `unnest(...)`; on
     SQLite it is the driver's executemany (a C loop), or a multi-row VALUES when it returns rows.
@@ -208,13 +207,9 @@ def _unnest_sql(sql: str, types: tuple[str, ...]) -> str:
     marked = re.sub(r"\?", lambda _: f"v.p{next(numbers)}", sql)
     source = (f"unnest({', '.join(f'%s::{kind}[]' for kind in types)})"
               f" AS v({', '.join(f'p{n}' for n in range(1, len(types) + 1))})")
-    if marked.startswith("INSERT ") and " VALUES (" in marked:
+    if marked.startswith("INSERT "):
         head, values, tail = _split_insert(marked)
         statement = f"{head} SELECT {values} FROM {source} {tail}"  # noqa: S608 - the caller's SQL, parameter marks
-    elif marked.startswith("INSERT "):  # INSERT INTO t (...) SELECT ... FROM other WHERE ...: joined with the rows
-        head, select = marked.split(" SELECT ", 1)
-        columns, tables = select.split(" FROM ", 1)
-        statement = f"{head} SELECT {columns} FROM {source}, {tables}"  # noqa: S608 - the caller's SQL
     elif marked.startswith("UPDATE "):
         target, where = marked.split(" WHERE ", 1)
         statement = f"{target} FROM {source} WHERE {where}"
