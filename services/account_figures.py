@@ -86,10 +86,7 @@ def recount(account_id: int) -> None:
     db.session.execute(sa.update(table).where(table.c.id == account_id).values(
         {name: query.scalar_subquery() for name, query in _recounts(account_id).items()}))
     db.session.execute(sa.delete(LastSeenHour).where(LastSeenHour.account_id == account_id))
-    db.session.execute(sa.text(
-        f"INSERT INTO viewer_last_seen_hours (account_id, hour, viewers) "  # noqa: S608 - our own SQL
-        f"SELECT account_id, {last_seen_hour_sql()}, count(*) FROM viewer_profiles "
-        "WHERE account_id = :account_id GROUP BY 1, 2"), {"account_id": account_id})
+    move_last_seen(account_id, recounted_last_seen(account_id))
 
 
 # --- profiles per hour of their last visit ---------------------------------------------------------

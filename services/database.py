@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from extensions import db
+from extensions import db, utc_loaded, utc_to_store
 
 #: How much of a SQLite database file is read through a memory map (see `configure_engine`).
 SQLITE_MMAP_BYTES = 2 << 30  # SQLite clamps it to what its build allows (2 GB for 3.40 here)
@@ -73,42 +73,25 @@ def upsert(table: sa.Table) -> Any:
 
 def time_param() -> Any:
     """The function that turns an aware UTC datetime (or None) into what the backend in use stores,
-    exactly as the models' UTCDateTime column type binds it: on SQLite the naive UTC time as the
-    driver's datetime adapter writes it (`isoformat(" ")`), done here so that neither SQLAlchemy's
-    type nor the deprecated adapter runs per value."""
-    return _sqlite_param if db.session.get_bind().dialect.name == "sqlite" else _aware_param
-
-
-def _aware_param(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: pass an aware UTC datetime")
-    return value.astimezone(UTC)
+    by the models' UTCDateTime rule (`utc_to_store`): on SQLite the naive UTC time as the driver's
+    datetime adapter writes it (`isoformat(" ")`), done here so that neither SQLAlchemy's type nor
+    the deprecated adapter runs per value."""
+    return _sqlite_param if db.session.get_bind().dialect.name == "sqlite" else utc_to_store
 
 
 def _sqlite_param(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: pass an aware UTC datetime")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+    stored = utc_to_store(value)
+    return None if stored is None else stored.replace(tzinfo=None).isoformat(" ")
 
 
 def time_result() -> Any:
     """The function that turns a time as the driver returns it from a plain statement (naive UTC
     text on SQLite) into an aware UTC datetime, as the models' UTCDateTime column type loads it."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        return _sqlite_time
-    return _aware_utc
+    return _sqlite_time if db.session.get_bind().dialect.name == "sqlite" else utc_loaded
 
 
 def _sqlite_time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
-def _aware_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
+    return None if value is None else utc_loaded(datetime.fromisoformat(value))
 
 
 def driver_sql(sql: str) -> str:

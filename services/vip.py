@@ -77,8 +77,9 @@ def reevaluate_vip(account: TikTokAccount, viewer_ids: Iterable[int], now: datet
             values["vip_since"] = now
         moved = db.session.execute(sa.update(ViewerProfile).where(ViewerProfile.id == row.id, automatic)
                                    .values(**values)).rowcount
-        vips += account_figures.vip_change(row.vip_tier_id, new_id) if moved == 1 else 0
-        if moved == 1 and account_figures.vip_change(row.vip_tier_id, new_id):
+        change = account_figures.vip_change(row.vip_tier_id, new_id) if moved == 1 else 0
+        vips += change
+        if change:
             marked[new_id is not None].append(row.id)
         if tier is not None and (old is None or tier.rank > old.rank) and not row.is_blocked:
             notices.append(Notice("vip", f"@{row.handle} is now {tier.name} VIP", row.id))
@@ -91,9 +92,11 @@ def reevaluate_vip(account: TikTokAccount, viewer_ids: Iterable[int], now: datet
 def mark_sessions(viewer_ids: Iterable[int] | sa.Select, is_vip: bool) -> None:
     """Every session of these viewers carries their new VIP status (the overview's feed finds the
     LIVE's VIPs' sessions by it); every path that gives or takes a tier calls this."""
-    ids = viewer_ids if isinstance(viewer_ids, sa.Select) else list(viewer_ids)
-    if isinstance(ids, sa.Select) or ids:
-        db.session.execute(sa.update(ViewerSession).where(ViewerSession.viewer_id.in_(ids)).values(vip=is_vip))
+    if not isinstance(viewer_ids, sa.Select):
+        viewer_ids = list(viewer_ids)
+        if not viewer_ids:
+            return
+    db.session.execute(sa.update(ViewerSession).where(ViewerSession.viewer_id.in_(viewer_ids)).values(vip=is_vip))
 
 
 def set_vip(account: TikTokAccount, viewer: ViewerProfile, choice: str, tier: VipTier | None,
@@ -119,8 +122,9 @@ def set_vip(account: TikTokAccount, viewer: ViewerProfile, choice: str, tier: Vi
         if viewer.vip_tier_id is None:
             viewer.vip_since = now
         viewer.vip_tier_id, viewer.vip_source = tier.id, "manual"
-    account_figures.add(account.id, vip_viewers=account_figures.vip_change(old_tier_id, viewer.vip_tier_id))
-    if account_figures.vip_change(old_tier_id, viewer.vip_tier_id):
+    change = account_figures.vip_change(old_tier_id, viewer.vip_tier_id)
+    account_figures.add(account.id, vip_viewers=change)
+    if change:
         mark_sessions([viewer.id], viewer.vip_tier_id is not None)
 
 
