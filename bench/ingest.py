@@ -6,13 +6,16 @@ checks that the totals are exact against the stream's known truth.
         python -m bench.ingest --events 50000                # a fresh PostgreSQL database
     python -m bench.ingest --events 50000 --profile          # where the time goes (pyinstrument)
 
-Two phases, both through the real writer (batches of up to 2,000 events or 50 ms, one transaction
-each, then the studio fragments rendered and published):
+Two phases, both through the real writer (one transaction a batch, then the studio fragments
+rendered and published):
 
 1. throughput: all N events queued at once, drained as fast as the writer can, on the events'
-   clock (as `flask ingest replay` runs); then coins, likes, comments, viewers, visits, sessions
-   and heatmap cells are compared with what the stream says, counted here without the ingest rules;
-2. lag: events fed at --rate per second, stamped when queued; lag = commit time - queue time.
+   clock, in batches of up to --batch-max events (by default 10,000, as `flask ingest replay`
+   takes them; a writer in a web worker takes at most 2,000: `--batch-max 2000`); then coins,
+   likes, comments, viewers, visits, sessions and heatmap cells are compared with what the stream
+   says, counted here without the ingest rules;
+2. lag: events fed at --rate per second, stamped when queued, to a writer as a web worker runs it
+   (batches of what came in 50 ms, up to 2,000 events); lag = commit time - queue time.
 
 The last line reads `ingest: BACKEND N events -> R events/s, p99 lag L ms`.
 """
@@ -134,13 +137,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=5000, help="events per second in the lag phase")
     parser.add_argument("--lag-seconds", type=float, default=5, help="length of the lag phase")
+    parser.add_argument("--batch-max", type=int,
+                        help="largest batch of the throughput phase (default: a replay's, 10,000)")
     parser.add_argument("--profile", action="store_true", help="profile the throughput phase with pyinstrument")
     args = parser.parse_args()
 
     import gevent
 
     from extensions import db, utcnow
-    from ingest.writer import EventClock, Writer
+    from ingest.writer import REPLAY_BATCH_MAX, EventClock, Writer
     from services import tiktok
     from tests.factories import make_user
 
@@ -158,7 +163,7 @@ def main() -> None:
             with app.app_context():
                 server_before = server_cpu()
                 db.session.remove()
-            writer = Writer(app, clock=EventClock())
+            writer = Writer(app, clock=EventClock(), batch_max=args.batch_max or REPLAY_BATCH_MAX)
             for record in events:
                 writer.put(record)
             profiler = None
@@ -204,6 +209,7 @@ def main() -> None:
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] * 1000
     print(f"backend {backend}; {found['viewers']} viewer profiles; throughput phase {seconds:.2f} s "
+          f"in batches of up to {args.batch_max or REPLAY_BATCH_MAX:,} events "
           f"({cpu:.2f} s of CPU in this process: {len(events) / cpu:.0f} events per CPU second"
           + (f"; {server:.2f} s in the PostgreSQL server, {len(events) / (cpu + server):.0f} events per CPU "
              f"second of both" if server_after else "") + "); "

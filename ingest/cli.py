@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from extensions import db, utcnow
 from ingest import demo, sessions
 from ingest.replay import replay
-from ingest.writer import EventClock, Writer
+from ingest.writer import REPLAY_BATCH_MAX, EventClock, Writer
 from services import tiktok
 
 ingest_cli = AppGroup("ingest", help="TikTok LIVE ingest: replay recorded events, write demo LIVEs.")
@@ -35,7 +35,8 @@ def replay_command(file: Path, handle: str, speed: float, fresh: bool) -> None:
     account_id, account_handle = account.id, account.handle
     db.session.remove()
     app = current_app._get_current_object()
-    writer = Writer(app, clock=EventClock(), publish=True, sweep_accounts=lambda: [account_id])
+    writer = Writer(app, clock=EventClock(), publish=True, sweep_accounts=lambda: [account_id],
+                    batch_max=REPLAY_BATCH_MAX)
     malformed_lines = []
     # The writer greenlet applies batches while the replay reads (and, paced, sleeps).
     writer.start()

@@ -1,5 +1,5 @@
 """The writer: one greenlet that drains the ingest queue in batches (what came in the BATCH_SECONDS
-after the batch's first event was queued, up to BATCH_MAX events: a writer behind takes bigger
+after the batch's first event was queued, up to `batch_max` events: a writer behind takes bigger
 batches, which fold more events into each row and so catch up faster), applies each account's
 share in one transaction, publishes what changed (the studio card at most once a PUBLISH_SECONDS
 per account, off the batch's path), and runs the session sweeper about once a minute of its
@@ -27,6 +27,7 @@ from extensions import db, utcnow
 from ingest import rules, sessions
 from ingest.publish import publish_account, publish_console
 from ingest.records import EventRecord
+from ingest.replay import MAX_BACKLOG
 from services.clock import SYSTEM_CLOCK, Clock
 from services.notices import Notice
 
@@ -35,7 +36,13 @@ log = logging.getLogger(__name__)
 #: An event waits at most this long for others to share its transaction (plus the batch's own work);
 #: 50 ms rather than 100 kept the p99 lag at 5,000 events/s under 250 ms on SQLite (docs/benchmarks.md).
 BATCH_SECONDS = 0.05
+#: A writer behind takes at most this many events a batch. In a web worker on SQLite a batch holds the
+#: whole process (nothing in it waits on a socket), so this bounds that pause to about 0.1 s.
 BATCH_MAX = 2000
+#: `flask ingest replay` runs in its own process with no page to serve, so it takes batches as big as
+#: the backlog it allows: each viewer's row is written once for more events, about a fifth less
+#: work per event than batches of 2,000 (docs/benchmarks.md).
+REPLAY_BATCH_MAX = MAX_BACKLOG
 #: The studio card of one account is rendered and pushed at most this often; notices wait with it.
 PUBLISH_SECONDS = 1.0
 
@@ -70,8 +77,9 @@ class Repair:
 
 class Writer:
     def __init__(self, app: Flask, clock: Clock = SYSTEM_CLOCK, publish: bool = True,
-                 sweep_accounts: Callable[[], Iterable[int]] | None = None) -> None:
+                 sweep_accounts: Callable[[], Iterable[int]] | None = None, batch_max: int = BATCH_MAX) -> None:
         self.app = app
+        self.batch_max = batch_max
         self.clock = clock
         self.publish = publish
         self.queue: gevent.queue.Queue = gevent.queue.Queue()
@@ -153,7 +161,7 @@ class Writer:
             arrived, item = self.queue.get(timeout=timeout)
             batch.append(item)
         deadline = arrived + BATCH_SECONDS if self._last_work < BATCH_SECONDS else 0.0
-        while batch and len(batch) < BATCH_MAX:
+        while batch and len(batch) < self.batch_max:
             try:
                 batch.append(self.queue.get(timeout=max(0, deadline - time.monotonic()))[1])
             except gevent.queue.Empty:
