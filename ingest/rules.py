@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from extensions import db
 from ingest import sessions, streaks
 from ingest.records import EventRecord, MalformedEvent, Viewer, check
-from ingest.tallies import Cells, add_heatmap
+from ingest.tallies import Cells, add_heatmaps
 from models import (
     GiftStreak,
     TikTokAccount,
@@ -37,7 +37,7 @@ from services.live import live_show_for_tiktok_account
 from services.local_time import age_on, heatmap_bucket, is_birthday_today, local_time
 from services.notices import Notice
 from services.tiktok import fold
-from services.vip import reevaluate_vip
+from services.vip import reevaluate_vip, reevaluate_vips
 
 log = logging.getLogger(__name__)
 
@@ -100,19 +100,25 @@ class _ViewerDelta:
             self.coins += gift_coins(record)
 
 
-def _new_records(account_id: int, records: list[EventRecord], now: datetime) -> list[EventRecord]:
-    """The records whose message id this account has not applied yet (claimed in this transaction)."""
-    unique: dict[str, EventRecord] = {}
-    for record in records:
-        unique.setdefault(record.message_id, record)
+def _new_records(batches: dict[int, list[EventRecord]], now: datetime) -> dict[int, list[EventRecord]]:
+    """Each account's records whose message id it has not applied yet (claimed in this
+    transaction), with one statement for all the accounts."""
+    unique: dict[tuple[int, str], EventRecord] = {}
+    for account_id, records in batches.items():
+        for record in records:
+            unique.setdefault((account_id, record.message_id), record)
+    fresh: dict[int, list[EventRecord]] = {account_id: [] for account_id in batches}
     if not unique:
-        return []
+        return fresh
     stamp = time_param()(now)
-    claimed = {row[0] for row in execute_rows(
+    claimed = {(row[0], row[1]) for row in execute_rows(
         "INSERT INTO ingest_messages (account_id, message_id, seen_at) VALUES (?, ?, ?)"
-        " ON CONFLICT (account_id, message_id) DO NOTHING RETURNING message_id",
-        ("int", "text", "timestamptz"), [(account_id, message_id, stamp) for message_id in unique])}
-    return [record for message_id, record in unique.items() if message_id in claimed]
+        " ON CONFLICT (account_id, message_id) DO NOTHING RETURNING account_id, message_id",
+        ("int", "text", "timestamptz"), [(account_id, message_id, stamp) for account_id, message_id in unique])}
+    for key, record in unique.items():
+        if key in claimed:
+            fresh[key[0]].append(record)
+    return fresh
 
 
 def _expand(record: EventRecord) -> list[EventRecord]:
@@ -147,38 +153,68 @@ def apply_batch(account_id: int, records: Iterable[EventRecord], clock: Clock = 
 
 def apply_batches(batches: dict[int, list[EventRecord]], clock: Clock = SYSTEM_CLOCK) -> dict[int, BatchResult]:
     """Apply several accounts' batches (account id -> its events) in one transaction with one
-    commit, as the writer does with a batch of many LIVEs. If any account's part fails, nothing is
-    applied and the error is raised (the writer then applies each account alone)."""
+    commit, as the writer does with a batch of many LIVEs: each table gets one statement for all
+    the accounts, so a batch of 200 LIVEs costs about what one LIVE's does. If any account's part
+    fails, nothing is applied and the error is raised (the writer then applies each account alone)."""
     now = clock.now()
-    results: dict[int, BatchResult] = {}
-    fresh: dict[int, list[EventRecord]] = {}
+    results = {account_id: BatchResult() for account_id in batches}
     try:
-        for account_id, records in batches.items():
-            results[account_id] = BatchResult()
-            fresh[account_id] = _apply_account(account_id, records, now, results[account_id])
+        fresh = _apply_accounts(batches, now, results)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     for account_id, result in results.items():
-        result.chat = [record for record in fresh[account_id] if record.kind == "comment" or counted_gift(record)]
-        claims.claim_from_chat(account_id, fresh[account_id])  # "sold" typed on TikTok: holds in shoppers' carts
+        result.chat = [record for record in fresh.get(account_id, [])
+                       if record.kind == "comment" or counted_gift(record)]
+    claims.claim_from_chats(fresh)  # "sold" typed on TikTok: holds in shoppers' carts
     return results
 
 
-def _apply_account(account_id: int, records: Iterable[EventRecord], now: datetime,
-                   result: BatchResult) -> list[EventRecord]:
-    """One account's share of a batch, in the caller's transaction; returns the records new to it."""
-    valid = _valid(records, result)
-    account = db.session.get(TikTokAccount, account_id)
-    if account is None:
-        return []
-    fresh = _new_records(account_id, valid, now)
-    result.duplicates = len(valid) - len(fresh)
-    fresh.sort(key=lambda record: record.time)
-    expanded = [item for record in fresh for item in _expand(record)]
-    result.applied = len(fresh)
-    _apply(account, expanded, now, result)
+@dataclass
+class _Share:
+    """One account's share of a batch, as the rules fold it: its new records (expanded, in time
+    order), one change per viewer, the LIVEs it ended; then the viewers' profiles as they were
+    before the batch (tiktok user id -> _Profile) and their walks (profile id -> walk)."""
+
+    account: TikTokAccount
+    records: list[EventRecord]
+    result: BatchResult
+    deltas: dict[int, _ViewerDelta] = field(default_factory=dict)
+    ended_rooms: list[str | None] = field(default_factory=list)
+    profiles: dict[int, _Profile] = field(default_factory=dict)
+    walks: dict[int, sessions.Walk] = field(default_factory=dict)
+    #: tiktok user id -> profile id
+    ids: dict[int, int] = field(default_factory=dict)
+
+
+def _apply_accounts(batches: dict[int, list[EventRecord]], now: datetime,
+                    results: dict[int, BatchResult]) -> dict[int, list[EventRecord]]:
+    """The accounts' shares of a batch, in the caller's transaction; returns each account's records
+    new to it."""
+    valid = {account_id: _valid(records, results[account_id]) for account_id, records in batches.items()}
+    accounts = {account.id: account for account in db.session.scalars(
+        sa.select(TikTokAccount).where(TikTokAccount.id.in_(list(batches))))}
+    fresh = _new_records({account_id: records for account_id, records in valid.items() if account_id in accounts},
+                         now)
+    shares = []
+    for account_id, records in fresh.items():
+        result = results[account_id]
+        result.duplicates = len(valid[account_id]) - len(records)
+        result.applied = len(records)
+        records.sort(key=lambda record: record.time)
+        share = _Share(accounts[account_id], [item for record in records for item in _expand(record)], result)
+        _fold(share, now)
+        shares.append(share)
+    _apply_viewers([share for share in shares if share.deltas], now)
+    for share in shares:
+        for room in share.ended_rooms:
+            # That LIVE is over: its streaks whose end never came count their last tick, and its
+            # sessions close at their viewers' last activity (not those of a LIVE started since).
+            in_room = [GiftStreak.room_id == room] if room else []
+            share.result.notices.extend(
+                reevaluate_vip(share.account, streaks.count_unfinished(share.account, *in_room), now))
+            sessions.close_all(share.account, room)
     return fresh
 
 
@@ -199,56 +235,61 @@ def _apply_room_event(account: TikTokAccount, record: EventRecord, now: datetime
         result.account_changed = True
 
 
-def _apply(account: TikTokAccount, records: list[EventRecord], now: datetime, result: BatchResult) -> None:
-    deltas: dict[int, _ViewerDelta] = {}
-    ended_rooms: list[str | None] = []
-    for record in records:  # in time order: a LIVE that ends and the next that starts, in turn
+def _fold(share: _Share, now: datetime) -> None:
+    """Apply the share's LIVE-level events to the account and fold the rest into one change per viewer."""
+    account = share.account
+    for record in share.records:  # in time order: a LIVE that ends and the next that starts, in turn
         if record.user is None:
             if record.kind == "live_end":
-                ended_rooms.append(record.room_id or account.room_id)
-            _apply_room_event(account, record, now, result)
+                share.ended_rooms.append(record.room_id or account.room_id)
+            _apply_room_event(account, record, now, share.result)
             continue
-        delta = deltas.get(record.user.id)
+        delta = share.deltas.get(record.user.id)
         if delta is None:
-            delta = deltas[record.user.id] = _ViewerDelta(record.user, record.time, record.time)
+            delta = share.deltas[record.user.id] = _ViewerDelta(record.user, record.time, record.time)
         delta.add(record, record.room_id or account.room_id or "unknown")
-    if deltas:
-        _apply_viewers(account, records, deltas, now, result)
-    for room in ended_rooms:
-        # That LIVE is over: its streaks whose end never came count their last tick, and its
-        # sessions close at their viewers' last activity (not those of a LIVE started since).
-        in_room = [GiftStreak.room_id == room] if room else []
-        result.notices.extend(reevaluate_vip(account, streaks.count_unfinished(account, *in_room), now))
-        sessions.close_all(account, room)
 
 
-def _apply_viewers(account: TikTokAccount, records: list[EventRecord], deltas: dict[int, _ViewerDelta],
-                   now: datetime, result: BatchResult) -> None:
-    profiles, walks = _upsert_profiles(account, deltas, now)
-    ids = {user_id: row.id for user_id, row in profiles.items()}
-    # Every viewer gets its visit in its first batch, so no visit yet means new.
-    new = [user_id for user_id, row in profiles.items() if row.total_visits == 0]
-    for user_id in new:
-        if not profiles[user_id].is_blocked:
-            handle = deltas[user_id].user.handle or str(user_id)
-            result.notices.append(Notice("new_viewer", f"New viewer: @{handle}", ids[user_id]))
-    account_figures.add(account.id, total_viewers=len(new), total_coins=sum(delta.coins for delta in deltas.values()),
-                        total_watch_seconds=sum(walk.watch for walk in walks.values()))
-    # Each profile's last visit is the later of its own and the batch's last event (_PROFILE_UPDATE).
-    account_figures.move_last_seen(account.id, account_figures.last_seen_moves(
-        (row.last_seen_hour, _later(row.last_seen_hour, account_figures.hour_of(deltas[user_id].last)))
-        for user_id, row in profiles.items()))
-    sessions.write_walks(account, walks, {row.id for row in profiles.values() if row.vip_tier_id is not None})
-    _insert_logs(account, records, ids)
-    streaks.track(account, records, ids)
-    _apply_heatmap(account, records, ids)
-    result.notices.extend(_gift_and_follow_notices(account, records, ids, profiles))
-    result.notices.extend(_link_codes(account, records, ids))
+def _apply_viewers(shares: list[_Share], now: datetime) -> None:
+    """The viewers' part of the shares: each table written once for all the accounts."""
+    if not shares:
+        return
+    _upsert_profiles(shares, now)
+    figures, hours = {}, {}
+    for share in shares:
+        profiles, deltas, walks = share.profiles, share.deltas, share.walks
+        share.ids = {user_id: row.id for user_id, row in profiles.items()}
+        # Every viewer gets its visit in its first batch, so no visit yet means new.
+        new = [user_id for user_id, row in profiles.items() if row.total_visits == 0]
+        for user_id in new:
+            if not profiles[user_id].is_blocked:
+                handle = deltas[user_id].user.handle or str(user_id)
+                share.result.notices.append(Notice("new_viewer", f"New viewer: @{handle}", share.ids[user_id]))
+        figures[share.account.id] = {"total_viewers": len(new),
+                                     "total_coins": sum(delta.coins for delta in deltas.values()),
+                                     "total_watch_seconds": sum(walk.watch for walk in walks.values())}
+        # Each profile's last visit is the later of its own and the batch's last event (_PROFILE_UPDATE).
+        hours[share.account.id] = account_figures.last_seen_moves(
+            (row.last_seen_hour, _later(row.last_seen_hour, account_figures.hour_of(deltas[user_id].last)))
+            for user_id, row in profiles.items())
+    account_figures.add_many(figures)
+    account_figures.move_last_seen_many(hours)
+    sessions.write_walks([(share.account, share.walks) for share in shares],
+                         {row.id for share in shares for row in share.profiles.values() if row.vip_tier_id is not None})
+    _insert_logs(shares)
+    streaks.track([(share.account, share.records, share.ids) for share in shares])
+    _apply_heatmap(shares)
+    for share in shares:
+        share.result.notices.extend(_gift_and_follow_notices(share.account, share.records, share.ids, share.profiles))
+        share.result.notices.extend(_link_codes(share.account, share.records, share.ids))
     # A tier depends on coins, watchtime and visits only: a viewer whose three did not move keeps it.
-    result.notices.extend(reevaluate_vip(account, [
-        profiles[user_id].id for user_id, delta in deltas.items()
-        if delta.coins or walks[profiles[user_id].id].visits or walks[profiles[user_id].id].watch], now))
-    result.notices.extend(_birthdays(account, deltas, profiles))
+    promoted = reevaluate_vips([(share.account, [
+        share.profiles[user_id].id for user_id, delta in share.deltas.items()
+        if delta.coins or share.walks[share.profiles[user_id].id].visits
+        or share.walks[share.profiles[user_id].id].watch]) for share in shares], now)
+    for share in shares:
+        share.result.notices.extend(promoted.get(share.account.id, []))
+        share.result.notices.extend(_birthdays(share.account, share.deltas, share.profiles))
 
 
 def _later(hour: int | None, other: int) -> int:
@@ -294,17 +335,27 @@ class _Profile(NamedTuple):
     vip_tier_id: int | None = None
 
 
-def _select_profiles(account_id: int, user_ids: list[int]) -> dict[int, _Profile]:
-    found: dict[int, _Profile] = {}
-    for start in range(0, len(user_ids), 5000):
-        part = user_ids[start:start + 5000]
-        # Only parameter marks and our own SQL (the hour of last_seen_at) go into the text.
-        sql = ("SELECT id, tiktok_user_id, total_visits, last_visit_room_id, is_blocked, handle, nickname, "  # noqa: S608
-               f"{account_figures.last_seen_hour_sql()}, birthday_month, birthday_day, birthday_year,"
-               " birthday_greeted_on, vip_tier_id FROM viewer_profiles"
-               f" WHERE account_id = ? AND tiktok_user_id IN ({', '.join('?' * len(part))})")
-        found.update((row[1], _Profile(*row)) for row in db.session.connection().exec_driver_sql(
-            driver_sql(sql), (account_id, *part)))
+def _select_profiles(wanted: dict[int, list[int]]) -> dict[int, dict[int, _Profile]]:
+    """The profiles of these accounts' viewers (account id -> tiktok user ids), by account and
+    tiktok user id: one statement for many accounts, a UNION ALL of each account's indexed lookup."""
+    found: dict[int, dict[int, _Profile]] = {account_id: {} for account_id in wanted}
+    parts = [(account_id, user_ids[start:start + 5000]) for account_id, user_ids in wanted.items()
+             for start in range(0, len(user_ids), 5000)]
+    # Only parameter marks and our own SQL (the hour of last_seen_at) go into the text.
+    head = ("SELECT account_id, id, tiktok_user_id, total_visits, last_visit_room_id, is_blocked, handle, "  # noqa: S608
+            "nickname, "
+            f"{account_figures.last_seen_hour_sql()}, birthday_month, birthday_day, birthday_year,"
+            " birthday_greeted_on, vip_tier_id FROM viewer_profiles WHERE account_id = ? AND tiktok_user_id IN ")
+    while parts:
+        # SQLite allows 500 terms in a compound select and 32,766 parameters in a statement.
+        chunk, size = [], 0
+        while parts and len(chunk) < 400 and (not chunk or size + len(parts[0][1]) < 10_000):
+            chunk.append(parts.pop(0))
+            size += len(chunk[-1][1]) + 1
+        sql = " UNION ALL ".join(f"{head}({', '.join('?' * len(user_ids))})" for _, user_ids in chunk)
+        params = tuple(value for account_id, user_ids in chunk for value in (account_id, *user_ids))
+        for row in db.session.connection().exec_driver_sql(driver_sql(sql), params):
+            found[row[0]][row[2]] = _Profile(*row[1:])
     return found
 
 
@@ -318,67 +369,79 @@ _PROFILE_INSERT = (
     " last_visit_room_id, notes, tags, is_favorite, is_moderator, is_blocked, created_at, updated_at)"
 )
 _PROFILE_VALUES = (f" VALUES ({', '.join('?' * (len(_PROFILE_COLUMNS) + 11))})"
-                   " ON CONFLICT (account_id, tiktok_user_id) DO NOTHING RETURNING id, tiktok_user_id")
+                   " ON CONFLICT (account_id, tiktok_user_id) DO NOTHING RETURNING id, account_id, tiktok_user_id")
 #: Their PostgreSQL types, in order.
 _PROFILE_TYPES = ("bigint", "text", "text", "text", "text", "text", "json", "int", "int", "bool", "bool", "bool",
                   "int", "int", "timestamptz", "timestamptz", "int", "int", "int", "int", "int", "timestamptz",
                   "int", "int", "int", "text", "text", "json", "bool", "bool", "bool", "timestamptz", "timestamptz")
 
 
-def _insert_profiles(account_id: int, rows: list[tuple[dict[str, Any], sessions.Walk]],
-                     now: datetime) -> dict[int, int]:
-    """Insert these new viewers' profiles, their first visits included; returns tiktok user id ->
-    profile id of those inserted (a viewer a racing writer inserted first is left out)."""
+def _insert_profiles(rows: list[tuple[int, dict[str, Any], sessions.Walk]],
+                     now: datetime) -> dict[tuple[int, int], int]:
+    """Insert these new viewers' profiles (account id, row, walk), their first visits included;
+    returns (account id, tiktok user id) -> profile id of those inserted (a viewer a racing writer
+    inserted first is left out)."""
     when = time_param()
     stamp = when(now)
     times = {"first_seen_at", "last_seen_at", "followed_at"}
     values = [tuple(json.dumps(row[name]) if name == "badges" else when(row[name]) if name in times
                     else fold(row[name[:-7]]) if name.endswith("_folded") else row[name] for name in _PROFILE_COLUMNS)
               + (account_id, walk.visits, walk.watch, walk.room, "", "[]", False, False, False, stamp, stamp)
-              for row, walk in rows]
-    return {row[1]: row[0] for row in execute_rows(_PROFILE_INSERT + _PROFILE_VALUES, _PROFILE_TYPES, values)}
+              for account_id, row, walk in rows]
+    return {(row[1], row[2]): row[0] for row in execute_rows(_PROFILE_INSERT + _PROFILE_VALUES, _PROFILE_TYPES, values)}
 
 
-def _upsert_profiles(account: TikTokAccount, deltas: dict[int, _ViewerDelta],
-                     now: datetime) -> tuple[dict[int, _Profile], dict[int, sessions.Walk]]:
-    """One row per viewer of the batch, written once: profiles read first (one indexed select), the
-    batch's sessions walked, then new viewers inserted and known ones updated by id with their
-    counters, visits and watchtime (a viewer a racing writer inserted in between is updated too, so
-    both add up); names are written only when they changed, so the search index (a trigger on
-    SQLite, the trigram indexes on PostgreSQL) is not rewritten for every event. Returns what the
-    rules need of each profile as it was before this batch, and each viewer's walk by profile id."""
-    timeout = timedelta(seconds=account.session_timeout)
-    known = _select_profiles(account.id, list(deltas))
-    rows = {user_id: _profile_row(user_id, delta) for user_id, delta in deltas.items()}
-    new = {user_id: sessions.walk(None, deltas[user_id].activity, None, timeout)
-           for user_id in deltas if user_id not in known}
-    inserted = _insert_profiles(account.id, [(rows[user_id], walk) for user_id, walk in new.items()], now)
-    raced = [user_id for user_id in new if user_id not in inserted]
-    if raced:
-        known.update(_select_profiles(account.id, raced))
-    current = sessions.open_sessions([profile.id for profile in known.values()])
-    walks = {profile.id: sessions.walk(current.get(profile.id), deltas[user_id].activity,
-                                       profile.last_visit_room_id, timeout) for user_id, profile in known.items()}
+def _upsert_profiles(shares: list[_Share], now: datetime) -> None:
+    """One row per viewer of the batch, written once, with one statement each for all the accounts:
+    profiles read first (one indexed select), the batch's sessions walked, then new viewers inserted
+    and known ones updated by id with their counters, visits and watchtime (a viewer a racing
+    writer inserted in between is updated too, so both add up); names are written only when they
+    changed, so the search index (a trigger on SQLite, the trigram indexes on PostgreSQL) is not
+    rewritten for every event. Sets each share's `profiles` (as they were before this batch: what
+    the rules need of them) and `walks` (by profile id)."""
+    known = _select_profiles({share.account.id: list(share.deltas) for share in shares})
+    rows = {share.account.id: {user_id: _profile_row(user_id, delta) for user_id, delta in share.deltas.items()}
+            for share in shares}
+    timeouts = {share.account.id: timedelta(seconds=share.account.session_timeout) for share in shares}
+    new = {share.account.id: {user_id: sessions.walk(None, delta.activity, None, timeouts[share.account.id])
+                              for user_id, delta in share.deltas.items() if user_id not in known[share.account.id]}
+           for share in shares}
+    inserted = _insert_profiles([(account_id, rows[account_id][user_id], walk)
+                                 for account_id, walks in new.items() for user_id, walk in walks.items()], now)
+    raced = {account_id: [user_id for user_id in walks if (account_id, user_id) not in inserted]
+             for account_id, walks in new.items()}
+    if any(raced.values()):
+        for account_id, profiles in _select_profiles({a: ids for a, ids in raced.items() if ids}).items():
+            known[account_id].update(profiles)
+    current = sessions.open_sessions([profile.id for profiles in known.values() for profile in profiles.values()])
     when = time_param()
     stamp = when(now)
-    execute_rows(_PROFILE_UPDATE, _PROFILE_UPDATE_TYPES,
-                 [_profile_update_params(rows[user_id], walks[profile.id], profile.id, stamp, when)
-                  for user_id, profile in known.items()])
+    updates, renames = [], []
+    for share in shares:
+        account_id = share.account.id
+        share.walks = {profile.id: sessions.walk(current.get(profile.id), share.deltas[user_id].activity,
+                                                 profile.last_visit_room_id, timeouts[account_id])
+                       for user_id, profile in known[account_id].items()}
+        for user_id, profile in known[account_id].items():
+            row = rows[account_id][user_id]
+            updates.append(_profile_update_params(row, share.walks[profile.id], profile.id, stamp, when))
+            if (row["handle"] and row["handle"] != profile.handle) or \
+                    (row["nickname"] and row["nickname"] != profile.nickname):
+                renames.append((row["handle"], fold(row["handle"]), row["nickname"], fold(row["nickname"]), profile.id))
+        share.profiles = dict(known[account_id])
+        for user_id, walk in new[account_id].items():
+            profile_id = inserted.get((account_id, user_id))
+            if profile_id is not None:
+                row = rows[account_id][user_id]
+                share.profiles[user_id] = _Profile(profile_id, user_id, 0, None, False, row["handle"], row["nickname"],
+                                                   None)
+                share.walks[profile_id] = walk
+    execute_rows(_PROFILE_UPDATE, _PROFILE_UPDATE_TYPES, updates)
     execute_rows(
         "UPDATE viewer_profiles SET handle = coalesce(nullif(?, ''), handle),"
         " handle_folded = coalesce(nullif(?, ''), handle_folded), nickname = coalesce(nullif(?, ''), nickname),"
         " nickname_folded = coalesce(nullif(?, ''), nickname_folded) WHERE id = ?",
-        ("text", "text", "text", "text", "int"),
-        [(rows[user_id]["handle"], fold(rows[user_id]["handle"]), rows[user_id]["nickname"],
-          fold(rows[user_id]["nickname"]), profile.id) for user_id, profile in known.items()
-         if (rows[user_id]["handle"] and rows[user_id]["handle"] != profile.handle)
-         or (rows[user_id]["nickname"] and rows[user_id]["nickname"] != profile.nickname)])
-    found = dict(known)
-    for user_id, profile_id in inserted.items():
-        found[user_id] = _Profile(profile_id, user_id, 0, None, False, rows[user_id]["handle"],
-                                  rows[user_id]["nickname"], None)
-        walks[profile_id] = new[user_id]
-    return found, walks
+        ("text", "text", "text", "text", "int"), renames)
 
 
 #: A known viewer's share of a batch, by profile id (executemany): the counters move by n; the
@@ -417,28 +480,32 @@ def _level(value: Any) -> int | None:
         return None
 
 
-def _insert_logs(account: TikTokAccount, records: list[EventRecord], ids: dict[int, int]) -> None:
+def _insert_logs(shares: list[_Share]) -> None:
+    """The gift and interaction logs of the shares' events, one statement each for all the accounts."""
     gifts, interactions = [], []
     likes: dict[str, dict[str, Any]] = {}
     when = time_param()
-    for record in records:
-        if record.user is None:
-            continue
-        viewer_id = ids[record.user.id]
-        room = record.room_id or account.room_id
-        if counted_gift(record):
-            gifts.append((viewer_id, account.id, room, record.data["gift_id"], record.data.get("gift_name", "Gift"),
-                          record.data["diamond_count"], record.data["repeat_count"], gift_coins(record),
-                          when(record.time)))
-        elif record.kind in {"comment", "share", "follow"}:
-            interactions.append((viewer_id, account.id, record.kind,
-                                 record.data.get("text") if record.kind == "comment" else None, room,
-                                 when(record.time)))
-        elif record.kind == "like":
-            minute = record.time.astimezone(UTC).replace(second=0, microsecond=0)
-            key = f"{viewer_id}:{minute:%Y%m%d%H%M}"
-            row = likes.setdefault(key, {"viewer_id": viewer_id, "count": 0, "room_id": room, "occurred_at": minute})
-            row["count"] += record.data["count"]
+    for share in shares:
+        account = share.account
+        for record in share.records:
+            if record.user is None:
+                continue
+            viewer_id = share.ids[record.user.id]
+            room = record.room_id or account.room_id
+            if counted_gift(record):
+                gifts.append((viewer_id, account.id, room, record.data["gift_id"],
+                              record.data.get("gift_name", "Gift"), record.data["diamond_count"],
+                              record.data["repeat_count"], gift_coins(record), when(record.time)))
+            elif record.kind in {"comment", "share", "follow"}:
+                interactions.append((viewer_id, account.id, record.kind,
+                                     record.data.get("text") if record.kind == "comment" else None, room,
+                                     when(record.time)))
+            elif record.kind == "like":
+                minute = record.time.astimezone(UTC).replace(second=0, microsecond=0)
+                key = f"{viewer_id}:{minute:%Y%m%d%H%M}"
+                row = likes.setdefault(key, {"viewer_id": viewer_id, "account_id": account.id, "count": 0,
+                                             "room_id": room, "occurred_at": minute})
+                row["count"] += record.data["count"]
     execute_rows("INSERT INTO viewer_gift_history (viewer_id, account_id, room_id, gift_id, gift_name,"
                  " diamond_count, quantity, coins, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                  ("int", "int", "text", "int", "text", "int", "int", "int", "timestamptz"), gifts)
@@ -450,29 +517,33 @@ def _insert_logs(account: TikTokAccount, records: list[EventRecord], ids: dict[i
                  " fold_key) VALUES (?, ?, 'like', ?, ?, ?, ?)"
                  " ON CONFLICT (fold_key) DO UPDATE SET count = viewer_interactions.count + excluded.count",
                  ("int", "int", "int", "text", "timestamptz", "text"),
-                 [(row["viewer_id"], account.id, row["count"], row["room_id"], when(row["occurred_at"]), key)
+                 [(row["viewer_id"], row["account_id"], row["count"], row["room_id"], when(row["occurred_at"]), key)
                   for key, row in likes.items()])
 
 
-def _apply_heatmap(account: TikTokAccount, records: list[EventRecord], ids: dict[int, int]) -> None:
-    buckets: Cells = defaultdict(lambda: [0, 0])
-    # The zone's bucket of each second of the batch, worked out once (a zone's offset is whole seconds).
-    seconds: dict[datetime, tuple[int, int]] = {}
-    for record in records:
-        if record.user is None or record.kind not in HEATMAP_KINDS:
-            continue
-        if record.kind == "gift" and not counted_gift(record):
-            continue
-        second = record.time.replace(microsecond=0)
-        cell = seconds.get(second)
-        if cell is None:
-            cell = seconds[second] = heatmap_bucket(second, account.time_zone)
-        weekday, hour = cell
-        bucket = buckets[(ids[record.user.id], weekday, hour)]
-        bucket[0] += 1
-        if record.kind == "gift":
-            bucket[1] += gift_coins(record)
-    add_heatmap(account.id, buckets)
+def _apply_heatmap(shares: list[_Share]) -> None:
+    """The shares' heatmap hits and coins, one upsert for all the accounts."""
+    cells: dict[int, Cells] = {}
+    for share in shares:
+        buckets: Cells = defaultdict(lambda: [0, 0])
+        # The zone's bucket of each second of the batch, worked out once (a zone's offset is whole seconds).
+        seconds: dict[datetime, tuple[int, int]] = {}
+        for record in share.records:
+            if record.user is None or record.kind not in HEATMAP_KINDS:
+                continue
+            if record.kind == "gift" and not counted_gift(record):
+                continue
+            second = record.time.replace(microsecond=0)
+            cell = seconds.get(second)
+            if cell is None:
+                cell = seconds[second] = heatmap_bucket(second, share.account.time_zone)
+            weekday, hour = cell
+            bucket = buckets[(share.ids[record.user.id], weekday, hour)]
+            bucket[0] += 1
+            if record.kind == "gift":
+                bucket[1] += gift_coins(record)
+        cells[share.account.id] = buckets
+    add_heatmaps(cells)
 
 
 def _gift_and_follow_notices(account: TikTokAccount, records: list[EventRecord], ids: dict[int, int],

@@ -93,23 +93,24 @@ def open_sessions(viewer_ids: list[int]) -> dict[int, _Session]:
     return found
 
 
-def write_walks(account: TikTokAccount, walks: dict[int, Walk], vips: set[int]) -> None:
-    """Open, extend and close the sessions these walks (profile id -> walk) found; `vips` are the
-    walks' viewers who hold a VIP tier now. The rules add each walk's visits and watchtime to its
-    profile in the same statement as the rest of the viewer's batch, and its watchtime to the
-    account's figures."""
+def write_walks(batches: Iterable[tuple[TikTokAccount, dict[int, Walk]]], vips: set[int]) -> None:
+    """Open, extend and close the sessions these accounts' walks (profile id -> walk) found, with
+    one statement each for all of them; `vips` are the walks' viewers who hold a VIP tier now. The
+    rules add each walk's visits and watchtime to its profile in the same statement as the rest of
+    the viewer's batch, and its watchtime to the account's figures."""
     when = time_param()
     closed, touched, inserts = [], [], []
-    for viewer_id, result in walks.items():
-        for session in result.closed:
-            if session.id is None:
-                inserts.append(_session_row(account, viewer_id, session, ended=True, when=when))
-            else:
-                closed.append((when(session.last), session.credited, when(session.last), session.id))
-        if result.open is not None and result.open.id is None:
-            inserts.append(_session_row(account, viewer_id, result.open, ended=False, when=when))
-        elif result.open is not None:
-            touched.append((when(result.open.last), result.open.id))
+    for account, walks in batches:
+        for viewer_id, result in walks.items():
+            for session in result.closed:
+                if session.id is None:
+                    inserts.append(_session_row(account, viewer_id, session, ended=True, when=when))
+                else:
+                    closed.append((when(session.last), session.credited, when(session.last), session.id))
+            if result.open is not None and result.open.id is None:
+                inserts.append(_session_row(account, viewer_id, result.open, ended=False, when=when))
+            elif result.open is not None:
+                touched.append((when(result.open.last), result.open.id))
     execute_rows("UPDATE viewer_sessions SET ended_at = ?, credited_seconds = ?, last_activity_at = ?,"
                  " open_viewer_id = NULL WHERE id = ?", ("timestamptz", "int", "timestamptz", "int"), closed)
     execute_rows("UPDATE viewer_sessions SET last_activity_at = ? WHERE id = ?", ("timestamptz", "int"), touched)

@@ -24,21 +24,29 @@ from services.local_time import heatmap_bucket
 STALE_SECONDS = 300
 
 
-def track(account: TikTokAccount, records: Iterable[EventRecord], ids: dict[int, int]) -> None:
-    """Remember the streaks this batch's ticks show going, and forget those whose end it brought."""
-    going: dict[tuple[int, int], EventRecord | None] = {}
+def track(batches: Iterable[tuple[TikTokAccount, Iterable[EventRecord], dict[int, int]]]) -> None:
+    """Remember the streaks these accounts' batches (account, records, tiktok user id -> profile id)
+    show going, and forget those whose end they brought, with one statement each for all of them."""
     ended: set[tuple[int, int]] = set()
-    for record in records:  # in time order
-        if record.kind != "gift" or record.user is None:
-            continue
-        key = (ids[record.user.id], record.data["gift_id"])
-        if not record.data.get("streaking"):
-            ended.add(key)
-            going[key] = None  # a tick after this end starts a new streak
-        elif going.get(key) is None or record.data["repeat_count"] >= going[key].data["repeat_count"]:
-            going[key] = record
-    execute_rows("DELETE FROM viewer_gift_streaks WHERE viewer_id = ? AND gift_id = ?", ("int", "int"), sorted(ended))
+    going_rows = []
     when = time_param()
+    for account, records, ids in batches:
+        going: dict[tuple[int, int], EventRecord | None] = {}
+        for record in records:  # in time order
+            if record.kind != "gift" or record.user is None:
+                continue
+            key = (ids[record.user.id], record.data["gift_id"])
+            if not record.data.get("streaking"):
+                ended.add(key)
+                going[key] = None  # a tick after this end starts a new streak
+            elif going.get(key) is None or record.data["repeat_count"] >= going[key].data["repeat_count"]:
+                going[key] = record
+        going_rows += [(viewer_id, account.id, record.room_id or account.room_id, gift_id,
+                        record.data.get("gift_name", "Gift"), record.data["diamond_count"],
+                        record.data["repeat_count"], when(record.time))
+                       for (viewer_id, gift_id), record in going.items() if record is not None]
+    # The ends first: a tick after an end in the same batch starts a new streak.
+    execute_rows("DELETE FROM viewer_gift_streaks WHERE viewer_id = ? AND gift_id = ?", ("int", "int"), sorted(ended))
     execute_rows(
         "INSERT INTO viewer_gift_streaks (viewer_id, account_id, room_id, gift_id, gift_name, diamond_count,"
         " repeat_count, last_tick_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (viewer_id, gift_id) DO UPDATE SET"
@@ -46,10 +54,7 @@ def track(account: TikTokAccount, records: Iterable[EventRecord], ids: dict[int,
         " THEN excluded.repeat_count ELSE viewer_gift_streaks.repeat_count END,"
         " last_tick_at = excluded.last_tick_at, diamond_count = excluded.diamond_count,"
         " gift_name = excluded.gift_name, room_id = excluded.room_id",
-        ("int", "int", "text", "int", "text", "int", "int", "timestamptz"),
-        [(viewer_id, account.id, record.room_id or account.room_id, gift_id, record.data.get("gift_name", "Gift"),
-          record.data["diamond_count"], record.data["repeat_count"], when(record.time))
-         for (viewer_id, gift_id), record in going.items() if record is not None])
+        ("int", "int", "text", "int", "text", "int", "int", "timestamptz"), going_rows)
 
 
 def count_unfinished(account: TikTokAccount, *conditions: Any) -> list[int]:

@@ -44,14 +44,25 @@ def share(profile: Any) -> dict[str, int]:
 
 def add(account_id: int, **changes: int) -> None:
     """Move the account's figures by these amounts (names from FIGURES) in the caller's transaction."""
-    moved = {name: change for name, change in changes.items() if change}
-    unknown = set(moved) - set(FIGURES)
-    if unknown:
-        raise ValueError(f"not an account figure: {sorted(unknown)}")
-    if moved:
+    add_many({account_id: changes})
+
+
+def add_many(changes: Mapping[int, Mapping[str, int]]) -> None:
+    """`add` for several accounts (account id -> its changes) in one statement (the writer's batch
+    of many LIVEs)."""
+    rows = []
+    for account_id, moves in changes.items():
+        moved = {name: change for name, change in moves.items() if change}
+        unknown = set(moved) - set(FIGURES)
+        if unknown:
+            raise ValueError(f"not an account figure: {sorted(unknown)}")
+        if moved:
+            rows.append({"account": account_id, **{f"add_{name}": moved.get(name, 0) for name in FIGURES}})
+    if rows:
         table = TikTokAccount.__table__
-        db.session.execute(sa.update(table).where(table.c.id == account_id)
-                           .values({name: table.c[name] + change for name, change in moved.items()}))
+        names = [name for name in FIGURES if any(row[f"add_{name}"] for row in rows)]
+        db.session.execute(sa.update(table).where(table.c.id == sa.bindparam("account"))
+                           .values({name: table.c[name] + sa.bindparam(f"add_{name}") for name in names}), rows)
 
 
 def _recounts(account_id: int) -> dict[str, Any]:
@@ -128,7 +139,13 @@ def last_seen_moves(moves: Iterable[tuple[int | None, int | None]]) -> dict[int,
 def move_last_seen(account_id: int, changes: Mapping[int, int]) -> None:
     """Move the account's profiles-per-hour counts by `changes` (from `last_seen_moves`), in the
     caller's transaction."""
-    rows = [{"account_id": account_id, "hour": hour, "viewers": change} for hour, change in changes.items() if change]
+    move_last_seen_many({account_id: changes})
+
+
+def move_last_seen_many(changes: Mapping[int, Mapping[int, int]]) -> None:
+    """`move_last_seen` for several accounts (account id -> its changes) in one statement."""
+    rows = [{"account_id": account_id, "hour": hour, "viewers": change}
+            for account_id, moves in changes.items() for hour, change in moves.items() if change]
     if rows:
         db.session.execute(sa.text(
             "INSERT INTO viewer_last_seen_hours (account_id, hour, viewers) VALUES (:account_id, :hour, :viewers) "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -54,19 +54,35 @@ def claimed_product(stream: LiveStream, claim: int | str) -> Product | None:
 def claim_from_chat(account_id: int, records: Iterable, now: datetime | None = None) -> list[ChatClaim]:
     """The ingester's hook: apply the claims among a committed batch's new comments. Never raises
     (a failed claim must not fail ingest); each claim is its own transaction."""
+    return claim_from_chats({account_id: records}, now).get(account_id, [])
+
+
+def claim_from_chats(batches: Mapping[int, Iterable], now: datetime | None = None) -> dict[int, list[ChatClaim]]:
+    """`claim_from_chat` for several accounts' batches (account id -> records): the writer's batch of
+    many LIVEs looks their live shows up with one statement. Returns the claims by account id."""
     # Only a comment of one word or `#n` can be a claim: most batches have none, and then the
-    # live show is not looked up at all (the writer calls this for every account of every batch).
-    comments = [r for r in records if r.kind == "comment" and r.user is not None
-                and CLAIM_PATTERN.match(str(r.data.get("text") or ""))]
-    if not comments:
-        return []
+    # live show is not looked up at all.
+    candidates = {account_id: comments for account_id, records in batches.items() if (comments := [
+        r for r in records if r.kind == "comment" and r.user is not None
+        and CLAIM_PATTERN.match(str(r.data.get("text") or ""))])}
+    if not candidates:
+        return {}
+    from services import live
+
+    try:
+        shows = live.live_shows_for_tiktok_accounts(list(candidates))
+    except Exception:  # noqa: BLE001
+        db.session.rollback()
+        log.exception("looking up the live shows of %d accounts for claims failed", len(candidates))
+        return {}
+    return {account_id: _claims_in_show(account_id, shows[account_id], comments, now)
+            for account_id, comments in candidates.items() if account_id in shows}
+
+
+def _claims_in_show(account_id: int, stream_id: int, comments: list, now: datetime | None) -> list[ChatClaim]:
+    """Apply these claim-like comments of the account's LIVE to its live show `stream_id`."""
     made = []
     try:
-        from services import live
-
-        stream_id = live.live_show_for_tiktok_account(account_id)
-        if stream_id is None:
-            return []
         word = holds.settings(stream_id).claim_word
         for record in comments:
             claim = parse_claim(str(record.data.get("text")), word)

@@ -126,12 +126,20 @@ def owned_stream(user: User, stream_id: int) -> LiveStream:
 
 def live_show_for_tiktok_account(account_id: int) -> int | None:
     """The show (if any) live right now with this TikTok account linked to it."""
-    return db.session.scalar(
-        sa.select(LiveStream.id)
-        .where(LiveStream.tiktok_account_id == account_id, LiveStream.status == "live")
-        .order_by(LiveStream.started_at.desc())
-        .limit(1)
-    )
+    return live_shows_for_tiktok_accounts([account_id]).get(account_id)
+
+
+def live_shows_for_tiktok_accounts(account_ids: list[int]) -> dict[int, int]:
+    """`live_show_for_tiktok_account` for several accounts, with one statement: account id -> the
+    show live right now with it linked (the latest started, if several), for those that have one."""
+    shows: dict[int, int] = {}
+    for account_id, stream_id in db.session.execute(
+        sa.select(LiveStream.tiktok_account_id, LiveStream.id)
+        .where(LiveStream.tiktok_account_id.in_(account_ids), LiveStream.status == "live")
+        .order_by(LiveStream.started_at)
+    ):
+        shows[account_id] = stream_id  # the latest started comes last
+    return shows
 
 
 def live_now() -> list[LiveStream]:

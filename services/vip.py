@@ -51,25 +51,44 @@ def qualifying_tier(tiers: Sequence[VipTier], coins: int, watch_seconds: int, vi
 def reevaluate_vip(account: TikTokAccount, viewer_ids: Iterable[int], now: datetime) -> list[Notice]:
     """Re-rank the automatic VIPs among `viewer_ids`; a manual tier is never touched (B9).
     Returns a "promoted" notice only when the rank went up."""
-    ids = list(set(viewer_ids))
-    if not ids or not account.auto_vip:
-        return []
-    tiers = account_tiers(account.id)
-    by_id = {tier.id: tier for tier in tiers}
+    return reevaluate_vips([(account, viewer_ids)], now).get(account.id, [])
+
+
+def reevaluate_vips(candidates: Iterable[tuple[TikTokAccount, Iterable[int]]],
+                    now: datetime) -> dict[int, list[Notice]]:
+    """`reevaluate_vip` for several accounts at once (the writer's batch of many LIVEs): the tiers
+    and the candidates' figures are read with one statement each for all of them. Returns the
+    notices by account id."""
+    wanted = {account.id: (account, set(ids)) for account, ids in candidates}
+    wanted = {account_id: (account, ids) for account_id, (account, ids) in wanted.items() if ids and account.auto_vip}
+    if not wanted:
+        return {}
+    tiers: dict[int, list[VipTier]] = {account_id: [] for account_id in wanted}
+    for tier in db.session.scalars(sa.select(VipTier).where(VipTier.account_id.in_(list(wanted)))
+                                   .order_by(VipTier.account_id, VipTier.rank.desc())):
+        tiers[tier.account_id].append(tier)
     automatic = sa.or_(ViewerProfile.vip_source.is_(None), ViewerProfile.vip_source == "auto")
-    rows = db.session.execute(
-        sa.select(ViewerProfile.id, ViewerProfile.total_coins, ViewerProfile.total_watch_seconds,
-                  ViewerProfile.total_visits, ViewerProfile.vip_tier_id, ViewerProfile.is_blocked,
-                  ViewerProfile.handle, ViewerProfile.nickname)
-        .where(ViewerProfile.id.in_(ids), automatic)
-    ).all()
-    notices, vips, marked = [], 0, {True: [], False: []}
+    ids = [viewer_id for _, viewer_ids in wanted.values() for viewer_id in viewer_ids]
+    rows = []
+    for start in range(0, len(ids), 5000):  # an account's whole following when its tiers change
+        rows += db.session.execute(
+            sa.select(ViewerProfile.account_id, ViewerProfile.id, ViewerProfile.total_coins,
+                      ViewerProfile.total_watch_seconds, ViewerProfile.total_visits, ViewerProfile.vip_tier_id,
+                      ViewerProfile.is_blocked, ViewerProfile.handle, ViewerProfile.nickname)
+            .where(ViewerProfile.id.in_(ids[start:start + 5000]), automatic)
+        ).all()
+    notices: dict[int, list[Notice]] = {account_id: [] for account_id in wanted}
+    vips: dict[int, int] = dict.fromkeys(wanted, 0)
+    marked: dict[bool, list[int]] = {True: [], False: []}
     for row in rows:
-        tier = qualifying_tier(tiers, row.total_coins, row.total_watch_seconds, row.total_visits)
+        if row.id not in wanted.get(row.account_id, (None, ()))[1]:
+            continue  # a profile of another account than the one it was given for
+        ranked = tiers[row.account_id]
+        tier = qualifying_tier(ranked, row.total_coins, row.total_watch_seconds, row.total_visits)
         new_id = tier.id if tier else None
         if new_id == row.vip_tier_id:
             continue
-        old = by_id.get(row.vip_tier_id) if row.vip_tier_id else None
+        old = next((known for known in ranked if known.id == row.vip_tier_id), None)
         values: dict[str, Any] = {"vip_tier_id": new_id, "vip_source": "auto" if tier else None}
         if tier is None:
             values["vip_since"] = None
@@ -78,12 +97,13 @@ def reevaluate_vip(account: TikTokAccount, viewer_ids: Iterable[int], now: datet
         moved = db.session.execute(sa.update(ViewerProfile).where(ViewerProfile.id == row.id, automatic)
                                    .values(**values)).rowcount
         change = account_figures.vip_change(row.vip_tier_id, new_id) if moved == 1 else 0
-        vips += change
+        vips[row.account_id] += change
         if change:
             marked[new_id is not None].append(row.id)
         if tier is not None and (old is None or tier.rank > old.rank) and not row.is_blocked:
-            notices.append(Notice("vip", f"@{row.handle} is now {tier.name} VIP", row.id))
-    account_figures.add(account.id, vip_viewers=vips)
+            notices[row.account_id].append(Notice("vip", f"@{row.handle} is now {tier.name} VIP", row.id))
+    for account_id, change in vips.items():
+        account_figures.add(account_id, vip_viewers=change)
     for is_vip, viewer_ids in marked.items():
         mark_sessions(viewer_ids, is_vip)
     return notices

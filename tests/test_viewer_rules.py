@@ -24,7 +24,7 @@ from models import (
     ViewerSession,
     VipTier,
 )
-from services import local_time, studio, tiktok, vip
+from services import account_figures, local_time, studio, tiktok, vip
 from services.errors import FieldError
 from tests.factories import make_user
 from tests.ingest_support import ROOM, FakeClock, event, gift, viewer
@@ -591,3 +591,91 @@ def test_a_live_end_and_the_next_live_in_one_batch(app_ctx, clock):
     db.session.expire_all()
     assert (account.status, account.room_id) == ("live", second_room)
     assert profile(account, 9).total_visits == 2
+
+
+def _script(clock: FakeClock) -> list[list[EventRecord]]:
+    """Batches of one LIVE with every kind of event: new and returning viewers, a session that times
+    out, a gift streak (one that ends, one that never does), a big gift that makes a VIP, follows,
+    shares, like storms and the LIVE's end."""
+    start = clock.now()
+    fan, regular, lurker = viewer(501, "fan.tt"), viewer(502, "regular.tt"), viewer(503, "lurker.tt")
+
+    def at(seconds: float) -> datetime:
+        return start + timedelta(seconds=seconds)
+
+    return [
+        [event("live_start", at(0), message_id="start"), event("comment", at(1), fan, text="hello", message_id="c1"),
+         event("like", at(2), regular, count=7, message_id="l1"), event("join", at(3), lurker, message_id="j1")],
+        [gift(at(10), fan, price=1, repeat=2, streaking=True, message_id="s1"),
+         gift(at(11), fan, price=1, repeat=5, message_id="s2"), event("follow", at(12), regular, message_id="f1"),
+         event("viewers", at(13), total=40, top=[lurker], message_id="v1")],
+        [gift(at(20), regular, name="Lion", price=29_999, message_id="g1"),
+         gift(at(21), lurker, name="Heart", price=5, repeat=3, streaking=True, gift_id=7, message_id="s3"),
+         event("share", at(22), fan, message_id="sh1"), event("comment", at(23), fan, text="hello", message_id="c1")],
+        # The fan comes back after the session timeout: a new session, the same visit.
+        [event("comment", at(2000), fan, text="back", message_id="c2"),
+         event("like", at(2001), fan, count=3, message_id="l2"), event("live_end", at(2100), message_id="end")],
+    ]
+
+
+def _snapshot(account_id: int) -> dict[str, object]:
+    """Everything the rules wrote for one account, keyed by TikTok user id instead of profile id."""
+    db.session.expire_all()
+    users = dict(db.session.execute(sa.select(ViewerProfile.id, ViewerProfile.tiktok_user_id)
+                                    .where(ViewerProfile.account_id == account_id)).all())
+    profiles = sorted(
+        (row[0], *row[1:-1], db.session.scalar(sa.select(VipTier.name).where(VipTier.id == row[-1])))
+        for row in db.session.execute(sa.select(
+            ViewerProfile.tiktok_user_id, ViewerProfile.total_coins, ViewerProfile.total_gifts,
+            ViewerProfile.total_comments, ViewerProfile.total_likes, ViewerProfile.total_shares,
+            ViewerProfile.total_visits, ViewerProfile.total_watch_seconds, ViewerProfile.follows_streamer,
+            ViewerProfile.first_seen_at, ViewerProfile.last_seen_at, ViewerProfile.vip_tier_id)
+            .where(ViewerProfile.account_id == account_id)))
+
+    def rows(model, *columns):  # noqa: ANN001, ANN002, ANN202
+        return sorted((users[row[0]], *row[1:]) for row in db.session.execute(
+            sa.select(model.viewer_id, *columns).where(model.account_id == account_id)))
+
+    account = db.session.get(TikTokAccount, account_id)
+    return {
+        "profiles": profiles,
+        "sessions": rows(ViewerSession, ViewerSession.room_id, ViewerSession.started_at, ViewerSession.ended_at,
+                         ViewerSession.credited_seconds, ViewerSession.vip),
+        "heatmap": rows(ViewerActivity, ViewerActivity.weekday, ViewerActivity.hour, ViewerActivity.hits,
+                        ViewerActivity.coins),
+        "interactions": rows(ViewerInteraction, ViewerInteraction.kind, ViewerInteraction.content,
+                             ViewerInteraction.count, ViewerInteraction.occurred_at),
+        "gifts": rows(ViewerGift, ViewerGift.gift_name, ViewerGift.quantity, ViewerGift.coins, ViewerGift.sent_at),
+        "account": (account.status, account.viewer_count, account.room_id, account_figures.stored(account_id)),
+        "hours": account_figures.stored_last_seen(account_id),
+    }
+
+
+def test_a_batch_of_many_accounts_writes_what_each_account_alone_would(app_ctx, clock):
+    """The writer applies a batch of many LIVEs with one statement per table for all of them. Three
+    accounts (their own zones and session timeouts, the same TikTok viewers in each) fed together
+    must end up exactly as three twins fed one account at a time: profiles, sessions, heatmap,
+    logs, VIPs, the account's figures, and the notices each batch raised."""
+    settings = [{"time_zone": "UTC", "session_timeout": 300}, {"time_zone": "Asia/Tokyo", "session_timeout": 600},
+                {"time_zone": "America/Los_Angeles", "session_timeout": 120}]
+    together = [linked(f"@together{n}", **setting) for n, setting in enumerate(settings)]
+    alone = [linked(f"@alone{n}", **setting) for n, setting in enumerate(settings)]
+    for account in together + alone:  # a tier a big gift reaches on the first visit
+        db.session.add(VipTier(account_id=account.id, name="Whale", rank=9, min_coins=10_000, min_watch_seconds=0,
+                               min_visits=1, colour="#123456", benefits=""))
+    db.session.commit()
+    heard: dict[str, list[list[tuple[str, str]]]] = {"together": [], "alone": []}
+    for batch in _script(clock):
+        results = rules.apply_batches({account.id: list(batch) for account in together}, clock)
+        heard["together"].append([[(n.kind, n.text) for n in results[account.id].notices] for account in together])
+        heard["alone"].append([[(n.kind, n.text) for n in apply(account, clock, *batch).notices] for account in alone])
+    for twin, single in zip(together, alone, strict=True):
+        assert _snapshot(twin.id) == _snapshot(single.id)
+    assert heard["together"] == heard["alone"]
+    # The script did what it is for: a VIP, a session that timed out, a counted unfinished streak.
+    snapshot = _snapshot(together[0].id)
+    assert [(row[0], row[-1]) for row in snapshot["sessions"]] == [
+        (501, False), (501, False), (502, True), (503, False)]
+    assert [row[-1] for row in snapshot["profiles"]] == [None, "Whale", None]
+    assert ("vip", "@regular.tt is now Whale VIP") in heard["together"][2][0]
+    assert ("Heart", 3, 15) in [row[1:4] for row in snapshot["gifts"]]
