@@ -3,8 +3,9 @@ and the LIVE's new chat and gifts to the console of a show linked to the account
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
 
@@ -20,6 +21,8 @@ from services.console_chat import TikTokLine
 from services.notices import Notice
 from services.studio_activity import gift_text
 from services.tiktok import account_totals
+
+log = logging.getLogger(__name__)
 
 
 def publish_account(account_id: int, notices: Iterable[Notice] = ()) -> None:
@@ -38,16 +41,27 @@ def _key(message_id: str) -> str:
     return "m" + re.sub(r"[^A-Za-z0-9_-]", "_", message_id)[:80]
 
 
-def publish_console(account_id: int, records: Iterable[EventRecord]) -> None:
-    """Push a committed batch's new TikTok comments and completed gifts to the console of the show
-    live with this account linked to it (if any). Blocked viewers are left out, as in the studio."""
-    wanted = [record for record in records if record.user is not None
-              and ((record.kind == "comment" and record.data.get("text")) or counted_gift(record))]
+def publish_consoles(chats: Mapping[int, Iterable[EventRecord]]) -> None:
+    """Push each account's committed new TikTok comments and completed gifts (account id -> records)
+    to the console of the show live with that account linked to it (if any); the shows are looked
+    up with one statement for all the accounts of the batch. One account's failure is logged and
+    does not stop the others."""
+    wanted = {account_id: chat for account_id, records in chats.items() if (chat := [
+        record for record in records if record.user is not None
+        and ((record.kind == "comment" and record.data.get("text")) or counted_gift(record))])}
     if not wanted:
         return
-    stream_id = live.live_show_for_tiktok_account(account_id)
-    if stream_id is None:
-        return
+    shows = live.live_shows_for_tiktok_accounts(list(wanted))
+    for account_id, stream_id in shows.items():
+        try:
+            _publish_console(account_id, stream_id, wanted[account_id])
+        except Exception:  # noqa: BLE001 - a failed publish must not lose the next batch
+            db.session.rollback()
+            log.exception("could not publish the chat of account %d to its show's console", account_id)
+
+
+def _publish_console(account_id: int, stream_id: int, wanted: list[EventRecord]) -> None:
+    """Blocked viewers are left out, as in the studio."""
     blocked = set(db.session.scalars(sa.select(ViewerProfile.tiktok_user_id).where(
         ViewerProfile.account_id == account_id, ViewerProfile.is_blocked.is_(True),
         ViewerProfile.tiktok_user_id.in_({record.user.id for record in wanted}))))

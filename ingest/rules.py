@@ -33,7 +33,7 @@ from models import (
 from services import account_figures, claims
 from services.clock import SYSTEM_CLOCK, Clock
 from services.database import driver_sql, execute_rows, time_param
-from services.live import live_show_for_tiktok_account
+from services.live import live_shows_for_tiktok_accounts
 from services.local_time import age_on, heatmap_bucket, is_birthday_today, local_time
 from services.notices import Notice
 from services.tiktok import fold
@@ -197,6 +197,10 @@ def _apply_accounts(batches: dict[int, list[EventRecord]], now: datetime,
         sa.select(TikTokAccount).where(TikTokAccount.id.in_(list(batches))))}
     fresh = _new_records({account_id: records for account_id, records in valid.items() if account_id in accounts},
                          now)
+    # A LIVE that starts points its sessions at the show live on the site with its account linked.
+    starting = [account_id for account_id, records in fresh.items() if any(
+        record.kind == "live_start" and record.room_id for record in records)]
+    shows = live_shows_for_tiktok_accounts(starting) if starting else {}
     shares = []
     for account_id, records in fresh.items():
         result = results[account_id]
@@ -204,7 +208,7 @@ def _apply_accounts(batches: dict[int, list[EventRecord]], now: datetime,
         result.applied = len(records)
         records.sort(key=lambda record: record.time)
         share = _Share(accounts[account_id], [item for record in records for item in _expand(record)], result)
-        _fold(share, now)
+        _fold(share, now, shows)
         shares.append(share)
     _apply_viewers([share for share in shares if share.deltas], now)
     for share in shares:
@@ -218,13 +222,15 @@ def _apply_accounts(batches: dict[int, list[EventRecord]], now: datetime,
     return fresh
 
 
-def _apply_room_event(account: TikTokAccount, record: EventRecord, now: datetime, result: BatchResult) -> None:
-    """What a LIVE-level event (start, viewer count) changes on the account."""
+def _apply_room_event(account: TikTokAccount, record: EventRecord, now: datetime, result: BatchResult,
+                      shows: dict[int, int]) -> None:
+    """What a LIVE-level event (start, viewer count) changes on the account; `shows` are the shows
+    live on the site, by the account linked to them."""
     if record.kind == "live_start" and record.room_id:
         if account.room_id != record.room_id or account.status != "live":
             account.room_id = record.room_id
             # A live show on the site linked to this account: the LIVE's sessions point at it.
-            account.live_stream_id = live_show_for_tiktok_account(account.id)
+            account.live_stream_id = shows.get(account.id)
             account.status, account.last_error, account.status_changed_at = "live", None, now
             result.account_changed = True
     elif record.kind == "viewers":
@@ -235,14 +241,14 @@ def _apply_room_event(account: TikTokAccount, record: EventRecord, now: datetime
         result.account_changed = True
 
 
-def _fold(share: _Share, now: datetime) -> None:
+def _fold(share: _Share, now: datetime, shows: dict[int, int]) -> None:
     """Apply the share's LIVE-level events to the account and fold the rest into one change per viewer."""
     account = share.account
     for record in share.records:  # in time order: a LIVE that ends and the next that starts, in turn
         if record.user is None:
             if record.kind == "live_end":
                 share.ended_rooms.append(record.room_id or account.room_id)
-            _apply_room_event(account, record, now, share.result)
+            _apply_room_event(account, record, now, share.result, shows)
             continue
         delta = share.deltas.get(record.user.id)
         if delta is None:
@@ -625,13 +631,15 @@ def _birthdays(account: TikTokAccount, deltas: dict[int, _ViewerDelta], profiles
     return notices
 
 
-def set_status(account_id: int, status: str, error: str | None = None, clock: Clock = SYSTEM_CLOCK) -> bool:
-    """Record the account's ingest status; True when it changed."""
+def set_status(account_id: int, status: str, error: str | None = None, clock: Clock = SYSTEM_CLOCK,
+               commit: bool = True) -> bool:
+    """Record the account's ingest status (committed, unless the caller commits); True when it changed."""
     changed = db.session.execute(
         sa.update(TikTokAccount).where(
             TikTokAccount.id == account_id,
             sa.or_(TikTokAccount.status != status, sa.func.coalesce(TikTokAccount.last_error, "") != (error or "")),
         ).values(status=status, last_error=error[:1000] if error else None, status_changed_at=clock.now())
     ).rowcount
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return bool(changed)

@@ -192,13 +192,15 @@ def sweep(account_id: int, clock: Clock = SYSTEM_CLOCK, retention_days: int = 90
     return notices
 
 
-def repair_open_sessions(account_id: int, clock: Clock = SYSTEM_CLOCK) -> int:
-    """Start-up repair: sessions a crashed process left open are closed at their last activity."""
+def repair_open_sessions(account_id: int, clock: Clock = SYSTEM_CLOCK, commit: bool = True) -> int:
+    """Start-up repair: sessions a crashed process left open are closed at their last activity
+    (committed, unless the caller commits: the writer repairs the many LIVEs it takes at once together)."""
     account = db.session.get(TikTokAccount, account_id)
     if account is None:
         return 0
     rows = _open_sessions(account_id)
     credited = _credit_and_close(account_id, rows, True)
     reevaluate_vip(account, credited, clock.now())
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return len(rows)

@@ -25,7 +25,7 @@ from flask import Flask
 
 from extensions import db, utcnow
 from ingest import rules, sessions
-from ingest.publish import publish_account, publish_console
+from ingest.publish import publish_account, publish_consoles
 from ingest.records import EventRecord
 from ingest.replay import MAX_BACKLOG
 from services.clock import SYSTEM_CLOCK, Clock
@@ -195,24 +195,60 @@ class Writer:
                 if isinstance(item, EventRecord):
                     self.clock.advance(item.time)
         events: dict[int, list[EventRecord]] = defaultdict(list)
+        changes: list[StatusUpdate | Repair] = []
+        changing: set[int] = set()
         changed: dict[int, list[Notice]] = defaultdict(list)
         for item in batch:
-            if isinstance(item, StatusUpdate):
-                self._flush(events, changed)
-                if rules.set_status(item.account_id, item.status, item.error, self.clock):
-                    changed[item.account_id]
-            elif isinstance(item, Repair):
-                self._flush(events, changed)
-                closed = sessions.repair_open_sessions(item.account_id, self.clock)
-                if closed:
-                    log.info("closed %d sessions left open on account %d", closed, item.account_id)
+            # Each account's items keep their order: a status change or repair waits for the events
+            # of its account queued before it, and an event for the changes of its account queued
+            # before it. The other accounts' events stay in the batch, and the changes of many
+            # accounts share a transaction (a worker that takes 60 LIVEs at once queues 60 repairs
+            # and as many status changes: each with its own commit, they held up the events).
+            if isinstance(item, StatusUpdate | Repair):
+                if item.account_id in events:
+                    self._flush(events, changed)
+                changes.append(item)
+                changing.add(item.account_id)
             elif item.account_id is not None:
+                if item.account_id in changing:
+                    self._apply_changes(changes, changed)
+                    changing.clear()
                 events[item.account_id].append(item)
+        self._apply_changes(changes, changed)
         self._flush(events, changed)
         if self.publish:
             for account_id, notices in changed.items():
                 self._unpublished.setdefault(account_id, []).extend(notices)
             self._publish_due()
+
+    def _apply_changes(self, changes: list[StatusUpdate | Repair], changed: dict[int, list[Notice]]) -> None:
+        """Apply these status changes and start-up repairs in one transaction; if that fails, each alone."""
+        if not changes:
+            return
+        try:
+            for change in changes:
+                self._apply_change(change, changed, commit=False)
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - find the bad one, apply the rest
+            db.session.rollback()
+            log.exception("%d status changes failed together; applying each alone", len(changes))
+            for change in changes:
+                try:
+                    self._apply_change(change, changed)
+                except Exception:  # noqa: BLE001
+                    db.session.rollback()
+                    log.exception("skipping %s that cannot be applied", change)
+        changes.clear()
+
+    def _apply_change(self, change: StatusUpdate | Repair, changed: dict[int, list[Notice]],
+                      commit: bool = True) -> None:
+        if isinstance(change, StatusUpdate):
+            if rules.set_status(change.account_id, change.status, change.error, self.clock, commit=commit):
+                changed[change.account_id]
+            return
+        closed = sessions.repair_open_sessions(change.account_id, self.clock, commit=commit)
+        if closed:
+            log.info("closed %d sessions left open on account %d", closed, change.account_id)
 
     def _publish_due(self, force: bool = False) -> None:
         """Push the cards (and waiting notices) of the accounts not pushed for PUBLISH_SECONDS."""
@@ -271,6 +307,7 @@ class Writer:
                 log.exception("batch of %d events for account %d failed; applying one by one",
                               sum(map(len, events.values())), *events)
             together = {}
+        chats: dict[int, list[EventRecord]] = {}
         for account_id, records in events.items():
             results = together.get(account_id) or self._apply_alone(account_id, records, len(events) > 1)
             result = rules.BatchResult(
@@ -288,14 +325,15 @@ class Writer:
                 self.lags.extend((committed - record.time).total_seconds() for record in records)
             if result.applied or result.account_changed:
                 changed[account_id].extend(result.notices)
-            chat = [record for r in results for record in r.chat]
-            if self.publish and chat:
-                try:
-                    publish_console(account_id, chat)
-                except Exception:  # noqa: BLE001 - a failed publish must not lose the next batch
-                    log.exception("could not publish the chat of account %d to its show's console", account_id)
+            chats[account_id] = [record for r in results for record in r.chat]
             gevent.sleep(0)  # a batch of many accounts lets the clients and the heartbeat run between them
         events.clear()
+        if self.publish:
+            try:
+                publish_consoles(chats)
+            except Exception:  # noqa: BLE001 - a failed publish must not lose the next batch
+                db.session.rollback()
+                log.exception("could not publish the chat of %d accounts to their shows' consoles", len(chats))
 
     def sweep(self) -> None:
         for account_id in list(self.sweep_accounts()):

@@ -17,12 +17,21 @@ def test_backoff_doubles_with_jitter_and_is_capped_at_five_minutes():
 
 
 def test_every_client_gets_its_own_settings_dict():
-    """The library mutates the dicts it is given: sharing one between clients would leak state."""
+    """The library mutates the dicts it is given: sharing one between clients would leak state. The
+    TLS context is shared on purpose (building one per client is the dear part of starting it),
+    and it still verifies certificates."""
+    import ssl
+
     config = {"TIKTOK_SIGN_URL": "http://127.0.0.1:9/", "TIKTOK_SIGN_API_KEY": "k"}
     first, second = web_kwargs(config), web_kwargs(config)
-    assert first == second == {"signer_kwargs": {"sign_api_base": "http://127.0.0.1:9", "sign_api_key": "k"}}
+    assert first["signer_kwargs"] == second["signer_kwargs"] == {"sign_api_base": "http://127.0.0.1:9",
+                                                                   "sign_api_key": "k"}
     assert first is not second and first["signer_kwargs"] is not second["signer_kwargs"]
-    assert web_kwargs({}) == {}
+    assert first["httpx_kwargs"] is not second["httpx_kwargs"]
+    context = first["httpx_kwargs"]["verify"]
+    assert context is second["httpx_kwargs"]["verify"]
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert set(web_kwargs({})) == {"httpx_kwargs"}
 
 
 def test_the_ingester_never_starts_in_tests_or_commands(tmp_path):

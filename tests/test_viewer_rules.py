@@ -285,6 +285,32 @@ def test_a_poison_event_in_a_batch_of_many_accounts_costs_only_itself(app_ctx, c
     assert comments == {calm.id: 2, poisoned.id: 1}
 
 
+def test_status_changes_keep_their_place_among_their_accounts_events(app_ctx, clock):
+    """The writer applies a batch's status changes and repairs together, apart from the events, but
+    each account's items keep their order: a status after a LIVE's start wins over it, one before
+    it does not, and every event is applied."""
+    from dataclasses import replace
+
+    from ingest.writer import Repair, StatusUpdate, Writer
+
+    first, second = linked("@first"), linked("@second")
+    writer = Writer(app_ctx, clock=clock, publish=False)
+    writer.apply([
+        StatusUpdate(first.id, "error", "dropped"),
+        replace(event("live_start", clock.now(), message_id="s1"), account_id=first.id),
+        replace(event("comment", clock.now(), viewer(1), text="hi", message_id="c1"), account_id=second.id),
+        replace(event("live_start", clock.now(), message_id="s2"), account_id=second.id),
+        StatusUpdate(second.id, "error", "dropped"),
+        Repair(first.id),
+        replace(event("comment", clock.now(), viewer(2), text="hi", message_id="c2"), account_id=first.id),
+    ])
+    db.session.expire_all()
+    assert (first.status, first.last_error) == ("live", None)
+    assert (second.status, second.last_error) == ("error", "dropped")
+    assert (writer.applied, writer.failed) == (4, 0)
+    assert {profile.account_id for profile in db.session.scalars(sa.select(ViewerProfile))} == {first.id, second.id}
+
+
 def test_concurrent_batches_never_lose_increments(app, clock):
     """B7: two writers applying batches for the same viewer at once (as two processes would without a
     lease) lose no increment and never fail on a get-or-create race."""
