@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +45,10 @@ BATCH_MAX = 2000
 REPLAY_BATCH_MAX = MAX_BACKLOG
 #: The studio card of one account is rendered and pushed at most this often; notices wait with it.
 PUBLISH_SECONDS = 1.0
+#: A step sweeps accounts (at least one) until this long has gone and leaves the rest to the next
+#: steps: sweeping 60 LIVEs on PostgreSQL at once (their open sessions' watchtime, 20 to 60 ms an
+#: account) held every LIVE's events for 3 s once a minute (docs/benchmarks.md).
+SWEEP_SLICE_SECONDS = 0.05
 
 
 class EventClock:
@@ -89,6 +93,8 @@ class Writer:
         self.sweep_accounts = sweep_accounts or (lambda: ())
         #: When the next sweep is due, in the clock's time (set by the first step).
         self._next_sweep: datetime | None = None
+        #: The accounts of the sweep under way not swept yet.
+        self._to_sweep: deque[int] = deque()
         self._greenlet: gevent.Greenlet | None = None
         #: How long the last step's work (apply, sweep, publish) took, in seconds.
         self._last_work = 0.0
@@ -129,7 +135,7 @@ class Writer:
         return drained and self.queue.empty()
 
     def _wait(self) -> float:
-        if self._stopping or self._next_sweep is None:
+        if self._stopping or self._next_sweep is None or self._to_sweep:
             return 0.05
         wait = min(self.sweep_seconds, max(0.05, (self._next_sweep - self.clock.now()).total_seconds()))
         return min(wait, PUBLISH_SECONDS) if self._unpublished else wait
@@ -187,7 +193,10 @@ class Writer:
             self._next_sweep = now + timedelta(seconds=self.sweep_seconds)
         elif now >= self._next_sweep:
             self._next_sweep = now + timedelta(seconds=self.sweep_seconds)
-            self.sweep()
+            self._to_sweep.extend(account_id for account_id in self.sweep_accounts()
+                                  if account_id not in self._to_sweep)
+        if self._to_sweep:
+            self.sweep(SWEEP_SLICE_SECONDS)
 
     def apply(self, batch: list) -> None:
         if isinstance(self.clock, EventClock):
@@ -335,8 +344,17 @@ class Writer:
                 db.session.rollback()
                 log.exception("could not publish the chat of %d accounts to their shows' consoles", len(chats))
 
-    def sweep(self) -> None:
-        for account_id in list(self.sweep_accounts()):
+    def sweep(self, seconds: float | None = None) -> None:
+        """Sweep the accounts of the sweep under way (all, or as many as `seconds` allow, at least one);
+        an account this process no longer runs is left to its new holder."""
+        if not self._to_sweep:
+            self._to_sweep.extend(self.sweep_accounts())
+        held = set(self.sweep_accounts())
+        started = time.monotonic()
+        while self._to_sweep:
+            account_id = self._to_sweep.popleft()
+            if account_id not in held:
+                continue
             try:
                 notices = sessions.sweep(account_id, self.clock, self.retention_days)
                 if self.publish:
@@ -344,6 +362,8 @@ class Writer:
             except Exception:  # noqa: BLE001
                 db.session.rollback()
                 log.exception("sweeping account %d failed", account_id)
+            if seconds is not None and time.monotonic() - started >= seconds:
+                break
 
     def drain(self) -> None:
         """Apply everything queued so far (replay and tests)."""

@@ -311,6 +311,36 @@ def test_status_changes_keep_their_place_among_their_accounts_events(app_ctx, cl
     assert {profile.account_id for profile in db.session.scalars(sa.select(ViewerProfile))} == {first.id, second.id}
 
 
+def test_the_sweep_of_many_accounts_is_spread_over_the_writers_steps(app_ctx, clock, monkeypatch):
+    """Sweeping every account at once held all their events (3 s for 60 LIVEs on PostgreSQL): a
+    step sweeps accounts until SWEEP_SLICE_SECONDS have gone, at least one, and the next steps the
+    rest, each account once per sweep; an account the process stopped running is left alone."""
+    import ingest.writer
+    from ingest.writer import Writer
+
+    monkeypatch.setattr(ingest.writer, "SWEEP_SLICE_SECONDS", 0)  # one account a step
+    accounts = [linked(f"@swept{n}") for n in range(4)]
+    for n, account in enumerate(accounts):
+        apply(account, clock, event("comment", clock.now(), viewer(n), text="hi"))
+    running = [account.id for account in accounts[:3]]
+    writer = Writer(app_ctx, clock=clock, publish=False, sweep_accounts=lambda: list(running))
+
+    def open_sessions() -> dict[int, int]:
+        db.session.expire_all()
+        return dict(db.session.execute(sa.select(ViewerSession.account_id, sa.func.count())
+                                       .where(ViewerSession.ended_at.is_(None))
+                                       .group_by(ViewerSession.account_id)).all())
+
+    writer.step(timeout=0)  # the first step sets when the first sweep is due
+    clock.advance(writer.sweep_seconds + accounts[0].session_timeout + 1)
+    writer.step(timeout=0)
+    assert sorted(open_sessions().values()) == [1, 1, 1]  # one of the three swept
+    running.remove(accounts[2].id)  # handed over to another worker meanwhile
+    writer.step(timeout=0)
+    writer.step(timeout=0)
+    assert open_sessions() == {accounts[2].id: 1, accounts[3].id: 1}
+
+
 def test_concurrent_batches_never_lose_increments(app, clock):
     """B7: two writers applying batches for the same viewer at once (as two processes would without a
     lease) lose no increment and never fail on a get-or-create race."""
