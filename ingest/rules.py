@@ -1,10 +1,12 @@
-"""The batch rules: applying one account's batch of event records in one transaction. The writer
-greenlet, the replay command, the benchmark and the tests all call `apply_batch`.
+"""The batch rules: applying a batch of event records, of one account or of many, in one
+transaction. The writer greenlet, the replay command, the benchmark and the tests all call
+`apply_batches` (or `apply_batch` for one account).
 
 Counters only ever move by `col = col + n` inside an upsert or an update; a message id already
-applied is skipped (a reconnect replays recent history). The batch is first folded in Python into
-one change per viewer (and per heatmap cell, per like-minute), then written with set-based
-statements. Dependencies point one way: ingest -> services -> models; services never import ingest.
+applied is skipped (a reconnect replays recent history). Each account's share is first folded in
+Python into one change per viewer (and per heatmap cell, per like-minute), with the account's own
+zone, session timeout and tiers; then every table is written with one set-based statement for all
+the accounts. Dependencies point one way: ingest -> services -> models; services never import ingest.
 """
 
 from __future__ import annotations

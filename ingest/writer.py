@@ -1,9 +1,9 @@
 """The writer: one greenlet that drains the ingest queue in batches (what came in the BATCH_SECONDS
 after the batch's first event was queued, up to `batch_max` events: a writer behind takes bigger
-batches, which fold more events into each row and so catch up faster), applies each account's
-share in one transaction, publishes what changed (the studio card at most once a PUBLISH_SECONDS
-per account, off the batch's path), and runs the session sweeper about once a minute of its
-clock's time.
+batches, which fold more events into each row and so catch up faster), applies the batch, every
+account's share of it, in one transaction, publishes what changed (the studio card at most once a
+PUBLISH_SECONDS per account, off the batch's path), and runs the session sweeper about once a
+minute of its clock's time, a slice of the accounts at a time.
 
 A live writer's clock is the system clock; a replay's is an `EventClock`, which reads the time of
 the latest event the writer has taken, so the sweeper, session timeouts and "today" follow the
