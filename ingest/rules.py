@@ -266,7 +266,6 @@ def _apply_viewers(shares: list[_Share], now: datetime) -> None:
     figures, hours = {}, {}
     for share in shares:
         profiles, deltas, walks = share.profiles, share.deltas, share.walks
-        share.ids = {user_id: row.id for user_id, row in profiles.items()}
         # Every viewer gets its visit in its first batch, so no visit yet means new.
         new = [user_id for user_id, row in profiles.items() if row.total_visits == 0]
         for user_id in new:
@@ -406,7 +405,7 @@ def _upsert_profiles(shares: list[_Share], now: datetime) -> None:
     writer inserted in between is updated too, so both add up); names are written only when they
     changed, so the search index (a trigger on SQLite, the trigram indexes on PostgreSQL) is not
     rewritten for every event. Sets each share's `profiles` (as they were before this batch: what
-    the rules need of them) and `walks` (by profile id)."""
+    the rules need of them), their `ids` and their `walks` (by profile id)."""
     known = _select_profiles({share.account.id: list(share.deltas) for share in shares})
     rows = {share.account.id: {user_id: _profile_row(user_id, delta) for user_id, delta in share.deltas.items()}
             for share in shares}
@@ -444,6 +443,7 @@ def _upsert_profiles(shares: list[_Share], now: datetime) -> None:
                 share.profiles[user_id] = _Profile(profile_id, user_id, 0, None, False, row["handle"], row["nickname"],
                                                    None)
                 share.walks[profile_id] = walk
+        share.ids = {user_id: profile.id for user_id, profile in share.profiles.items()}
     execute_rows(_PROFILE_UPDATE, _PROFILE_UPDATE_TYPES, updates)
     execute_rows(
         "UPDATE viewer_profiles SET handle = coalesce(nullif(?, ''), handle),"

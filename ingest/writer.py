@@ -344,11 +344,9 @@ class Writer:
                 db.session.rollback()
                 log.exception("could not publish the chat of %d accounts to their shows' consoles", len(chats))
 
-    def sweep(self, seconds: float | None = None) -> None:
-        """Sweep the accounts of the sweep under way (all, or as many as `seconds` allow, at least one);
-        an account this process no longer runs is left to its new holder."""
-        if not self._to_sweep:
-            self._to_sweep.extend(self.sweep_accounts())
+    def sweep(self, seconds: float) -> None:
+        """Sweep the accounts of the sweep under way until `seconds` have gone (at least one); an
+        account this process no longer runs is left to its new holder."""
         held = set(self.sweep_accounts())
         started = time.monotonic()
         while self._to_sweep:
@@ -362,7 +360,7 @@ class Writer:
             except Exception:  # noqa: BLE001
                 db.session.rollback()
                 log.exception("sweeping account %d failed", account_id)
-            if seconds is not None and time.monotonic() - started >= seconds:
+            if time.monotonic() - started >= seconds:
                 break
 
     def drain(self) -> None:

@@ -5,7 +5,7 @@ LIVE chat that is the show's claim word (default "sold"; the seller can change i
 pinned product, and `#<n>` claims the n-th featured product. A viewer whose TikTok profile is
 linked to a Streamshop account gets one unit held in their cart (services/holds.py); an unlinked
 viewer's claim is listed for the seller with a one-time code to read out on air, which the viewer
-types in on Streamshop to get the hold. The ingester calls `claim_from_chat` after each batch
+types in on Streamshop to get the hold. The ingester calls `claim_from_chats` after each batch
 commits, with the batch's new events only, so a replayed message never claims twice.
 """
 
@@ -51,15 +51,11 @@ def claimed_product(stream: LiveStream, claim: int | str) -> Product | None:
     return ordered[claim - 1].product if isinstance(claim, int) and 1 <= claim <= len(ordered) else None
 
 
-def claim_from_chat(account_id: int, records: Iterable, now: datetime | None = None) -> list[ChatClaim]:
-    """The ingester's hook: apply the claims among a committed batch's new comments. Never raises
-    (a failed claim must not fail ingest); each claim is its own transaction."""
-    return claim_from_chats({account_id: records}, now).get(account_id, [])
-
-
 def claim_from_chats(batches: Mapping[int, Iterable], now: datetime | None = None) -> dict[int, list[ChatClaim]]:
-    """`claim_from_chat` for several accounts' batches (account id -> records): the writer's batch of
-    many LIVEs looks their live shows up with one statement. Returns the claims by account id."""
+    """The ingester's hook: apply the claims among a committed batch's new comments, by account
+    (account id -> records; the live shows of all the accounts are looked up with one statement).
+    Never raises (a failed claim must not fail ingest); each claim is its own transaction. Returns
+    the claims made, by account id."""
     # Only a comment of one word or `#n` can be a claim: most batches have none, and then the
     # live show is not looked up at all.
     candidates = {account_id: comments for account_id, records in batches.items() if (comments := [

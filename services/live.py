@@ -124,14 +124,9 @@ def owned_stream(user: User, stream_id: int) -> LiveStream:
     return stream
 
 
-def live_show_for_tiktok_account(account_id: int) -> int | None:
-    """The show (if any) live right now with this TikTok account linked to it."""
-    return live_shows_for_tiktok_accounts([account_id]).get(account_id)
-
-
 def live_shows_for_tiktok_accounts(account_ids: list[int]) -> dict[int, int]:
-    """`live_show_for_tiktok_account` for several accounts, with one statement: account id -> the
-    show live right now with it linked (the latest started, if several), for those that have one."""
+    """The show live right now with each of these TikTok accounts linked to it (the latest started,
+    if several), with one statement: account id -> show id, for those that have one."""
     shows: dict[int, int] = {}
     for account_id, stream_id in db.session.execute(
         sa.select(LiveStream.tiktok_account_id, LiveStream.id)

@@ -59,8 +59,10 @@ def reevaluate_vips(candidates: Iterable[tuple[TikTokAccount, Iterable[int]]],
     """`reevaluate_vip` for several accounts at once (the writer's batch of many LIVEs): the tiers
     and the candidates' figures are read with one statement each for all of them. Returns the
     notices by account id."""
-    wanted = {account.id: (account, set(ids)) for account, ids in candidates}
-    wanted = {account_id: (account, ids) for account_id, (account, ids) in wanted.items() if ids and account.auto_vip}
+    wanted: dict[int, tuple[TikTokAccount, set[int]]] = {}
+    for account, viewer_ids in candidates:
+        if account.auto_vip and (ids := set(viewer_ids)):
+            wanted[account.id] = (account, ids)
     if not wanted:
         return {}
     tiers: dict[int, list[VipTier]] = {account_id: [] for account_id in wanted}

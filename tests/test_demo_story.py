@@ -32,7 +32,7 @@ def test_the_demo_history_hangs_together(app_ctx):
     seller = db.session.scalar(sa.select(User).where(User.username == "demo-seller"))
     assert account.owner_id == seller.id  # the demo seller is the demo TikTok streamer
     assert {demo.username for demo in DEMO_ACCOUNTS} == {"demo-seller", "demo-shopper"}
-    show = db.session.get(LiveStream, live.live_show_for_tiktok_account(account.id))
+    show = db.session.get(LiveStream, live.live_shows_for_tiktok_accounts([account.id])[account.id])
     assert (show.title, show.shop_id, show.status) == ("Spring Pottery Drop", seller.shop.id, "live")
     gifter = db.session.scalar(sa.select(ViewerProfile).where(ViewerProfile.tiktok_user_id == KNOWN_GIFTER.id))
     coins, units = db.session.execute(sa.select(sa.func.sum(ViewerGift.coins), sa.func.sum(ViewerGift.quantity))

@@ -291,9 +291,9 @@ def test_a_show_can_be_linked_to_the_sellers_own_tiktok_account(seller):
     draft = live.ShowDraft("Linked", "", None, None, [make_product(shop, "Thing").id], account.id)
     stream = live.create_show(shop, draft)
     assert stream.tiktok_account_id == account.id
-    assert live.live_show_for_tiktok_account(account.id) is None  # not live yet
+    assert live.live_shows_for_tiktok_accounts([account.id]) == {}  # not live yet
     live.go_live(stream)
-    assert live.live_show_for_tiktok_account(account.id) == stream.id
+    assert live.live_shows_for_tiktok_accounts([account.id]) == {account.id: stream.id}
     with pytest.raises(FieldError, match="your own linked TikTok accounts"):
         live.create_show(shop, live.ShowDraft("Theirs", "", None, None, [stream.featured[0].product_id],
                                               stranger_account.id))

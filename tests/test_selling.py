@@ -421,6 +421,11 @@ def comment(user_id: int, handle: str, text: str) -> EventRecord:
     return EventRecord("comment", uuid.uuid4().hex, utcnow(), "room-1", Viewer(user_id, handle, handle), {"text": text})
 
 
+def claimed(account, records: list[EventRecord]) -> list:  # noqa: ANN001
+    """The claims the ingester's hook makes from these comments of the account's LIVE."""
+    return claims.claim_from_chats({account.id: records}).get(account.id, [])
+
+
 @pytest.fixture(name="tiktok_show")
 def tiktok_show_fixture(shop, board):  # noqa: ANN001, ANN201
     account = tiktok.link_account(shop[0], "@maya.live", "UTC")
@@ -435,18 +440,18 @@ def test_a_linked_viewers_claim_holds_the_pinned_product_in_their_cart(tiktok_sh
     account, stream = tiktok_show
     sam = make_user("sam", display_name="Sam Shopper")
     tiktok_viewer(account, 501, "sam.tt", sam)
-    made = claims.claim_from_chat(account.id, [comment(501, "sam.tt", "Sold!"), comment(501, "sam.tt", "nice")])
+    made = claimed(account, [comment(501, "sam.tt", "Sold!"), comment(501, "sam.tt", "nice")])
     assert [(claim.status, claim.user_id, claim.product_id) for claim in made] == [("held", sam.id, board.id)]
     [line] = holds.held_lines(sam)
     assert (line.product_id, line.quantity, line.stream_id) == (board.id, 1, stream.id)
     assert stock(board) == 9
-    spoon_claim = claims.claim_from_chat(account.id, [comment(501, "sam.tt", "#2")])
+    spoon_claim = claimed(account, [comment(501, "sam.tt", "#2")])
     assert spoon_claim[0].product.title == "Oak Spoon"
 
 
 def test_an_unlinked_viewers_claim_is_listed_with_a_code_to_redeem(tiktok_show, board):
     account, stream = tiktok_show
-    [claim] = claims.claim_from_chat(account.id, [comment(601, "stranger.tt", "sold")])
+    [claim] = claimed(account, [comment(601, "stranger.tt", "sold")])
     assert claim.status == "unlinked" and len(claim.code) == 6 and claim.user_id is None
     assert claims.unlinked_claims(stream) == [claim]
     assert stock(board) == 10  # nothing held until someone redeems the code
@@ -461,10 +466,10 @@ def test_an_unlinked_viewers_claim_is_listed_with_a_code_to_redeem(tiktok_show, 
 def test_claims_follow_the_shows_claim_word_and_need_a_live_show(tiktok_show, board):
     account, stream = tiktok_show
     holds.update_settings(stream, 10, "Mine")
-    assert claims.claim_from_chat(account.id, [comment(701, "x.tt", "sold")]) == []
-    assert len(claims.claim_from_chat(account.id, [comment(701, "x.tt", "mine")])) == 1
+    assert claimed(account, [comment(701, "x.tt", "sold")]) == []
+    assert len(claimed(account, [comment(701, "x.tt", "mine")])) == 1
     live.end_show(stream)
-    assert claims.claim_from_chat(account.id, [comment(701, "x.tt", "mine")]) == []
+    assert claimed(account, [comment(701, "x.tt", "mine")]) == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ChatClaim)) == 1
 
 
@@ -474,7 +479,7 @@ def test_a_claim_of_a_sold_out_product_is_refused_and_listed(tiktok_show, board)
     tiktok_viewer(account, 502, "sam.tt", sam)
     db.session.execute(sa.update(Product).where(Product.id == board.id).values(stock=0))
     db.session.commit()
-    [claim] = claims.claim_from_chat(account.id, [comment(502, "sam.tt", "sold")])
+    [claim] = claimed(account, [comment(502, "sam.tt", "sold")])
     assert claim.status == "refused" and "sold out" in claim.reason
     assert holds.held_lines(sam) == []
 
