@@ -28,6 +28,8 @@ show how the two cores were shared.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import re
 import sys
@@ -46,6 +48,7 @@ from tests.support import FAST_HASH, TEST_PASSWORD, Browser, csrf_from, running_
 
 INCREMENT = 100
 PRICE = re.compile(r'class="auction-price">\$([\d,]+)\.(\d\d)<')
+ANSWER = re.compile(r'<p id="bid-result-\d+"([^>]*)>(.*?)</p>', re.S)
 
 
 def cents(match: re.Match) -> int:
@@ -140,11 +143,82 @@ def first_seen(stamps: list[tuple[float, int]]) -> dict[int, float]:
     return seen
 
 
+class SocketBidders:
+    """The bidders' show sockets, all on one asyncio loop in a thread of its own: a thread per socket
+    would spend the bidders' share of the CPU switching between hundreds of threads."""
+
+    def __init__(self, sockets: list[tuple[str, str]]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.sockets = self._run(self._connect_all(sockets))
+
+    def _run(self, coroutine):  # noqa: ANN001, ANN202
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    @staticmethod
+    async def _connect_all(sockets: list[tuple[str, str]]) -> list:
+        from websockets.asyncio.client import connect
+
+        handshakes = asyncio.Semaphore(20)
+
+        async def one(url: str, cookie: str):  # noqa: ANN202
+            async with handshakes:
+                return await connect(url, additional_headers={"Cookie": cookie}, compression=None,
+                                     max_size=None, ping_interval=None, open_timeout=120)
+
+        return await asyncio.gather(*(one(url, cookie) for url, cookie in sockets))
+
+    def bid(self, auction_id: int, ends: float, tokens: list[str], ceiling, count) -> None:  # noqa: ANN001
+        """Every bidder bids until `ends`, each sending its next bid when the last is answered."""
+        async def bidder(index: int, ws) -> None:  # noqa: ANN001
+            round_ = 0
+            while time.perf_counter() < ends:
+                started = time.perf_counter()
+                await ws.send(json.dumps({"action": "bid", "auction_id": auction_id, "kind": "max",
+                                          "amount": ceiling(index, round_), "csrf_token": tokens[index]}))
+                count(started, *await self._answer(ws))
+                round_ += 1
+
+        async def everyone() -> None:
+            await asyncio.gather(*(bidder(index, ws) for index, ws in enumerate(self.sockets)))
+
+        self._run(everyone())
+
+    @staticmethod
+    async def _answer(ws) -> tuple[str, int]:  # noqa: ANN001
+        """The answer to the bid just sent: its text and the status the same answer has over HTTP.
+        Not a push of the bidder's standing (those carry data-push-if-present); it may share a
+        frame with pushes that queued up meanwhile."""
+        deadline = time.perf_counter() + 60
+        while (left := deadline - time.perf_counter()) > 0:
+            try:
+                message = await asyncio.wait_for(ws.recv(), timeout=left)
+            except TimeoutError:
+                break
+            for attributes, text in ANSWER.findall(message):
+                if "data-push-if-present" not in attributes:
+                    return text, (200 if "notice-success" in text else 429 if "Too many bids" in text
+                                  else 422 if "notice-error" in text else 0)
+        return "", 0
+
+    def close(self) -> None:
+        async def close_all() -> None:
+            await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
+
+        self._run(close_all())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=30)
+
+
 def main() -> None:  # noqa: PLR0915 - one linear script
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bidders", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2 if os.environ.get("REDIS_URL") else 1)
+    parser.add_argument("--over", choices=("socket", "http"), default="socket",
+                        help="how bids are sent: over each bidder's show socket, as the show page does "
+                             "while its socket is up (default), or as form posts, as it does while not")
     args = parser.parse_args()
 
     import simple_websocket
@@ -161,9 +235,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             product = make_product(shop, "Signed Print", 9000, stock=1)
             stream_id = make_stream(shop, [product]).id
             product_id = product.id
-            usernames = [make_user(f"bidder{n}").username for n in range(args.bidders)]
+            bidders = [make_user(f"bidder{n}") for n in range(args.bidders)]
+            usernames = [(user.username, user.id) for user in bidders]
+        # Every bidder connects from this one address: no cap on sockets per address.
         env = {"STREAMSHOP_ENV": "testing", "SECRET_KEY": "bench", "DATABASE_URL": database_url,
-               "PASSWORD_HASH_METHOD": FAST_HASH, "INSTANCE_PATH": tmp_name, "ACCESS_LOG": ""}
+               "PASSWORD_HASH_METHOD": FAST_HASH, "INSTANCE_PATH": tmp_name, "ACCESS_LOG": "",
+               "WS_MAX_SOCKETS_PER_ADDRESS": "0"}
         if os.environ.get("REDIS_URL"):
             env["REDIS_URL"] = os.environ["REDIS_URL"]
             env["REDIS_HUB_PREFIX"] = f"bench-auction-{os.getpid()}:"
@@ -175,7 +252,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         watchers = [watch_commits(database_url, commits, watching)] if postgresql else []
         with running_server(env, workers=args.workers) as server:
             clients: list[tuple[httpx.Client, str]] = []
-            for username in usernames:
+            sockets: list[tuple[str, str]] = []  # (socket URL, cookie) per bidder
+            for username, user_id in usernames:
                 browser = Browser(server.url)
                 response = browser.submit("/login", {"identifier": username, "password": TEST_PASSWORD})
                 assert response.status_code == 200, f"login failed for {username}"
@@ -183,6 +261,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 browser.close()
                 # Fresh connections for the race; a slow answer on a shared machine is not an error.
                 clients.append((httpx.Client(base_url=server.url, cookies=browser.cookies, timeout=60), token))
+                if args.over == "socket":
+                    # The channels the show page opens its socket with, for a logged-in viewer.
+                    sockets.append((server.url.replace("http://", "ws://") + f"/ws?channel=stream:{stream_id}"
+                                    f"&channel=user:{user_id}", browser.cookie_header()))
+            bidders_sockets = SocketBidders(sockets) if sockets else None
 
             pushes: list[tuple[float, int]] = []
             viewer = simple_websocket.Client.connect(
@@ -218,42 +301,49 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             outcomes = {"accepted": 0, "refused": 0, "limited": 0, "errors": 0}
             lock = threading.Lock()
 
+            def count(started: float, text: str, status: int) -> None:
+                price = re.search(r"(?:lead at|now) \$([\d,]+)\.(\d\d)", text)
+                with lock:
+                    if status == 200 and price:
+                        outcomes["accepted"] += 1
+                        sent.append((started, cents(price)))
+                    elif status == 422:
+                        outcomes["refused"] += 1
+                    elif status == 429:
+                        outcomes["limited"] += 1
+                    else:
+                        outcomes["errors"] += 1
+
             def bidder(index: int, client: httpx.Client, token: str) -> None:
                 round_ = 0
                 while time.perf_counter() < ends:
-                    # Unique ceilings, 2 increments apart: 10.00 + 2.00 x (round x N + index).
-                    ceiling = 1000 + 2 * INCREMENT * (round_ * args.bidders + index)
-                    round_ += 1
                     started = time.perf_counter()
                     try:
                         answer = client.post(f"/live/auctions/{auction_id}/bid",
-                                             data={"amount": f"{ceiling / 100:.2f}", "kind": "max"},
+                                             data={"amount": ceiling(index, round_), "kind": "max"},
                                              headers={"X-CSRFToken": token, "HX-Request": "true"})
                     except httpx.HTTPError:
-                        with lock:
-                            outcomes["errors"] += 1
-                        continue
-                    price = re.search(r"(?:lead at|now) \$([\d,]+)\.(\d\d)", answer.text)
-                    with lock:
-                        if answer.status_code == 200 and price:
-                            outcomes["accepted"] += 1
-                            sent.append((started, cents(price)))
-                        elif answer.status_code == 422:
-                            outcomes["refused"] += 1
-                        elif answer.status_code == 429:
-                            outcomes["limited"] += 1
-                        else:
-                            outcomes["errors"] += 1
+                        count(started, "", 0)
+                    else:
+                        count(started, answer.text, answer.status_code)
+                    round_ += 1
+
+            def ceiling(index: int, round_: int) -> str:
+                """Unique ceilings, 2 increments apart: 10.00 + 2.00 x (round x N + index)."""
+                return f"{(1000 + 2 * INCREMENT * (round_ * args.bidders + index)) / 100:.2f}"
 
             workers = children(server.process.pid)
             cpu_before = {pid: cpu_seconds(pid) for pid in [*workers, os.getpid()]}
             machine_before = machine_ticks()
             began = time.perf_counter()
-            threads = [threading.Thread(target=bidder, args=(i, c, t)) for i, (c, t) in enumerate(clients)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            if bidders_sockets is not None:
+                bidders_sockets.bid(auction_id, ends, [token for _, token in clients], ceiling, count)
+            else:
+                threads = [threading.Thread(target=bidder, args=(i, c, t)) for i, (c, t) in enumerate(clients)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
             window = time.perf_counter() - began
             cpu = {pid: cpu_seconds(pid) - before for pid, before in cpu_before.items()}
             machine_after = machine_ticks()
@@ -276,6 +366,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             viewer.close()
             for client, _ in clients:
                 client.close()
+            if bidders_sockets is not None:
+                bidders_sockets.close()
 
         with app.app_context():
             auction = db.session.get(Auction, auction_id)
@@ -312,7 +404,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     publish_to_push = [(pushed_at[p] - at) * 1000 for p, at in published_at.items() if p in pushed_at]
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     hub = "redis" if os.environ.get("REDIS_URL") else "local"
-    print(f"backend {backend}, {args.workers} worker(s), hub {hub}; "
+    print(f"backend {backend}, {args.workers} worker(s), hub {hub}, bids over {args.over}; "
           f"{outcomes['accepted']} accepted, {outcomes['refused']} refused as too low, "
           f"{outcomes['limited']} rate-limited, {outcomes['errors']} errors in {window:.1f} s; "
           f"{len(rows)} audit rows; {len(pushes)} prices pushed; "

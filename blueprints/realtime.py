@@ -1,24 +1,60 @@
-"""The one websocket endpoint: a page subscribes to its channels and receives HTML fragments."""
+"""The one websocket endpoint: a page subscribes to its channels and receives HTML fragments.
+
+A page may also act over its socket: a message `{"action": name, ...fields}` runs the socket action
+registered under that name (`socket_action`) and its answer, an HTML fragment, comes back on the
+same socket. Actions are for what a crowd sends many times a second (bids in an auction's last
+seconds), where a request each would cost more than the work itself. They run in a copy of the
+handshake's request context, so `current_user`, the session and CSRF work as in a route; the login
+session is checked again every `LOGIN_RECHECK_SECONDS`, so a logout elsewhere stops a socket's
+actions within that time.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import gevent
-from flask import Blueprint, abort, current_app, g, request
+import gevent.lock
+from flask import Blueprint, abort, copy_current_request_context, current_app, g, request
 from flask_login import current_user
 from simple_websocket import ConnectionClosed
 
 from extensions import db, sock
 from realtime import current_hub
 from realtime.channels import may_subscribe
-from realtime.hub import CLOSED, Subscription
+from realtime.hub import CLOSED, Broadcast, Subscription
 from services import presence
 
 bp = Blueprint("realtime", __name__)
 
 MAX_CHANNELS = 8
+#: A message from a page is a heartbeat or one action's few fields; anything longer is ignored.
+MAX_MESSAGE_CHARS = 4096
+LOGIN_RECHECK_SECONDS = 10.0
+#: Socket actions running at once in this process. More wait their turn here: each running action
+#: holds a database connection, and past the pool's size every extra one would open (and close) a
+#: connection of its own, which under a crowd of bidders cost more than the bids. (Letting the
+#: actions that need no database skip the queue was measured: the crowd's refusals then took the
+#: CPU from the bids that count, and their pushes came later.)
+ACTIONS_AT_ONCE = 5
+
+_action_turns = gevent.lock.BoundedSemaphore(ACTIONS_AT_ONCE)
+
+SocketAction = Callable[[dict], "str | None"]
+_actions: dict[str, SocketAction] = {}
+
+
+def socket_action(name: str) -> Callable[[SocketAction], SocketAction]:
+    """Register `action(fields) -> fragment or None` to answer `{"action": name, ...}` messages."""
+    def register(action: SocketAction) -> SocketAction:
+        _actions[name] = action
+        return action
+
+    return register
 
 
 @bp.before_request
@@ -61,7 +97,9 @@ def socket(ws) -> None:  # noqa: ANN001
     person = Person(user_id=g.user_id, visitor_id=g.visitor_id)
     present = presence.tracked_streams(g.channels)
     presence.socket_opened(app, present, person.user_id, person.visitor_id)
-    reader = gevent.spawn(_read_until_closed, ws, subscription, app, present, person)
+    # The reader runs the page's actions: in a copy of this request context, for the session and
+    # the login (the copy has an app context, and so a database session, of its own).
+    reader = gevent.spawn(copy_current_request_context(_read_until_closed), ws, subscription, app, present, person)
     try:
         _send_until_closed(ws, subscription)
     finally:
@@ -118,17 +156,58 @@ def _send_until_closed(ws, subscription: Subscription) -> None:  # noqa: ANN001
 
 
 def _read_until_closed(ws, subscription: Subscription, app, present, person: Person) -> None:  # noqa: ANN001
-    """Read what the client sends (heartbeats) and end the subscription when it goes away."""
+    """Read what the client sends (heartbeats, actions) and end the subscription when it goes away."""
     last_heartbeat = gevent.get_hub().loop.now()  # joining counts as one
     try:
         while True:
-            message = ws.receive()
-            if message and "heartbeat" in message:
+            fields = _parse(ws.receive())
+            if fields.get("heartbeat"):
                 last_heartbeat = presence.heartbeat_received(app, present, person.user_id, person.visitor_id,
                                                              last_heartbeat)
+            elif fields.get("action") in _actions:
+                with _action_turns:
+                    answer = _act(_actions[fields["action"]], fields)
+                if answer:
+                    # Through the queue: the sending greenlet alone writes to the socket.
+                    subscription.offer(Broadcast(answer))
     except ConnectionClosed:
         pass
     except Exception:  # noqa: BLE001 - a broken socket must still end its subscription
         app.logger.debug("socket reader ended", exc_info=True)
     finally:
         subscription.close()
+
+
+def _parse(message: str | bytes | None) -> dict:
+    """A page's message as a dict of its fields ({} for anything else)."""
+    if not isinstance(message, str) or len(message) > MAX_MESSAGE_CHARS:
+        return {}
+    try:
+        fields = json.loads(message)
+    except ValueError:
+        return {}
+    return fields if isinstance(fields, dict) else {}
+
+
+def _act(action: SocketAction, fields: dict) -> str | None:
+    """Run one action as its own unit of work: the login checked if due, a database session of its
+    own, and nothing it left behind kept for the next."""
+    now = time.monotonic()
+    if now - g.get("login_checked_at", 0.0) >= LOGIN_RECHECK_SECONDS:
+        # Flask-Login keeps the loaded user in g._login_user: dropping it makes the next use of
+        # current_user load it again from the session cookie's login session.
+        g.pop("_login_user", None)
+        g.login_checked_at = now
+    try:
+        user = current_user._get_current_object()  # type: ignore[attr-defined]
+        if user.is_authenticated and user in db.session:
+            # Kept for the socket's later actions: out of the session, or this action's commit or
+            # rollback would expire it and the next action could not read it.
+            db.session.expunge(user)
+        return action(fields)
+    except Exception:  # noqa: BLE001 - one failed action must not end the socket
+        db.session.rollback()
+        current_app.logger.exception("socket action %s failed", fields.get("action"))
+        return None
+    finally:
+        db.session.remove()

@@ -7,9 +7,12 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, flash, url_for
+from flask import Blueprint, Response, flash, render_template, url_for
 from flask_login import current_user, login_required
+from limits import parse as parse_limit
+from werkzeug.datastructures import MultiDict
 
+from blueprints.realtime import socket_action
 from extensions import db, limiter, utcnow
 from forms.selling import (
     AuctionForm,
@@ -22,7 +25,7 @@ from forms.selling import (
 )
 from models import LiveStream, Product
 from services import auctions, claims, flash_sales, giveaways, holds, live, selling
-from services.errors import DomainError, FieldError, NotFound
+from services.errors import DomainError, FieldError, Forbidden, Invalid, NotFound
 from web import ask_first, redirect_to, render, wants_fragment
 
 bp = Blueprint("selling", __name__)
@@ -65,17 +68,19 @@ def _done(stream: LiveStream, message: str | None = None):  # noqa: ANN202
 # --- the audience --------------------------------------------------------------------------------
 
 
+#: One limit for a bidder, over HTTP and over the socket alike.
+BID_RATE = "10 per 2 seconds"
+_BID_RATE_ITEM = parse_limit(BID_RATE)
+
+
 @bp.post("/live/auctions/<int:auction_id>/bid")
 @login_required
-@limiter.limit("10 per 2 seconds", key_func=lambda: f"bid:{current_user.id}")
+@limiter.limit(BID_RATE, key_func=lambda: f"bid:{current_user.id}")
 def bid(auction_id: int):
     form = BidForm()
-    message, error, status = None, False, 200
     try:
         _valid(form)
-        # place_bid reads only what it needs (the hammering crowd's refusals stay cheap).
-        auction = auctions.place_bid(auction_id, current_user, form.amount.cents, form.kind.data)
-        message = auctions.standing(auction, current_user.id)
+        message, error, status = _bid(auction_id, form), False, 200
     except NotFound:
         raise
     except DomainError as refused:
@@ -84,6 +89,45 @@ def bid(auction_id: int):
         return render("live/_bid_result.html", auction_id=auction_id, message=message, error=error, status=status)
     flash(message, "error" if error else "success")
     return redirect_to(url_for("live.show", stream_id=auctions.get_auction(auction_id).stream_id))
+
+
+@socket_action("bid")
+def bid_over_socket(fields: dict) -> str:
+    """The bid form sent over the show page's open socket (static/js/app.js does so whenever the
+    socket is up): the same form, rules and answer as `bid`, without a request each time."""
+    auction_id = fields.get("auction_id")
+    auction_id = auction_id if isinstance(auction_id, int) and not isinstance(auction_id, bool) else 0
+    try:
+        if not current_user.is_authenticated:
+            raise Forbidden("Log in to bid.")
+        form = BidForm(formdata=MultiDict({name: str(value) for name, value in fields.items()
+                                           if name in ("amount", "kind", "csrf_token")}))
+        _valid(form)
+        # Only a bid that would reach the auction counts against the limit: a stale one refused
+        # here costs next to nothing (over HTTP, every request counts, as each costs a request).
+        auctions.refuse_below_floor(auction_id, current_user, form.amount.cents)
+        if not _within_bid_rate(current_user.id):
+            raise Invalid("Too many bids at once: wait a moment and bid again.")
+        message, error = _bid(auction_id, form), False
+    except DomainError as refused:
+        message, error = refused.message or "That bid was refused.", True
+    return render_template("live/_bid_result.html", auction_id=auction_id, message=message, error=error,
+                           oob=True, reply=True)
+
+
+def _within_bid_rate(user_id: int) -> bool:
+    """Count one socket bid against the bidder's limit (in Redis when configured, so across workers)."""
+    try:
+        return limiter.limiter.hit(_BID_RATE_ITEM, "bid-socket", str(user_id))
+    except Exception:  # noqa: BLE001 - as RATELIMIT_SWALLOW_ERRORS does for routes: an unreachable
+        return True    # store lets the bid through rather than refusing everyone's.
+
+
+def _bid(auction_id: int, form: BidForm) -> str:
+    """Place the (validated) form's bid for the current user; the bidder's standing after it."""
+    # place_bid reads only what it needs (the hammering crowd's refusals stay cheap).
+    auction = auctions.place_bid(auction_id, current_user, form.amount.cents, form.kind.data)
+    return auctions.standing(auction, current_user.id)
 
 
 @bp.post("/live/giveaways/<int:giveaway_id>/enter")

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm
+from flask import current_app
 
 from extensions import db, utcnow
 from models import MAX_ID, Auction, AuctionBid, LiveStream, Order, OrderItem, Product, Shop, StreamOrder, User
@@ -113,6 +114,72 @@ def _locked(auction_id: int) -> Auction:
     return auction
 
 
+@dataclass(frozen=True)
+class _Floor:
+    """What refusing a bid needs to know of an auction: its seller, and the lowest bid it took."""
+
+    owner_id: int
+    currency: str
+    leader_id: int | None
+    minimum: int
+
+
+MAX_FLOORS = 1024
+
+
+def _floors() -> dict[int, _Floor]:
+    """The lowest bid each recent auction would take, as this process last saw it. A price only
+    rises, so a floor seen earlier (or by this process alone) is never above the real one: a bid
+    under it is too low whatever happened since, and is refused without a read. Kept on the app
+    (one per process), not in the module, so that an app on another database has its own."""
+    return current_app.extensions.setdefault("auction_floors", {})
+
+
+def _remember(auction_id: int, floor: _Floor) -> None:
+    floors = _floors()
+    known = floors.get(auction_id)
+    if known is None or floor.minimum > known.minimum:
+        if len(floors) >= MAX_FLOORS:
+            floors.clear()  # auctions are short-lived: forgetting the old ones is enough
+        floors[auction_id] = floor
+
+
+def _floor_of(auction: Auction, known: _Floor) -> _Floor:
+    price = auction.current_price_cents
+    return _Floor(known.owner_id, known.currency, auction.leader_id,
+                  auction.start_price_cents if price is None else price + auction.increment_cents)
+
+
+def refuse_below_floor(auction_id: int, bidder: User, amount_cents: int) -> _Floor:
+    """Refuse a bid that is too low for sure (or the seller's own): the cheap first step of a bid,
+    without a read once this process has seen the auction. Returns the auction's floor."""
+    floor = _floors().get(auction_id)
+    if floor is None:
+        # One light read (no entities) of what a refusal needs.
+        unlocked = db.session.execute(
+            sa.select(Auction.current_price_cents, Auction.start_price_cents, Auction.increment_cents,
+                      Auction.leader_id, Product.currency, Shop.owner_id)
+            .join(Product, Product.id == Auction.product_id).join(Shop, Shop.id == Product.shop_id)
+            .where(Auction.id == auction_id)
+        ).one_or_none() if 0 < auction_id <= MAX_ID else None
+        if unlocked is None:
+            raise NotFound("There is no such auction.")
+        price = unlocked.current_price_cents
+        floor = _Floor(unlocked.owner_id, unlocked.currency, unlocked.leader_id,
+                       unlocked.start_price_cents if price is None else price + unlocked.increment_cents)
+        _remember(auction_id, floor)
+    if floor.owner_id == bidder.id:
+        raise Forbidden("You cannot bid in your own auction.")
+    if amount_cents < floor.minimum and bidder.id != floor.leader_id:
+        # Too low for sure: the price only rises. Refused here, the hammering crowd's stale bids
+        # never reach the database or the row lock. (The leader may raise their maximum by less
+        # than an increment, so theirs go on. A bidder who has taken the lead since the floor was
+        # seen bid at least the floor to do so, and cannot raise their maximum to below it either.)
+        db.session.rollback()
+        raise FieldError("amount", f"Bid at least {format_money(floor.minimum, floor.currency)}.")
+    return floor
+
+
 def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid",
               now: datetime | None = None) -> Auction:
     """Bid `amount_cents` ("bid") or up to it ("max"); see the module docstring for the rules."""
@@ -120,27 +187,13 @@ def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid
         raise Invalid("A bid is a bid or a max bid.")
     if not 0 < amount_cents <= MAX_BID_CENTS:
         raise FieldError("amount", "Enter an amount above zero.")
-    # One light read (no entities) of what a refusal needs.
-    unlocked = db.session.execute(
-        sa.select(Auction.current_price_cents, Auction.start_price_cents, Auction.increment_cents,
-                  Auction.leader_id, Product.currency, Shop.owner_id)
-        .join(Product, Product.id == Auction.product_id).join(Shop, Shop.id == Product.shop_id)
-        .where(Auction.id == auction_id)
-    ).one_or_none() if 0 < auction_id <= MAX_ID else None
-    if unlocked is None:
-        raise NotFound("There is no such auction.")
-    currency = unlocked.currency
-    if unlocked.owner_id == bidder.id:
-        raise Forbidden("You cannot bid in your own auction.")
-    # The price only rises, so a bid below the minimum read without the lock is too low for sure:
-    # refusing it here keeps the hammering crowd's too-low bids off the auction's row lock.
-    minimum = (unlocked.start_price_cents if unlocked.current_price_cents is None
-               else unlocked.current_price_cents + unlocked.increment_cents)
-    if unlocked.leader_id != bidder.id and amount_cents < minimum:
-        db.session.rollback()
-        raise FieldError("amount", f"Bid at least {format_money(minimum, currency)}.")
+    floor = refuse_below_floor(auction_id, bidder, amount_cents)
+    currency = floor.currency
     try:
         auction = _locked(auction_id)
+        # What the lock shows is the auction as it is: a floor fresher than the one the bid passed
+        # (another process may have moved the price), kept even if this bid is refused.
+        _remember(auction_id, _floor_of(auction, floor))
         now = now or utcnow()
         if auction.status != "open" or now >= auction.ends_at:
             raise FieldError("amount", "This auction has closed.")
@@ -151,10 +204,12 @@ def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid
         # Anti-snipe: only a contest extends (a leader quietly raising their maximum does not).
         if auction.mode == "extend" and contested and (auction.ends_at - now).total_seconds() < auction.extend_seconds:
             auction.ends_at = now + timedelta(seconds=auction.extend_seconds)
+        floor_after = _floor_of(auction, floor)  # before the commit expires what it reads
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
+    _remember(auction_id, floor_after)
     publish_auction(auction_id, now, whole=False)
     # A bidder whose standing this bid changed without their asking (outbid, or their maximum
     # answered) sees it on their own pages; the bidder gets it in the answer to their request.
@@ -299,10 +354,11 @@ def publish_auction(auction_id: int, now: datetime | None = None, *, whole: bool
     from realtime.channels import seller_channel, stream_channel
     from realtime.fragments import render_oob
 
-    # The leader's shop is never shown here: not loading it saves a query on every bid.
+    # The leader's shop is never shown here: not loading it saves a query on every bid. The product
+    # (its currency, for every price shown) comes in the same query.
     auction = db.session.scalar(
         sa.select(Auction).where(Auction.id == auction_id)
-        .options(sa.orm.joinedload(Auction.leader).lazyload(User.shop))
+        .options(sa.orm.joinedload(Auction.leader).lazyload(User.shop), sa.orm.joinedload(Auction.product))
         .execution_options(populate_existing=True)) if 0 < auction_id <= MAX_ID else None
     if auction is None:
         return

@@ -271,6 +271,47 @@ def test_max_bids_answer_by_proxy(stream, board):
     assert auction.bid_count == len(history)
 
 
+def test_stale_bids_are_refused_from_the_floor_without_a_query_and_only_stale_ones(stream, board):
+    """A process remembers each auction's lowest acceptable bid (its floor) and refuses a bid under
+    it without touching the database. Another process may have raised the price meanwhile: a bid
+    between the stale floor and the real minimum is then refused by the locked read, which also
+    brings the floor up to date. The leader may still raise their maximum by less than an increment."""
+    auction = start_auction(stream, board)
+    ann, ben, cat = make_user("ann"), make_user("ben"), make_user("cat")
+    auctions.place_bid(auction.id, ann, 1000, "max")  # leads at $10.00, floor $11.00
+    auctions.place_bid(auction.id, ann, 1050, "max")  # her maximum raised by half an increment
+    assert (auction.leader_id, auction.leader_max_cents) == (ann.id, 1050)
+    auction_id = auction.id
+    db.session.refresh(ben)
+    db.session.expunge(ben)  # loaded once, as a socket holds its user: no query to read ben.id
+    statements: list[str] = []
+
+    def record(connection, cursor, statement, *rest) -> None:  # noqa: ANN001, ANN002
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with pytest.raises(FieldError, match=r"at least \$11.00"):
+            auctions.place_bid(auction_id, ben, 1099)
+        assert statements == []
+        # Another process's bids raise the price to $20.00; this one's floor still says $11.00.
+        db.session.execute(sa.update(auctions.Auction).where(auctions.Auction.id == auction_id)
+                           .values(current_price_cents=2000, leader_id=cat.id, leader_max_cents=2000))
+        db.session.commit()
+        statements.clear()
+        with pytest.raises(FieldError, match=r"at least \$21.00"):
+            auctions.place_bid(auction_id, ben, 1500)  # over the stale floor, under the real price
+        assert any("auctions" in statement for statement in statements)  # the locked read
+        statements.clear()
+        with pytest.raises(FieldError, match=r"at least \$21.00"):
+            auctions.place_bid(auction_id, ben, 2000)  # the floor is up to date now
+        assert statements == []
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    auctions.place_bid(auction.id, ben, 2100)
+    assert (auction.current_price_cents, auction.leader_id) == (2100, ben.id)
+
+
 def test_a_bidders_own_status_follows_bids_by_others(app, stream, board):
     """A bidder's status line ("You lead at ...") is pushed to them when another bid changes it:
     outbid by a higher maximum, or their own maximum answering at a new price."""

@@ -145,6 +145,31 @@ document.addEventListener("submit", function (event) {
     heartbeatTimer = null;
   });
 
+  // A form marked data-socket-action (an auction's bid form) goes over the page's open socket:
+  // in an auction's last seconds a bid is then a message, not a request each time, and its answer
+  // comes back on the socket (an element swapped by its id). While the socket is down the form
+  // posts as usual; nothing is queued to be sent later, when the price will have moved on.
+  var openSocket = null;
+  document.addEventListener("htmx:wsOpen", function (event) { openSocket = event.detail.socketWrapper; });
+  document.addEventListener("htmx:wsClose", function () { openSocket = null; });
+  document.addEventListener("htmx:wsError", function () { openSocket = null; });
+  document.addEventListener("htmx:configRequest", function (event) {
+    var form = event.detail.elt;
+    if (!openSocket || !form.matches || !form.matches("form[data-socket-action]")) return;
+    if (event.detail.errors && event.detail.errors.length) return;
+    var message = { action: form.dataset.socketAction };
+    Object.keys(form.dataset).forEach(function (key) {
+      // data-socket-auction-id="7" -> auction_id: 7
+      if (key.indexOf("socketField") === 0) {
+        var name = key.slice("socketField".length).replace(/[A-Z]/g, function (c) { return "_" + c.toLowerCase(); }).slice(1);
+        message[name] = parseInt(form.dataset[key], 10);
+      }
+    });
+    event.detail.formData.forEach(function (value, name) { message[name] = value; });
+    openSocket.send(JSON.stringify(message));
+    event.preventDefault();
+  });
+
   function pad(n) { return n < 10 ? "0" + n : String(n); }
   function tickDurations() {
     document.querySelectorAll("[data-duration-since]").forEach(function (el) {

@@ -60,6 +60,10 @@ def test_two_phones_see_the_countdown_and_each_others_bids(app_ctx, live_server,
             expect(page.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
             pages[name] = page
         ann, ben = pages["ann"], pages["ben"]
+        # With their sockets up, the phones send their bids over them, not as requests.
+        bid_posts: list[str] = []
+        for page in (ann, ben):
+            page.on("request", lambda request: "/bid" in request.url and bid_posts.append(request.url))
         # Ann also has her cart open in another tab: her status pushes reach it too (her own
         # channel), and it has no auction to update, so it must ignore them without an error.
         ann_cart = contexts[0].new_page()
@@ -116,6 +120,7 @@ def test_two_phones_see_the_countdown_and_each_others_bids(app_ctx, live_server,
         auction.get_by_label(re.compile("Your bid")).fill("15")
         auction.get_by_role("button", name="Bid", exact=True).click()
         expect(auction.get_by_text(re.compile(r"Outbid.*\$16\.00"))).to_be_visible()
+        assert bid_posts == [], "a bid went out as a request while the page's socket was up"
         expect(ben_auction.locator(".auction-price")).to_have_text("$16.00")
         # Ben's maximum answered for him: his status line shows the new price, not the old one.
         expect(ben_auction.get_by_role("status")).to_have_text("You lead at $16.00.")
