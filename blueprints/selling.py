@@ -26,6 +26,7 @@ from forms.selling import (
 from models import LiveStream, Product
 from services import auctions, claims, flash_sales, giveaways, holds, live, selling
 from services.errors import DomainError, FieldError, Forbidden, Invalid, NotFound
+from services.money import parse_money
 from web import ask_first, redirect_to, render, wants_fragment
 
 bp = Blueprint("selling", __name__)
@@ -100,12 +101,16 @@ def bid_over_socket(fields: dict) -> str:
     try:
         if not current_user.is_authenticated:
             raise Forbidden("Log in to bid.")
+        # A stale bid (most of them, in an auction's last seconds) is answered before anything
+        # else: the answer, the minimum, is public and changes nothing, and it costs next to
+        # nothing. Only a bid that goes on counts against the limit (over HTTP every request
+        # counts, as each costs a request).
+        amount = _amount_or_none(fields.get("amount"))
+        if amount is not None:
+            auctions.refuse_below_floor(auction_id, current_user, amount)
         form = BidForm(formdata=MultiDict({name: str(value) for name, value in fields.items()
                                            if name in ("amount", "kind", "csrf_token")}))
         _valid(form)
-        # Only a bid that would reach the auction counts against the limit: a stale one refused
-        # here costs next to nothing (over HTTP, every request counts, as each costs a request).
-        auctions.refuse_below_floor(auction_id, current_user, form.amount.cents)
         if not _within_bid_rate(current_user.id):
             raise Invalid("Too many bids at once: wait a moment and bid again.")
         message, error = _bid(auction_id, form), False
@@ -113,6 +118,14 @@ def bid_over_socket(fields: dict) -> str:
         message, error = refused.message or "That bid was refused.", True
     return render_template("live/_bid_result.html", auction_id=auction_id, message=message, error=error,
                            oob=True, reply=True)
+
+
+def _amount_or_none(value: object) -> int | None:
+    """The amount a bid names, in cents, or None when it is not one (the form says why)."""
+    try:
+        return parse_money(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _within_bid_rate(user_id: int) -> bool:

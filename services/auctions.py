@@ -154,7 +154,8 @@ def refuse_below_floor(auction_id: int, bidder: User, amount_cents: int) -> _Flo
     """Refuse a bid that is too low for sure (or the seller's own): the cheap first step of a bid,
     without a read once this process has seen the auction. Returns the auction's floor."""
     floor = _floors().get(auction_id)
-    if floor is None:
+    read_now = floor is None
+    if read_now:
         # One light read (no entities) of what a refusal needs.
         unlocked = db.session.execute(
             sa.select(Auction.current_price_cents, Auction.start_price_cents, Auction.increment_cents,
@@ -175,7 +176,8 @@ def refuse_below_floor(auction_id: int, bidder: User, amount_cents: int) -> _Flo
         # never reach the database or the row lock. (The leader may raise their maximum by less
         # than an increment, so theirs go on. A bidder who has taken the lead since the floor was
         # seen bid at least the floor to do so, and cannot raise their maximum to below it either.)
-        db.session.rollback()
+        if read_now:
+            db.session.rollback()
         raise FieldError("amount", f"Bid at least {format_money(floor.minimum, floor.currency)}.")
     return floor
 
@@ -368,7 +370,9 @@ def publish_auction(auction_id: int, now: datetime | None = None, *, whole: bool
         # bids): every read here waits for a connection and a turn on a busy worker.
         publish(stream_channel(auction.stream_id),
                 render_oob("live/_auction_state.html", auction=auction, now=now, message=None))
-    stream = db.session.get(LiveStream, auction.stream_id)
+    # The seller's card of an open auction shows nothing of the show but its id: a bid's push
+    # does without reading it.
+    stream = db.session.get(LiveStream, auction.stream_id) if whole or auction.status != "open" else None
     if whole:
         publish(stream_channel(auction.stream_id),
                 render_oob("live/_auction.html", stream=stream, auction=auction, now=now, message=None))
