@@ -3,9 +3,13 @@
     DATABASE_URL=postgresql://postgres@127.0.0.1/postgres REDIS_URL=redis://127.0.0.1:6379/8 \\
         python -m bench.auction --bidders 200 --seconds 10 --workers 2    # a fresh PostgreSQL database
 
-Every bidder logs in first; then the seller starts a sudden-death auction of `--seconds` and all
+Every bidder logs in over HTTP and opens the show page's websocket (the show's and their own
+channels, as the page does); then the seller starts a sudden-death auction of `--seconds` and all
 bidders bid as fast as their answers come back (max bids with rising ceilings, each ceiling
-unique), while one viewer's websocket on the show records when each new price arrives. When the
+unique), while one viewer's websocket on the show records when each new price arrives. The bids go
+over the bidders' sockets, as the show page sends them while its socket is up (`--over socket`,
+the default; the bidders' sockets share one asyncio loop), or as form posts, as the page sends
+them while its socket is down (`--over http`, one thread and HTTP client per bidder). When the
 clock runs out the server's selling clock closes the auction. Push latency is from a bid leaving
 the bidder to the first push showing its price (or a higher one) on the viewer's socket. "price
 correct" means the hammer price is what the proxy rule gives for the accepted bids in the audit

@@ -32,8 +32,6 @@ from services import presence
 bp = Blueprint("realtime", __name__)
 
 MAX_CHANNELS = 8
-#: A message from a page is a heartbeat or one action's few fields; anything longer is ignored.
-MAX_MESSAGE_CHARS = 4096
 LOGIN_RECHECK_SECONDS = 10.0
 #: Socket actions running at once in this process. More wait their turn here: each running action
 #: holds a database connection, and past the pool's size every extra one would open (and close) a
@@ -179,8 +177,9 @@ def _read_until_closed(ws, subscription: Subscription, app, present, person: Per
 
 
 def _parse(message: str | bytes | None) -> dict:
-    """A page's message as a dict of its fields ({} for anything else)."""
-    if not isinstance(message, str) or len(message) > MAX_MESSAGE_CHARS:
+    """A page's message as a dict of its fields ({} for anything else; a frame over
+    WS_MAX_MESSAGE_BYTES has closed the socket before it gets here)."""
+    if not isinstance(message, str):
         return {}
     try:
         fields = json.loads(message)
