@@ -43,13 +43,17 @@ ACTIONS_AT_ONCE = 5
 _action_turns = gevent.lock.BoundedSemaphore(ACTIONS_AT_ONCE)
 
 SocketAction = Callable[[dict], "str | None"]
-_actions: dict[str, SocketAction] = {}
+#: Renders an action's answer slot with an error message, for when the action itself failed.
+FailureAnswer = Callable[[dict, str], "str | None"]
+_actions: dict[str, tuple[SocketAction, FailureAnswer]] = {}
 
 
-def socket_action(name: str) -> Callable[[SocketAction], SocketAction]:
-    """Register `action(fields) -> fragment or None` to answer `{"action": name, ...}` messages."""
+def socket_action(name: str, failed: FailureAnswer) -> Callable[[SocketAction], SocketAction]:
+    """Register `action(fields) -> fragment or None` to answer `{"action": name, ...}` messages, and
+    `failed(fields, message)` to answer in its place when it raises (a database outage, a bug):
+    the page hears what happened, and whether its change was saved, as a request would tell it."""
     def register(action: SocketAction) -> SocketAction:
-        _actions[name] = action
+        _actions[name] = (action, failed)
         return action
 
     return register
@@ -164,7 +168,7 @@ def _read_until_closed(ws, subscription: Subscription, app, present, person: Per
                                                              last_heartbeat)
             elif fields.get("action") in _actions:
                 with _action_turns:
-                    answer = _act(_actions[fields["action"]], fields)
+                    answer = run_action(*_actions[fields["action"]], fields)
                 if answer:
                     # Through the queue: the sending greenlet alone writes to the socket.
                     subscription.offer(Broadcast(answer))
@@ -188,15 +192,18 @@ def _parse(message: str | bytes | None) -> dict:
     return fields if isinstance(fields, dict) else {}
 
 
-def _act(action: SocketAction, fields: dict) -> str | None:
+def run_action(action: SocketAction, failed: FailureAnswer, fields: dict) -> str | None:
     """Run one action as its own unit of work: the login checked if due, a database session of its
     own, and nothing it left behind kept for the next."""
+    from blueprints.errors import MESSAGES, SAVED_THEN_FAILED
+
     now = time.monotonic()
     if now - g.get("login_checked_at", 0.0) >= LOGIN_RECHECK_SECONDS:
         # Flask-Login keeps the loaded user in g._login_user: dropping it makes the next use of
         # current_user load it again from the session cookie's login session.
         g.pop("_login_user", None)
         g.login_checked_at = now
+    g.committed = False  # set by any commit of this action (blueprints/errors.py), as for a request
     try:
         user = current_user._get_current_object()  # type: ignore[attr-defined]
         if user.is_authenticated and user in db.session:
@@ -207,6 +214,6 @@ def _act(action: SocketAction, fields: dict) -> str | None:
     except Exception:  # noqa: BLE001 - one failed action must not end the socket
         db.session.rollback()
         current_app.logger.exception("socket action %s failed", fields.get("action"))
-        return None
+        return failed(fields, SAVED_THEN_FAILED if g.committed else MESSAGES[500][1])
     finally:
         db.session.remove()

@@ -92,12 +92,22 @@ def bid(auction_id: int):
     return redirect_to(url_for("live.show", stream_id=auctions.get_auction(auction_id).stream_id))
 
 
-@socket_action("bid")
+def _bid_failed(fields: dict, message: str) -> str:
+    """A socket bid's answer when placing it failed (the message says whether it was saved)."""
+    return render_template("live/_bid_result.html", auction_id=_auction_id(fields), message=message, error=True,
+                           oob=True, reply=True)
+
+
+def _auction_id(fields: dict) -> int:
+    auction_id = fields.get("auction_id")
+    return auction_id if isinstance(auction_id, int) and not isinstance(auction_id, bool) else 0
+
+
+@socket_action("bid", failed=_bid_failed)
 def bid_over_socket(fields: dict) -> str:
     """The bid form sent over the show page's open socket (static/js/app.js does so whenever the
     socket is up): the same form, rules and answer as `bid`, without a request each time."""
-    auction_id = fields.get("auction_id")
-    auction_id = auction_id if isinstance(auction_id, int) and not isinstance(auction_id, bool) else 0
+    auction_id = _auction_id(fields)
     try:
         if not current_user.is_authenticated:
             raise Forbidden("Log in to bid.")

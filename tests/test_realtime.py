@@ -88,3 +88,27 @@ def test_graceful_stop_closes_open_sockets_instead_of_waiting(app, app_ctx):
         with pytest.raises(simple_websocket.ConnectionClosed):
             ws.receive(timeout=120)
         assert ws.close_reason == 1012  # service restart: pages reconnect
+
+
+def test_a_failed_socket_action_says_whether_its_change_was_saved(app):
+    """An action that raises is answered by its `failed` renderer, with the message a request would
+    get: nothing saved, or saved before it failed (then the page must not say to do it again)."""
+    from blueprints.realtime import run_action
+    from tests.factories import make_user as commit_something
+
+    def failure_message(fields: dict, message: str) -> str:
+        return message
+
+    def fails_before_saving(fields: dict) -> str:
+        raise RuntimeError("kaput")
+
+    def fails_after_saving(fields: dict) -> str:
+        commit_something("saved")
+        raise RuntimeError("kaput")
+
+    with app.test_request_context("/ws"):
+        assert "Nothing was saved" in run_action(fails_before_saving, failure_message, {})
+        answer = run_action(fails_after_saving, failure_message, {})
+        assert "after your change was saved" in answer and "Nothing was saved" not in answer
+        # The socket's next action starts with nothing saved.
+        assert "Nothing was saved" in run_action(fails_before_saving, failure_message, {})
