@@ -144,10 +144,8 @@ def _remember(auction_id: int, floor: _Floor) -> None:
         floors[auction_id] = floor
 
 
-def _floor_of(auction: Auction, known: _Floor) -> _Floor:
-    price = auction.current_price_cents
-    return _Floor(known.owner_id, known.currency, auction.leader_id,
-                  auction.start_price_cents if price is None else price + auction.increment_cents)
+def _floor_of(auction: Auction, owner_id: int, currency: str) -> _Floor:
+    return _Floor(owner_id, currency, auction.leader_id, auction.minimum_bid())
 
 
 def refuse_below_floor(auction_id: int, bidder: User, amount_cents: int) -> _Floor:
@@ -156,18 +154,15 @@ def refuse_below_floor(auction_id: int, bidder: User, amount_cents: int) -> _Flo
     floor = _floors().get(auction_id)
     read_now = floor is None
     if read_now:
-        # One light read (no entities) of what a refusal needs.
+        # One light read (the auction's row alone, with its seller and currency).
         unlocked = db.session.execute(
-            sa.select(Auction.current_price_cents, Auction.start_price_cents, Auction.increment_cents,
-                      Auction.leader_id, Product.currency, Shop.owner_id)
+            sa.select(Auction, Product.currency, Shop.owner_id).options(sa.orm.lazyload("*"))
             .join(Product, Product.id == Auction.product_id).join(Shop, Shop.id == Product.shop_id)
             .where(Auction.id == auction_id)
         ).one_or_none() if 0 < auction_id <= MAX_ID else None
         if unlocked is None:
             raise NotFound("There is no such auction.")
-        price = unlocked.current_price_cents
-        floor = _Floor(unlocked.owner_id, unlocked.currency, unlocked.leader_id,
-                       unlocked.start_price_cents if price is None else price + unlocked.increment_cents)
+        floor = _floor_of(unlocked.Auction, unlocked.owner_id, unlocked.currency)
         _remember(auction_id, floor)
     if floor.owner_id == bidder.id:
         raise Forbidden("You cannot bid in your own auction.")
@@ -195,7 +190,7 @@ def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid
         auction = _locked(auction_id)
         # What the lock shows is the auction as it is: a floor fresher than the one the bid passed
         # (another process may have moved the price), kept even if this bid is refused.
-        _remember(auction_id, _floor_of(auction, floor))
+        _remember(auction_id, _floor_of(auction, floor.owner_id, currency))
         now = now or utcnow()
         if auction.status != "open" or now >= auction.ends_at:
             raise FieldError("amount", "This auction has closed.")
@@ -206,7 +201,7 @@ def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid
         # Anti-snipe: only a contest extends (a leader quietly raising their maximum does not).
         if auction.mode == "extend" and contested and (auction.ends_at - now).total_seconds() < auction.extend_seconds:
             auction.ends_at = now + timedelta(seconds=auction.extend_seconds)
-        floor_after = _floor_of(auction, floor)  # before the commit expires what it reads
+        floor_after = _floor_of(auction, floor.owner_id, currency)  # before the commit expires it
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -221,3 +221,48 @@ def test_on_a_phone_selling_cards_chat_and_likes_keep_apart(app_ctx, live_server
     finally:
         context.close()
     assert errors == [], f"browser console errors: {errors}"
+
+
+def test_on_a_phone_the_sellers_selling_panel_opens_on_screen_and_shows_a_bid(app_ctx, live_server, chromium):
+    """At 390 px the console's Selling button wraps to the left edge: its panel opens under it,
+    whole and on screen (it used to hang from the button's right edge, off the screen), and a bid
+    sent from a viewer's phone over its socket shows on it."""
+    _, shop = make_seller("maya")
+    print_ = make_product(shop, "Signed Print", 9000, stock=1)
+    show = make_stream(shop, [print_], title="Friday Drop")
+    auctions.start_auction(show, auctions.AuctionDraft(print_.id, 1000, 100, 600, "extend", 10))
+    make_user("ann", display_name="Ann Bidder")
+    base = live_server.url
+    errors: list[str] = []
+    seller_context, seller = phone_page(chromium, errors)
+    viewer_context, ann = phone_page(chromium, errors)
+    try:
+        seller.goto(base + "/login")
+        seller.get_by_label("Email or username").fill("maya")
+        seller.get_by_label("Password").fill(TEST_PASSWORD)
+        seller.get_by_role("button", name="Log in").click()
+        expect(seller.get_by_text(re.compile("Welcome back"))).to_be_visible()
+        seller.goto(f"{base}/seller/shows/{show.id}")
+        expect(seller.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
+        seller.locator("summary", has_text="Selling").click()
+        panel = seller.get_by_role("region", name="Selling")
+        expect(panel).to_be_visible()
+        box = panel.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+        assert seller.evaluate("document.scrollingElement.scrollWidth") <= 390
+
+        log_in(ann, base, "ann", "Ann Bidder")
+        ann.goto(f"{base}/live/{show.id}")
+        expect(ann.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
+        auction = ann.get_by_role("region", name="Auction")
+        auction.get_by_label(re.compile("Your bid")).fill("12")
+        auction.get_by_role("button", name="Bid", exact=True).click()
+        expect(auction.get_by_text("You lead at $12.00.")).to_be_visible()
+        expect(panel.get_by_text(re.compile(r"\$12\.00 by Ann Bidder"))).to_be_visible()
+        folder = ARTIFACTS / "journeys"
+        folder.mkdir(parents=True, exist_ok=True)
+        seller.screenshot(path=str(folder / "phone-console-selling.png"))
+    finally:
+        seller_context.close()
+        viewer_context.close()
+    assert errors == [], errors
