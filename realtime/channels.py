@@ -40,6 +40,12 @@ def studio_channel(account_id: int) -> str:
     return f"studio:{account_id}"
 
 
+def auction_floors_channel() -> str:
+    """Between processes only: each auction's lowest acceptable bid after every accepted bid
+    (services/auctions.py). Its kind has no rule, so no socket may subscribe to it."""
+    return "internal:auction-floors"
+
+
 def parse_id(key: str) -> int | None:
     """The id in a channel key, or None when the key is not a positive id in range."""
     if not key.isascii() or not key.isdigit() or len(key) > len(str(MAX_ID)):

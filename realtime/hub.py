@@ -25,7 +25,7 @@ import contextlib
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import gevent
 import gevent.event
@@ -120,6 +120,7 @@ class Hub:
     def __init__(self, max_queue: int = 500) -> None:
         self.max_queue = max_queue
         self._by_channel: dict[str, set[Subscription]] = defaultdict(set)
+        self._listeners: dict[str, list[Callable[[str], None]]] = defaultdict(list)
 
     def subscribe(self, channels: Iterable[str]) -> Subscription:
         subscription = Subscription(channels, self.max_queue)
@@ -139,8 +140,19 @@ class Hub:
     def publish(self, channel: str, html: str) -> None:
         raise NotImplementedError
 
+    def listen(self, channel: str, callback: Callable[[str], None]) -> None:
+        """Call `callback(message)` in this process for every message on `channel` that reaches it:
+        for what one process learns and the others should know too (no socket involved). With the
+        Redis hub, messages reach a process once its listener runs (its first socket starts it)."""
+        self._listeners[channel].append(callback)
+
     def deliver(self, channel: str, html: str) -> int:
         """Hand a message to this process's subscribers of `channel`; returns how many took it."""
+        for callback in self._listeners.get(channel, ()):
+            try:
+                callback(html)
+            except Exception:  # noqa: BLE001 - one bad message must not stop the fan-out
+                log.exception("hub listener on %s failed", channel)
         html = Broadcast(html)
         delivered = 0
         for subscription in list(self._by_channel.get(channel, ())):

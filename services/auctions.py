@@ -17,8 +17,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 import sqlalchemy as sa
 import sqlalchemy.orm
@@ -131,17 +135,51 @@ def _floors() -> dict[int, _Floor]:
     """The lowest bid each recent auction would take, as this process last saw it. A price only
     rises, so a floor seen earlier (or by this process alone) is never above the real one: a bid
     under it is too low whatever happened since, and is refused without a read. Kept on the app
-    (one per process), not in the module, so that an app on another database has its own."""
-    return current_app.extensions.setdefault("auction_floors", {})
+    (one per process), not in the module, so that an app on another database has its own. Every
+    process shares the floors its accepted bids leave (`_share`), so each hears the others' too."""
+    floors = current_app.extensions.get("auction_floors")
+    if floors is None:
+        from realtime import current_hub
+        from realtime.channels import auction_floors_channel
+
+        floors = current_app.extensions["auction_floors"] = {}
+        current_hub().listen(auction_floors_channel(), partial(_heard, floors))
+    return floors
 
 
-def _remember(auction_id: int, floor: _Floor) -> None:
-    floors = _floors()
+def _remember(auction_id: int, floor: _Floor, floors: dict[int, _Floor] | None = None) -> None:
+    floors = _floors() if floors is None else floors
     known = floors.get(auction_id)
     if known is None or floor.minimum > known.minimum:
         if len(floors) >= MAX_FLOORS:
             floors.clear()  # auctions are short-lived: forgetting the old ones is enough
         floors[auction_id] = floor
+
+
+def _rounds(auction_id: int) -> _Rounds:
+    """This process's rounds of an auction's bids (see `place_bid`)."""
+    rounds = current_app.extensions.setdefault("auction_rounds", {})
+    found = rounds.get(auction_id)
+    if found is None:
+        if len(rounds) >= MAX_FLOORS:
+            rounds.clear()  # a forgotten auction's bids wait on its row lock instead, nothing more
+        found = rounds[auction_id] = _Rounds()
+    return found
+
+
+def _share(auction_id: int, floor: _Floor) -> None:
+    """Tell every process the floor an accepted bid left: without it, a process hears of a higher
+    price only by locking the auction's row for a bid that turns out too low."""
+    from realtime import publish
+    from realtime.channels import auction_floors_channel
+
+    publish(auction_floors_channel(), json.dumps({"auction_id": auction_id, **asdict(floor)}))
+
+
+def _heard(floors: dict[int, _Floor], message: str) -> None:
+    """A floor another process shared (or this one: remembering it again changes nothing)."""
+    fields = json.loads(message)
+    _remember(fields.pop("auction_id"), _Floor(**fields), floors)
 
 
 def _floor_of(auction: Auction, owner_id: int, currency: str) -> _Floor:
@@ -177,63 +215,162 @@ def refuse_below_floor(auction_id: int, bidder: User, amount_cents: int) -> _Flo
     return floor
 
 
+@dataclass(frozen=True)
+class AuctionState:
+    """An auction's price and leader as a bid left them: what its bidder's answer says."""
+
+    auction_id: int
+    leader_id: int | None
+    price_cents: int
+    currency: str
+
+
+@dataclass(eq=False)
+class _Bid:
+    """A bid waiting for its round (see `place_bid`), and then what became of it."""
+
+    bidder_id: int
+    amount_cents: int
+    kind: str
+    now: datetime | None
+    settled: bool = False
+    state: AuctionState | None = None
+    error: BaseException | None = None
+
+
+@dataclass(eq=False)
+class _Rounds:
+    """One auction's bids in this process: the turn at its row, and the bids waiting for it."""
+
+    turn: threading.Lock = field(default_factory=threading.Lock)
+    waiting_lock: threading.Lock = field(default_factory=threading.Lock)
+    waiting: list[_Bid] = field(default_factory=list)
+
+
 def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid",
-              now: datetime | None = None) -> Auction:
-    """Bid `amount_cents` ("bid") or up to it ("max"); see the module docstring for the rules."""
+              now: datetime | None = None) -> AuctionState:
+    """Bid `amount_cents` ("bid") or up to it ("max"); see the module docstring for the rules.
+    Returns the auction's price and leader once the bid is applied (with any bids applied with it).
+
+    A process applies an auction's bids in rounds: whoever takes the turn at the auction's row
+    applies, in one transaction, every bid that arrived while the last round ran, in the order
+    they came, and each bid's caller gets its own outcome. Each bid is still judged alone, by the
+    same rules; a round costs one row lock, one commit and one push for however many bids it holds,
+    where a bid each had made every bid in a crowd wait for all the round trips of those before it.
+    When the round's transaction fails, no bid of it is saved and each caller gets the error."""
     if kind not in ("bid", "max"):
         raise Invalid("A bid is a bid or a max bid.")
     if not 0 < amount_cents <= MAX_BID_CENTS:
         raise FieldError("amount", "Enter an amount above zero.")
     floor = refuse_below_floor(auction_id, bidder, amount_cents)
-    currency = floor.currency
+    rounds = _rounds(auction_id)
+    mine, published = _Bid(bidder.id, amount_cents, kind, now), None
+    with rounds.waiting_lock:
+        rounds.waiting.append(mine)
+    with rounds.turn:
+        if not mine.settled:  # else a round run while this bid waited for the turn has applied it
+            with rounds.waiting_lock:
+                batch, rounds.waiting = rounds.waiting, []
+            published = _apply_round(auction_id, batch, floor)
+    if published is not None:
+        published()  # the round's pushes, by the bid that ran it, once the turn is free for the next
+    if mine.error is not None:
+        raise mine.error
+    if not mine.settled or mine.state is None:  # unreachable: every round settles its bids
+        raise RuntimeError("A bid was left unsettled.")
+    return mine.state
+
+
+def _apply_round(auction_id: int, batch: list[_Bid], floor: _Floor) -> Callable[[], None] | None:
+    """Apply a round's bids in one transaction and settle each; returns the round's pushes."""
     try:
         auction = _locked(auction_id)
-        # What the lock shows is the auction as it is: a floor fresher than the one the bid passed
-        # (another process may have moved the price), kept even if this bid is refused.
-        _remember(auction_id, _floor_of(auction, floor.owner_id, currency))
-        now = now or utcnow()
-        if auction.status != "open" or now >= auction.ends_at:
-            raise FieldError("amount", "This auction has closed.")
-        leader_before = auction.leader_id
-        rows, contested = _apply_bid(auction, bidder, amount_cents, kind, now, currency)
-        db.session.add_all(rows)
-        auction.bid_count += len(rows)
-        # Anti-snipe: only a contest extends (a leader quietly raising their maximum does not).
-        if auction.mode == "extend" and contested and (auction.ends_at - now).total_seconds() < auction.extend_seconds:
-            auction.ends_at = now + timedelta(seconds=auction.extend_seconds)
-        floor_after = _floor_of(auction, floor.owner_id, currency)  # before the commit expires it
-        db.session.commit()
-    except Exception:
+        # What the lock shows is the auction as it is: a floor fresher than the one the bids
+        # passed (another process may have moved the price), kept even if they are all refused.
+        _remember(auction_id, _floor_of(auction, floor.owner_id, floor.currency))
+        leader_before, applied = auction.leader_id, []
+        for bid in batch:
+            try:
+                _apply_one(auction, bid, floor.currency)
+            except FieldError as refused:
+                bid.error = refused
+            else:
+                applied.append(bid)
+        state = AuctionState(auction_id, auction.leader_id, auction.current_price_cents, floor.currency)
+        floor_after = _floor_of(auction, floor.owner_id, floor.currency)  # before the commit expires it
+        if applied:
+            db.session.commit()
+        else:
+            db.session.rollback()
+    except BaseException as failed:
+        # Also when the greenlet running the round is killed (its socket closed): the bids of the
+        # others in the round must still hear that nothing of it was saved.
+        for bid in batch:
+            if bid.error is None:
+                bid.error = _RoundFailed("The bids' transaction failed: none of them was saved.")
+                bid.error.__cause__ = failed
+            bid.settled = True
         db.session.rollback()
-        raise
+        if not isinstance(failed, Exception):
+            raise
+        return None
     _remember(auction_id, floor_after)
-    publish_auction(auction_id, now, whole=False)
-    # A bidder whose standing this bid changed without their asking (outbid, or their maximum
-    # answered) sees it on their own pages; the bidder gets it in the answer to their request.
-    for user_id in {leader_before, auction.leader_id} - {None, bidder.id}:
-        publish_standing(auction, user_id)
-    return auction
+    for bid in batch:
+        if bid.error is None:
+            bid.state = state
+        bid.settled = True
+    if not applied:
+        return None
+    now = max(bid.now or utcnow() for bid in applied)
+    bidders = {bid.bidder_id for bid in batch}
+
+    def published() -> None:
+        _share(auction_id, floor_after)
+        publish_auction(auction_id, now, whole=False)
+        # A bidder whose standing changed without their asking (outbid, or their maximum answered)
+        # sees it on their own pages; each bidder of the round gets it in the answer to their bid.
+        for user_id in {leader_before, state.leader_id} - {None} - bidders:
+            publish_standing(state, user_id)
+
+    return published
 
 
-def standing(auction: Auction, user_id: int) -> str:
-    """What a bidder's own status line says about `auction` now."""
-    price = format_money(auction.current_price_cents, auction.product.currency)
-    if auction.leader_id == user_id:
+class _RoundFailed(RuntimeError):
+    """A bid's round failed to save (the cause is attached): nothing of it was saved."""
+
+
+def _apply_one(auction: Auction, bid: _Bid, currency: str) -> None:
+    """Apply one bid of a round to the locked `auction` (and add its rows), or raise FieldError."""
+    now = bid.now or utcnow()
+    if auction.status != "open" or now >= auction.ends_at:
+        raise FieldError("amount", "This auction has closed.")
+    rows, contested = _apply_bid(auction, bid.bidder_id, bid.amount_cents, bid.kind, now, currency)
+    db.session.add_all(rows)
+    auction.bid_count += len(rows)
+    # Anti-snipe: only a contest extends (a leader quietly raising their maximum does not).
+    if auction.mode == "extend" and contested and (auction.ends_at - now).total_seconds() < auction.extend_seconds:
+        auction.ends_at = now + timedelta(seconds=auction.extend_seconds)
+
+
+def standing(state: AuctionState, user_id: int) -> str:
+    """What a bidder's own status line says about the auction in `state`."""
+    price = format_money(state.price_cents, state.currency)
+    if state.leader_id == user_id:
         return f"You lead at {price}."
     return f"Outbid: another bidder's maximum is higher. The price is now {price}."
 
 
-def publish_standing(auction: Auction, user_id: int) -> None:
+def publish_standing(state: AuctionState, user_id: int) -> None:
     """Push a bidder's status line to their open show pages (on their own channel)."""
     from realtime import publish
     from realtime.channels import user_channel
     from realtime.fragments import render_oob
 
-    publish(user_channel(user_id), render_oob("live/_bid_result.html", auction=auction,
-                                              message=standing(auction, user_id), error=False))
+    publish(user_channel(user_id), render_oob("live/_bid_result.html", auction_id=state.auction_id,
+                                              message=standing(state, user_id), error=False))
 
 
-def _apply_bid(auction: Auction, bidder: User, amount: int, kind: str, now: datetime,
+def _apply_bid(auction: Auction, bidder_id: int, amount: int, kind: str, now: datetime,
                currency: str) -> tuple[list[AuctionBid], bool]:
     """The rows the bid adds (applied to `auction`), and whether it contested the lead."""
     def row(who: int, row_kind: str, value: int, price: int, leader: int) -> AuctionBid:
@@ -241,20 +378,20 @@ def _apply_bid(auction: Auction, bidder: User, amount: int, kind: str, now: date
                           price_after_cents=price, leader_after_id=leader, created_at=now)
 
     minimum = auction.minimum_bid()
-    if auction.leader_id == bidder.id:
+    if auction.leader_id == bidder_id:
         if kind == "bid":
             raise FieldError("amount", "You are already the highest bidder.")
         if amount <= (auction.leader_max_cents or 0):
             raise FieldError("amount", f"Your maximum is already {format_money(auction.leader_max_cents, currency)}.")
         auction.leader_max_cents = amount
-        return [row(bidder.id, "max", amount, auction.current_price_cents, bidder.id)], False
+        return [row(bidder_id, "max", amount, auction.current_price_cents, bidder_id)], False
     if amount < minimum:
         raise FieldError("amount", f"Bid at least {format_money(minimum, currency)}.")
     bid_price = amount if kind == "bid" else minimum
     ceiling = amount
     if auction.leader_id is None:
-        auction.leader_id, auction.leader_max_cents, auction.current_price_cents = bidder.id, ceiling, bid_price
-        return [row(bidder.id, kind, amount, bid_price, bidder.id)], True
+        auction.leader_id, auction.leader_max_cents, auction.current_price_cents = bidder_id, ceiling, bid_price
+        return [row(bidder_id, kind, amount, bid_price, bidder_id)], True
     leader_id, leader_max = auction.leader_id, auction.leader_max_cents or 0
     if ceiling > leader_max:
         rows = []
@@ -262,13 +399,13 @@ def _apply_bid(auction: Auction, bidder: User, amount: int, kind: str, now: date
             # The outbid leader's proxy went as far as their maximum first.
             rows.append(row(leader_id, "proxy", leader_max, leader_max, leader_id))
         price = max(bid_price, min(ceiling, leader_max + auction.increment_cents))
-        auction.leader_id, auction.leader_max_cents, auction.current_price_cents = bidder.id, ceiling, price
-        rows.append(row(bidder.id, kind, amount, price, bidder.id))
+        auction.leader_id, auction.leader_max_cents, auction.current_price_cents = bidder_id, ceiling, price
+        rows.append(row(bidder_id, kind, amount, price, bidder_id))
         return rows, True
     # The leader's maximum covers this bid: their proxy answers (an equal maximum: the earlier wins).
     price = min(leader_max, ceiling + auction.increment_cents)
     auction.current_price_cents = price
-    return [row(bidder.id, kind, amount, bid_price, bidder.id), row(leader_id, "proxy", price, price, leader_id)], True
+    return [row(bidder_id, kind, amount, bid_price, bidder_id), row(leader_id, "proxy", price, price, leader_id)], True
 
 
 def bid_history(auction: Auction, last: int | None = None) -> list[AuctionBid]:

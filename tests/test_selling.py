@@ -4,6 +4,8 @@ holds and the waitlist, auctions, giveaways, claims from the TikTok chat, and th
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -19,6 +21,7 @@ from models import (
     Order,
     Product,
     StreamEvent,
+    User,
     ViewerProfile,
 )
 from services import auctions, cart, claims, flash_sales, giveaways, holds, live, presence, selling_clock, tiktok
@@ -310,6 +313,103 @@ def test_stale_bids_are_refused_from_the_floor_without_a_query_and_only_stale_on
         sa.event.remove(db.engine, "before_cursor_execute", record)
     auctions.place_bid(auction.id, ben, 2100)
     assert (auction.current_price_cents, auction.leader_id) == (2100, ben.id)
+
+
+def _bids_in_one_round(app, auction_id: int, bids: list[tuple[int, int, str]]) -> list:  # noqa: ANN001
+    """Place `bids` (bidder id, amount, kind) from threads of their own while this process's turn
+    at the auction is taken, so that all of them wait and go in the next round together; returns
+    what each call returned or raised, in order."""
+    rounds = auctions._rounds(auction_id)
+    outcomes: list = [None] * len(bids)
+
+    def place(index: int, bidder_id: int, amount: int, kind: str) -> None:
+        with app.app_context():
+            try:
+                outcomes[index] = auctions.place_bid(auction_id, db.session.get(User, bidder_id), amount, kind)
+            except Exception as error:  # noqa: BLE001 - what the caller would get is the outcome
+                outcomes[index] = error
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=place, args=(index, *bid)) for index, bid in enumerate(bids)]
+    with rounds.turn:  # a round is running: the bids queue behind it, one after another
+        for queued, thread in enumerate(threads, start=1):
+            thread.start()
+            deadline = time.monotonic() + 120
+            while len(rounds.waiting) < queued and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert len(rounds.waiting) == queued, "a bid did not queue for the turn"
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcomes
+
+
+def test_bids_that_arrive_together_are_applied_in_one_round_each_with_its_own_answer(app, stream, board):
+    """Bids that wait for the auction while another round runs are applied together, in the order
+    they came, each by the same rules: one locked read, one commit and one push for all of them,
+    and each bidder hears their own standing after the round."""
+    auction = start_auction(stream, board)
+    ann, ben, cat = make_user("ann"), make_user("ben"), make_user("cat")
+    auctions.place_bid(auction.id, ann, 1000)  # ann leads at $10.00
+    auction_id, hub = auction.id, app.extensions["hub"]
+    # In-process delivery only: with Redis the push goes through Redis, to the servers' sockets.
+    viewers = None if hasattr(hub, "redis") else hub.subscribe([f"stream:{stream.id}"])
+    locked_reads: list[str] = []
+
+    def record(connection, cursor, statement, *rest) -> None:  # noqa: ANN001, ANN002
+        # The round's read of the auction alone (FOR UPDATE on PostgreSQL); the push's reload
+        # joins the product and the leader.
+        if statement.lstrip().upper().startswith("SELECT") and "FROM auctions" in statement \
+                and "JOIN" not in statement:
+            locked_reads.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        # ben's maximum of $30.00 comes first; cat's $25.00, applied after it, loses to it.
+        outcomes = _bids_in_one_round(app, auction_id, [(ben.id, 3000, "max"), (cat.id, 2500, "max")])
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert len(locked_reads) == 1
+    price = "$26.00"  # cat's maximum plus the increment, ben's maximum covering it
+    assert [auctions.standing(state, user.id) for state, user in zip(outcomes, (ben, cat), strict=True)] == [
+        f"You lead at {price}.", f"Outbid: another bidder's maximum is higher. The price is now {price}."]
+    db.session.expire_all()
+    auction = db.session.get(auctions.Auction, auction_id)
+    assert (auction.leader_id, auction.current_price_cents) == (ben.id, 2600)
+    rows = db.session.scalars(sa.select(AuctionBid).where(AuctionBid.auction_id == auction_id)
+                              .order_by(AuctionBid.id)).all()
+    assert [(row.bidder_id, row.kind, row.price_after_cents) for row in rows] == [
+        (ann.id, "bid", 1000), (ben.id, "max", 1100), (cat.id, "max", 1200), (ben.id, "proxy", 2600)]
+    if viewers is not None:
+        prices = [message for message in viewers.drain(50)
+                  if isinstance(message, str) and 'class="auction-price"' in message]
+        assert len(prices) == 1 and "$26.00" in prices[0]
+
+
+def test_a_round_that_fails_to_save_tells_each_of_its_bidders_and_saves_none(app, stream, board):
+    """When the round's transaction fails, none of its bids is saved and every bidder in it gets an
+    error (a socket bid's answer then says nothing was saved); the next bids go on as before."""
+    auction = start_auction(stream, board)
+    ann, ben = make_user("ann"), make_user("ben")
+    auction_id = auction.id
+
+    def refuse_bid_rows(connection, cursor, statement, *rest) -> None:  # noqa: ANN001, ANN002
+        if statement.lstrip().startswith("INSERT INTO auction_bids"):
+            raise sa.exc.OperationalError(statement, {}, Exception("disk full"))
+
+    sa.event.listen(db.engine, "before_cursor_execute", refuse_bid_rows)
+    try:
+        outcomes = _bids_in_one_round(app, auction_id, [(ann.id, 1000, "bid"), (ben.id, 2000, "max")])
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", refuse_bid_rows)
+    assert all(isinstance(outcome, RuntimeError) for outcome in outcomes), outcomes
+    assert all("none of them was saved" in str(outcome) for outcome in outcomes)
+    db.session.expire_all()
+    auction = db.session.get(auctions.Auction, auction_id)
+    assert (auction.leader_id, auction.bid_count) == (None, 0)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuctionBid)) == 0
+    state = auctions.place_bid(auction_id, ben, 2000, "max")
+    assert (state.leader_id, state.price_cents) == (ben.id, 1000)
 
 
 def test_a_bidders_own_status_follows_bids_by_others(app, stream, board):
