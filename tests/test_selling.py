@@ -4,6 +4,7 @@ holds and the waitlist, auctions, giveaways, claims from the TikTok chat, and th
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 import uuid
@@ -313,6 +314,40 @@ def test_stale_bids_are_refused_from_the_floor_without_a_query_and_only_stale_on
         sa.event.remove(db.engine, "before_cursor_execute", record)
     auctions.place_bid(auction.id, ben, 2100)
     assert (auction.current_price_cents, auction.leader_id) == (2100, ben.id)
+
+
+def test_a_floor_another_process_shares_refuses_stale_bids_here_without_a_query(app, stream, board):
+    """Each accepted round shares the floor it leaves on the hub's floors channel; a process that
+    hears another's floor refuses bids under it without the database, as if it had seen the bid."""
+    from realtime.channels import auction_floors_channel
+
+    auction = start_auction(stream, board)
+    ann, ben = make_user("ann"), make_user("ben")
+    hub, shared = app.extensions["hub"], []
+    hub.listen(auction_floors_channel(), shared.append)
+    auctions.place_bid(auction.id, ann, 1000, "max")
+    if not hasattr(hub, "redis"):  # in-process: this process hears its own share too
+        assert [json.loads(message) for message in shared] == [{
+            "auction_id": auction.id, "owner_id": stream.shop.owner_id, "currency": "USD",
+            "leader_id": ann.id, "minimum": 1100}]
+    # What another worker's round shares (Redis hands it to this process's listener, which calls this).
+    hub.deliver(auction_floors_channel(), json.dumps({
+        "auction_id": auction.id, "owner_id": stream.shop.owner_id, "currency": "USD", "leader_id": None,
+        "minimum": 5000}))
+    db.session.refresh(ben)
+    db.session.expunge(ben)
+    statements: list[str] = []
+
+    def record(connection, cursor, statement, *rest) -> None:  # noqa: ANN001, ANN002
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with pytest.raises(FieldError, match=r"at least \$50.00"):
+            auctions.place_bid(auction.id, ben, 4900)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert statements == []
 
 
 def _bids_in_one_round(app, auction_id: int, bids: list[tuple[int, int, str]]) -> list:  # noqa: ANN001
