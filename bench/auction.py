@@ -194,17 +194,20 @@ class SocketBidders:
         """The answer to the bid just sent: its text and the status the same answer has over HTTP.
         Not a push of the bidder's standing (those carry data-push-if-present); it may share a
         frame with pushes that queued up meanwhile."""
-        deadline = time.perf_counter() + 60
-        while (left := deadline - time.perf_counter()) > 0:
-            try:
-                message = await asyncio.wait_for(ws.recv(), timeout=left)
-            except TimeoutError:
-                break
-            for attributes, text in ANSWER.findall(message):
-                if "data-push-if-present" not in attributes:
-                    return text, (200 if "notice-success" in text else 429 if "Too many bids" in text
-                                  else 422 if "notice-error" in text else 0)
-        return "", 0
+        # One deadline for the whole wait: `wait_for` on every message would start a task and a
+        # timer per push, and the bidders' clients share the two cores with the server.
+        try:
+            async with asyncio.timeout(60):
+                while True:
+                    message = await ws.recv()
+                    if 'id="bid-result-' not in message:
+                        continue  # a price push for the whole show
+                    for attributes, text in ANSWER.findall(message):
+                        if "data-push-if-present" not in attributes:
+                            return text, (200 if "notice-success" in text else 429 if "Too many bids" in text
+                                          else 422 if "notice-error" in text else 0)
+        except TimeoutError:
+            return "", 0
 
     def close(self) -> None:
         async def close_all() -> None:
