@@ -267,6 +267,10 @@ def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid
     mine, published = _Bid(bidder.id, amount_cents, kind, now), None
     with rounds.waiting_lock:
         rounds.waiting.append(mine)
+    # A connection before the turn, never the other way round: a turn holder waiting for the pool
+    # while the bids queued behind it hold every pooled connection would stall them all until the
+    # pool's timeout.
+    db.session.connection()
     with rounds.turn:
         if not mine.settled:  # else a round run while this bid waited for the turn has applied it
             with rounds.waiting_lock:
@@ -325,8 +329,9 @@ def _apply_round(auction_id: int, batch: list[_Bid], floor: _Floor) -> Callable[
     bidders = {bid.bidder_id for bid in batch}
 
     def published() -> None:
-        _share(auction_id, floor_after)
+        # The viewers' push first: every other step waits its turn on a busy worker.
         publish_auction(auction_id, now, whole=False)
+        _share(auction_id, floor_after)
         # A bidder whose standing changed without their asking (outbid, or their maximum answered)
         # sees it on their own pages; each bidder of the round gets it in the answer to their bid.
         for user_id in {leader_before, state.leader_id} - {None} - bidders:
