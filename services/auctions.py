@@ -32,7 +32,7 @@ from extensions import db, utcnow
 from models import MAX_ID, Auction, AuctionBid, LiveStream, Order, OrderItem, Product, Shop, StreamOrder, User
 from models.selling import AUCTION_MODES
 from services import flash_sales, holds
-from services.errors import FieldError, Forbidden, Invalid, NotFound
+from services.errors import DomainError, FieldError, Forbidden, Invalid, NotFound
 from services.money import format_money
 from services.payments import PaymentDeclined, payment_provider
 
@@ -311,8 +311,11 @@ def _apply_round(auction_id: int, batch: list[_Bid], floor: _Floor) -> Callable[
         # others in the round must still hear that nothing of it was saved.
         for bid in batch:
             if bid.error is None:
-                bid.error = _RoundFailed("The bids' transaction failed: none of them was saved.")
-                bid.error.__cause__ = failed
+                if isinstance(failed, DomainError):  # the auction is gone: the same answer for all
+                    bid.error = failed
+                else:
+                    bid.error = _RoundFailed("The bids' transaction failed: none of them was saved.")
+                    bid.error.__cause__ = failed
             bid.settled = True
         db.session.rollback()
         if not isinstance(failed, Exception):
@@ -326,7 +329,9 @@ def _apply_round(auction_id: int, batch: list[_Bid], floor: _Floor) -> Callable[
     if not applied:
         return None
     now = max(bid.now or utcnow() for bid in applied)
-    bidders = {bid.bidder_id for bid in batch}
+    # Refused bidders are told only of their refusal: their standing, if this round changed it,
+    # comes as for anyone else's.
+    bidders = {bid.bidder_id for bid in applied}
 
     def published() -> None:
         # The viewers' push first: every other step waits its turn on a busy worker.
