@@ -256,6 +256,11 @@ def test_on_a_phone_the_sellers_selling_panel_opens_on_screen_and_shows_a_bid(ap
         expect(ann.locator("body")).to_have_class(re.compile(r"\bsocket-up\b"))
         auction = ann.get_by_role("region", name="Auction")
         auction.get_by_label(re.compile("Your bid")).fill("12")
+        # The page catches up (as after its socket was down): the whole panel is swapped in again,
+        # and the amount being typed stays.
+        with ann.expect_response(re.compile(rf"/live/{show.id}/refresh")):
+            ann.evaluate("htmx.trigger(document.body, 'socket-poll')")
+        expect(auction.get_by_label(re.compile("Your bid"))).to_have_value("12")
         auction.get_by_role("button", name="Bid", exact=True).click()
         expect(auction.get_by_text("You lead at $12.00.")).to_be_visible()
         expect(panel.get_by_text(re.compile(r"\$12\.00 by Ann Bidder"))).to_be_visible()
