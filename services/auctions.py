@@ -233,9 +233,12 @@ class _Bid:
     amount_cents: int
     kind: str
     now: datetime | None
-    settled: bool = False
     state: AuctionState | None = None
     error: BaseException | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.state is not None or self.error is not None
 
 
 @dataclass(eq=False)
@@ -280,9 +283,7 @@ def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid
         published()  # the round's pushes, by the bid that ran it, once the turn is free for the next
     if mine.error is not None:
         raise mine.error
-    if not mine.settled or mine.state is None:  # unreachable: every round settles its bids
-        raise RuntimeError("A bid was left unsettled.")
-    return mine.state
+    return mine.state  # every round settles each of its bids
 
 
 def _apply_round(auction_id: int, batch: list[_Bid], floor: _Floor) -> Callable[[], None] | None:
@@ -316,7 +317,6 @@ def _apply_round(auction_id: int, batch: list[_Bid], floor: _Floor) -> Callable[
                 else:
                     bid.error = _RoundFailed("The bids' transaction failed: none of them was saved.")
                     bid.error.__cause__ = failed
-            bid.settled = True
         db.session.rollback()
         if not isinstance(failed, Exception):
             raise
@@ -325,7 +325,6 @@ def _apply_round(auction_id: int, batch: list[_Bid], floor: _Floor) -> Callable[
     for bid in batch:
         if bid.error is None:
             bid.state = state
-        bid.settled = True
     if not applied:
         return None
     now = max(bid.now or utcnow() for bid in applied)

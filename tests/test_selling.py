@@ -3,11 +3,13 @@ holds and the waitlist, auctions, giveaways, claims from the TikTok chat, and th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -275,6 +277,21 @@ def test_max_bids_answer_by_proxy(stream, board):
     assert auction.bid_count == len(history)
 
 
+@contextlib.contextmanager
+def sql_statements() -> Iterator[list[str]]:
+    """The SQL statements the database is sent inside the block, in order (any thread's)."""
+    statements: list[str] = []
+
+    def record(connection, cursor, statement, *rest) -> None:  # noqa: ANN001, ANN002
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
 def test_stale_bids_are_refused_from_the_floor_without_a_query_and_only_stale_ones(stream, board):
     """A process remembers each auction's lowest acceptable bid (its floor) and refuses a bid under
     it without touching the database. Another process may have raised the price meanwhile: a bid
@@ -288,13 +305,7 @@ def test_stale_bids_are_refused_from_the_floor_without_a_query_and_only_stale_on
     auction_id = auction.id
     db.session.refresh(ben)
     db.session.expunge(ben)  # loaded once, as a socket holds its user: no query to read ben.id
-    statements: list[str] = []
-
-    def record(connection, cursor, statement, *rest) -> None:  # noqa: ANN001, ANN002
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with sql_statements() as statements:
         with pytest.raises(FieldError, match=r"at least \$11.00"):
             auctions.place_bid(auction_id, ben, 1099)
         assert statements == []
@@ -310,8 +321,6 @@ def test_stale_bids_are_refused_from_the_floor_without_a_query_and_only_stale_on
         with pytest.raises(FieldError, match=r"at least \$21.00"):
             auctions.place_bid(auction_id, ben, 2000)  # the floor is up to date now
         assert statements == []
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
     auctions.place_bid(auction.id, ben, 2100)
     assert (auction.current_price_cents, auction.leader_id) == (2100, ben.id)
 
@@ -336,17 +345,8 @@ def test_a_floor_another_process_shares_refuses_stale_bids_here_without_a_query(
         "minimum": 5000}))
     db.session.refresh(ben)
     db.session.expunge(ben)
-    statements: list[str] = []
-
-    def record(connection, cursor, statement, *rest) -> None:  # noqa: ANN001, ANN002
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        with pytest.raises(FieldError, match=r"at least \$50.00"):
-            auctions.place_bid(auction.id, ben, 4900)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    with sql_statements() as statements, pytest.raises(FieldError, match=r"at least \$50.00"):
+        auctions.place_bid(auction.id, ben, 4900)
     assert statements == []
 
 
@@ -389,21 +389,13 @@ def test_bids_that_arrive_together_are_applied_in_one_round_each_with_its_own_an
     auction_id, hub = auction.id, app.extensions["hub"]
     # In-process delivery only: with Redis the push goes through Redis, to the servers' sockets.
     viewers = None if hasattr(hub, "redis") else hub.subscribe([f"stream:{stream.id}"])
-    locked_reads: list[str] = []
-
-    def record(connection, cursor, statement, *rest) -> None:  # noqa: ANN001, ANN002
-        # The round's read of the auction alone (FOR UPDATE on PostgreSQL); the push's reload
-        # joins the product and the leader.
-        if statement.lstrip().upper().startswith("SELECT") and "FROM auctions" in statement \
-                and "JOIN" not in statement:
-            locked_reads.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with sql_statements() as statements:
         # ben's maximum of $30.00 comes first; cat's $25.00, applied after it, loses to it.
         outcomes = _bids_in_one_round(app, auction_id, [(ben.id, 3000, "max"), (cat.id, 2500, "max")])
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    # The round's read of the auction alone (FOR UPDATE on PostgreSQL); the push's reload joins
+    # the product and the leader.
+    locked_reads = [statement for statement in statements if statement.lstrip().upper().startswith("SELECT")
+                    and "FROM auctions" in statement and "JOIN" not in statement]
     assert len(locked_reads) == 1
     price = "$26.00"  # cat's maximum plus the increment, ben's maximum covering it
     assert [auctions.standing(state, user.id) for state, user in zip(outcomes, (ben, cat), strict=True)] == [
