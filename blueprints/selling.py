@@ -37,7 +37,8 @@ bp = Blueprint("selling", __name__)
 def _selling_context() -> dict:
     """What the selling fragments read, so any page can include them without its route knowing:
     `my_holds()` (the shopper's held lines, for the timers on every page), `show_selling(id)` (the
-    show's sale, auction and giveaway) and `selling_console(stream)` (the seller's view of them)."""
+    show's sale, auction and giveaway), `auction_board(auction)` (an auction's price, leader and
+    clock) and `selling_console(stream)` (the seller's view of them)."""
     def my_holds() -> list:
         return holds.held_lines(current_user) if current_user.is_authenticated else []
 
@@ -48,7 +49,7 @@ def _selling_context() -> dict:
                 "auction_history": auctions.bid_history(state.auction, last=10) if state.auction else []}
 
     return {"my_holds": my_holds, "selling_now": utcnow, "show_selling": selling.show_selling,
-            "selling_console": selling_console}
+            "selling_console": selling_console, "auction_board": auctions.AuctionBoard.of}
 
 
 def _valid(form) -> None:  # noqa: ANN001

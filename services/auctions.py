@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -109,8 +110,11 @@ def start_auction(stream: LiveStream, draft: AuctionDraft, now: datetime | None 
 
 
 def _locked(auction_id: int) -> Auction:
+    """The auction's row, locked for a round of bids, with its leader (whose name the viewers'
+    push shows when the round leaves them leading)."""
     auction = db.session.scalar(
-        sa.select(Auction).where(Auction.id == auction_id).options(sa.orm.lazyload("*"))
+        sa.select(Auction).where(Auction.id == auction_id)
+        .options(sa.orm.lazyload("*"), sa.orm.joinedload(Auction.leader).lazyload(User.shop))
         .with_for_update(of=Auction).execution_options(populate_existing=True)
     )
     if auction is None:
@@ -216,6 +220,31 @@ def refuse_below_floor(auction_id: int, bidder: User, amount_cents: int) -> _Flo
 
 
 @dataclass(frozen=True)
+class AuctionBoard:
+    """What every viewer sees of an auction's state (live/_auction_state.html): its price, leader,
+    minimum and clock. Built from an auction as a page reads it, or from a round's locked row, so
+    that a round's push to the viewers needs no read of its own."""
+
+    auction_id: int
+    status: str
+    currency: str
+    price_cents: int
+    minimum_cents: int
+    ends_at: datetime
+    bid_count: int
+    leader_name: str | None
+
+    @classmethod
+    def of(cls, auction: Auction, currency: str | None = None, leader_name: str | None = None) -> AuctionBoard:
+        """The board of `auction`; its currency and its leader's name are read from it unless given."""
+        if leader_name is None and auction.leader_id is not None:
+            leader_name = auction.leader.display_name
+        return cls(auction.id, auction.status, currency or auction.product.currency,
+                   auction.start_price_cents if auction.current_price_cents is None else auction.current_price_cents,
+                   auction.minimum_bid(), auction.ends_at, auction.bid_count, leader_name)
+
+
+@dataclass(frozen=True)
 class AuctionState:
     """An auction's price and leader as a bid left them: what its bidder's answer says."""
 
@@ -230,6 +259,7 @@ class _Bid:
     """A bid waiting for its round (see `place_bid`), and then what became of it."""
 
     bidder_id: int
+    bidder_name: str
     amount_cents: int
     kind: str
     now: datetime | None
@@ -248,6 +278,9 @@ class _Rounds:
     turn: threading.Lock = field(default_factory=threading.Lock)
     waiting_lock: threading.Lock = field(default_factory=threading.Lock)
     waiting: list[_Bid] = field(default_factory=list)
+    #: A round changed the auction since the seller's card was last pushed (see `_seller_card_due`).
+    card_owed: bool = False
+    card_pushed_at: float = float("-inf")
 
 
 def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid",
@@ -267,7 +300,7 @@ def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid
         raise FieldError("amount", "Enter an amount above zero.")
     floor = refuse_below_floor(auction_id, bidder, amount_cents)
     rounds = _rounds(auction_id)
-    mine, published = _Bid(bidder.id, amount_cents, kind, now), None
+    mine, published, ran_round = _Bid(bidder.id, bidder.display_name, amount_cents, kind, now), None, False
     with rounds.waiting_lock:
         rounds.waiting.append(mine)
     # A connection before the turn, never the other way round: a turn holder waiting for the pool
@@ -278,15 +311,19 @@ def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid
         if not mine.settled:  # else a round run while this bid waited for the turn has applied it
             with rounds.waiting_lock:
                 batch, rounds.waiting = rounds.waiting, []
-            published = _apply_round(auction_id, batch, floor)
+            ran_round = True
+            published = _apply_round(auction_id, batch, floor, rounds)
     if published is not None:
         published()  # the round's pushes, by the bid that ran it, once the turn is free for the next
+    if ran_round and _seller_card_due(rounds):
+        publish_seller_card(auction_id)
     if mine.error is not None:
         raise mine.error
     return mine.state  # every round settles each of its bids
 
 
-def _apply_round(auction_id: int, batch: list[_Bid], floor: _Floor) -> Callable[[], None] | None:
+def _apply_round(auction_id: int, batch: list[_Bid], floor: _Floor,
+                 rounds: _Rounds) -> Callable[[], None] | None:
     """Apply a round's bids in one transaction and settle each; returns the round's pushes."""
     try:
         auction = _locked(auction_id)
@@ -294,6 +331,9 @@ def _apply_round(auction_id: int, batch: list[_Bid], floor: _Floor) -> Callable[
         # passed (another process may have moved the price), kept even if they are all refused.
         _remember(auction_id, _floor_of(auction, floor.owner_id, floor.currency))
         leader_before, applied = auction.leader_id, []
+        names = {bid.bidder_id: bid.bidder_name for bid in batch}
+        if auction.leader is not None:
+            names[auction.leader_id] = auction.leader.display_name
         for bid in batch:
             try:
                 _apply_one(auction, bid, floor.currency)
@@ -302,9 +342,12 @@ def _apply_round(auction_id: int, batch: list[_Bid], floor: _Floor) -> Callable[
             else:
                 applied.append(bid)
         state = AuctionState(auction_id, auction.leader_id, auction.current_price_cents, floor.currency)
-        floor_after = _floor_of(auction, floor.owner_id, floor.currency)  # before the commit expires it
+        # Read before the commit expires the row: what the viewers' push shows, and the new floor.
+        board = AuctionBoard.of(auction, floor.currency, names.get(auction.leader_id))
+        stream_id, floor_after = auction.stream_id, _floor_of(auction, floor.owner_id, floor.currency)
         if applied:
             db.session.commit()
+            rounds.card_owed = True
         else:
             db.session.rollback()
     except BaseException as failed:
@@ -333,8 +376,13 @@ def _apply_round(auction_id: int, batch: list[_Bid], floor: _Floor) -> Callable[
     bidders = {bid.bidder_id for bid in applied}
 
     def published() -> None:
-        # The viewers' push first: every other step waits its turn on a busy worker.
-        publish_auction(auction_id, now, whole=False)
+        from realtime import publish
+        from realtime.channels import stream_channel
+        from realtime.fragments import render_oob
+
+        # The viewers' push first (from the round's own reading: no query): every other step waits
+        # its turn on a busy worker.
+        publish(stream_channel(stream_id), render_oob("live/_auction_state.html", board=board, now=now))
         _share(auction_id, floor_after)
         # A bidder whose standing changed without their asking (outbid, or their maximum answered)
         # sees it on their own pages; each bidder of the round gets it in the answer to their bid.
@@ -490,32 +538,61 @@ def close_due(now: datetime | None = None) -> int:
     return sum(close_auction(auction, now) for auction in due)
 
 
-def publish_auction(auction_id: int, now: datetime | None = None, *, whole: bool = True) -> None:
-    """Push the auction to every viewer (the whole panel when it starts or closes, else just its
-    price, leader and clock) and to the seller."""
-    from realtime import publish
-    from realtime.channels import seller_channel, stream_channel
-    from realtime.fragments import render_oob
+#: How stale the seller's card may get while bids keep coming (see `_seller_card_due`).
+SELLER_CARD_EVERY_SECONDS = 0.5
 
-    # The leader's shop is never shown here: not loading it saves a query on every bid. The product
-    # (its currency, for every price shown) comes in the same query.
-    auction = db.session.scalar(
+
+def _seller_card_due(rounds: _Rounds) -> bool:
+    """Whether the round just run should push the seller's card. In a crowd a round runs every few
+    milliseconds, and a card with the last bids after each is work nobody can read: while more bids
+    wait for a round, the card is pushed at most every SELLER_CARD_EVERY_SECONDS. The last round of
+    a burst finds no bid waiting and always pushes it, so the card ends on the latest state."""
+    now = time.monotonic()
+    with rounds.waiting_lock:
+        if not rounds.card_owed or (rounds.waiting and now - rounds.card_pushed_at < SELLER_CARD_EVERY_SECONDS):
+            return False
+        rounds.card_owed, rounds.card_pushed_at = False, now
+    return True
+
+
+def _loaded(auction_id: int) -> Auction | None:
+    """The auction fresh from the database, with what its pushes show: the product (its currency)
+    and the leader (not the leader's shop, which no push shows)."""
+    return db.session.scalar(
         sa.select(Auction).where(Auction.id == auction_id)
         .options(sa.orm.joinedload(Auction.leader).lazyload(User.shop), sa.orm.joinedload(Auction.product))
         .execution_options(populate_existing=True)) if 0 < auction_id <= MAX_ID else None
+
+
+def publish_auction(auction_id: int, now: datetime | None = None) -> None:
+    """Push the whole auction panel to every viewer (when it starts or closes) and to the seller."""
+    from realtime import publish
+    from realtime.channels import stream_channel
+    from realtime.fragments import render_oob
+
+    auction = _loaded(auction_id)
     if auction is None:
         return
     now = now or utcnow()
-    if not whole:
-        # A bid's push to the viewers first, and before reading anything more (the show, the last
-        # bids): every read here waits for a connection and a turn on a busy worker.
-        publish(stream_channel(auction.stream_id),
-                render_oob("live/_auction_state.html", auction=auction, now=now, message=None))
-    # The seller's card of an open auction shows nothing of the show but its id: a bid's push
-    # does without reading it.
-    stream = db.session.get(LiveStream, auction.stream_id) if whole or auction.status != "open" else None
-    if whole:
-        publish(stream_channel(auction.stream_id),
-                render_oob("live/_auction.html", stream=stream, auction=auction, now=now, message=None))
+    stream = db.session.get(LiveStream, auction.stream_id)
+    publish(stream_channel(auction.stream_id),
+            render_oob("live/_auction.html", stream=stream, auction=auction, now=now, message=None))
+    _publish_card(auction, stream, now)
+
+
+def publish_seller_card(auction_id: int) -> None:
+    """Push the seller's card of an auction (its price, leader and last bids) to the console."""
+    auction = _loaded(auction_id)
+    if auction is not None:
+        # The card of an open auction shows nothing of the show but its id: no read of it.
+        _publish_card(auction, db.session.get(LiveStream, auction.stream_id) if auction.status != "open" else None,
+                      utcnow())
+
+
+def _publish_card(auction: Auction, stream: LiveStream | None, now: datetime) -> None:
+    from realtime import publish
+    from realtime.channels import seller_channel
+    from realtime.fragments import render_oob
+
     publish(seller_channel(auction.stream_id), render_oob("shows/_auction.html", stream=stream, auction=auction,
                                                           now=now, history=bid_history(auction, last=10)))

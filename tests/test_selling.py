@@ -27,6 +27,7 @@ from models import (
     User,
     ViewerProfile,
 )
+from realtime.channels import seller_channel
 from services import auctions, cart, claims, flash_sales, giveaways, holds, live, presence, selling_clock, tiktok
 from services import checkout as checkouts
 from services.errors import FieldError, Forbidden
@@ -392,11 +393,12 @@ def test_bids_that_arrive_together_are_applied_in_one_round_each_with_its_own_an
     with sql_statements() as statements:
         # ben's maximum of $30.00 comes first; cat's $25.00, applied after it, loses to it.
         outcomes = _bids_in_one_round(app, auction_id, [(ben.id, 3000, "max"), (cat.id, 2500, "max")])
-    # The round's read of the auction alone (FOR UPDATE on PostgreSQL); the push's reload joins
-    # the product and the leader.
-    locked_reads = [statement for statement in statements if statement.lstrip().upper().startswith("SELECT")
-                    and "FROM auctions" in statement and "JOIN" not in statement]
-    assert len(locked_reads) == 1
+    # Two reads of the auction: the round's (FOR UPDATE on PostgreSQL), and the seller card's, which
+    # also reads the last bids. The viewers' push is made from the round's own reading.
+    auction_reads = [statement for statement in statements if statement.lstrip().upper().startswith("SELECT")
+                     and "FROM auctions" in statement]
+    assert len(auction_reads) == 2
+    assert sum("FROM auction_bids" in statement for statement in statements) == 1
     price = "$26.00"  # cat's maximum plus the increment, ben's maximum covering it
     assert [auctions.standing(state, user.id) for state, user in zip(outcomes, (ben, cat), strict=True)] == [
         f"You lead at {price}.", f"Outbid: another bidder's maximum is higher. The price is now {price}."]
@@ -411,6 +413,35 @@ def test_bids_that_arrive_together_are_applied_in_one_round_each_with_its_own_an
         prices = [message for message in viewers.drain(50)
                   if isinstance(message, str) and 'class="auction-price"' in message]
         assert len(prices) == 1 and "$26.00" in prices[0]
+
+
+def test_the_sellers_card_follows_the_bids_and_a_crowd_cannot_flood_it(app, stream, board):
+    """Each bid's round pushes the seller's card with the new price and the last bids. While more
+    bids wait for a round, the card is pushed at most every SELLER_CARD_EVERY_SECONDS; the round
+    that finds none waiting always pushes it, so the card ends on the latest state."""
+    auction = start_auction(stream, board)
+    ann, ben = make_user("ann", display_name="Ann A"), make_user("ben", display_name="Ben B")
+    hub = app.extensions["hub"]
+    card = None if hasattr(hub, "redis") else hub.subscribe([seller_channel(stream.id)])
+    auctions.place_bid(auction.id, ann, 1000)
+    auctions.place_bid(auction.id, ben, 1500)
+    if card is not None:
+        cards = [message for message in card.drain(50)
+                 if isinstance(message, str) and f'id="seller-auction-{stream.id}"' in message]
+        assert len(cards) == 2 and "$15.00 by Ben B" in cards[-1] and "Ann A" in cards[-1]
+
+    rounds = auctions._Rounds()
+    assert not auctions._seller_card_due(rounds)  # no round changed anything
+    rounds.card_owed = True
+    assert auctions._seller_card_due(rounds) and not rounds.card_owed
+    rounds.card_owed, rounds.waiting = True, [object()]  # a round just ran, and more bids wait
+    assert not auctions._seller_card_due(rounds) and rounds.card_owed
+    rounds.card_pushed_at -= auctions.SELLER_CARD_EVERY_SECONDS  # ... but the card is old by now
+    assert auctions._seller_card_due(rounds)
+    rounds.card_owed = True
+    assert not auctions._seller_card_due(rounds)
+    rounds.waiting = []  # the last round of the burst
+    assert auctions._seller_card_due(rounds)
 
 
 def test_a_round_that_fails_to_save_tells_each_of_its_bidders_and_saves_none(app, stream, board):
