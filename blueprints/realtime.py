@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import gevent
-import gevent.lock
 from flask import Blueprint, abort, copy_current_request_context, current_app, g, request
 from flask_login import current_user
 from simple_websocket import ConnectionClosed
@@ -27,21 +26,12 @@ from extensions import db, sock
 from realtime import current_hub
 from realtime.channels import may_subscribe
 from realtime.hub import CLOSED, Broadcast, Subscription
-from services import presence
+from services import presence, turns
 
 bp = Blueprint("realtime", __name__)
 
 MAX_CHANNELS = 8
 LOGIN_RECHECK_SECONDS = 10.0
-#: Socket actions running at once in this process. More wait their turn here: each running action
-#: holds a database connection, and past the pool's size every extra one would open (and close) a
-#: connection of its own, which under a crowd of bidders cost more than the bids. (Letting the
-#: actions that need no database skip the queue was measured: the crowd's refusals then took the
-#: CPU from the bids that count, and their pushes came later.)
-ACTIONS_AT_ONCE = 5
-
-_action_turns = gevent.lock.BoundedSemaphore(ACTIONS_AT_ONCE)
-
 SocketAction = Callable[[dict], "str | None"]
 #: Renders an action's answer slot with an error message, for when the action itself failed.
 FailureAnswer = Callable[[dict, str], "str | None"]
@@ -167,7 +157,7 @@ def _read_until_closed(ws, subscription: Subscription, app, present, person: Per
                 last_heartbeat = presence.heartbeat_received(app, present, person.user_id, person.visitor_id,
                                                              last_heartbeat)
             elif fields.get("action") in _actions:
-                with _action_turns:
+                with turns.turn():
                     answer = run_action(*_actions[fields["action"]], fields)
                 if answer:
                     # Through the queue: the sending greenlet alone writes to the socket.

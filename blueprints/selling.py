@@ -157,8 +157,9 @@ def _within_bid_rate(user_id: int) -> bool:
 def _bid(auction_id: int, form: BidForm) -> str:
     """Place the (validated) form's bid for the current user; the bidder's standing after it."""
     # place_bid reads only what it needs (the hammering crowd's refusals stay cheap).
+    bidder_id = current_user.id  # read now: place_bid ends the session's transaction before it waits
     state = auctions.place_bid(auction_id, current_user, form.amount.cents, form.kind.data)
-    return auctions.standing(state, current_user.id)
+    return auctions.standing(state, bidder_id)
 
 
 @bp.post("/live/giveaways/<int:giveaway_id>/enter")

@@ -32,7 +32,7 @@ from flask import current_app
 from extensions import db, utcnow
 from models import MAX_ID, Auction, AuctionBid, LiveStream, Order, OrderItem, Product, Shop, StreamOrder, User
 from models.selling import AUCTION_MODES
-from services import flash_sales, holds
+from services import flash_sales, holds, turns
 from services.errors import DomainError, FieldError, Forbidden, Invalid, NotFound
 from services.money import format_money
 from services.payments import PaymentDeclined, payment_provider
@@ -303,10 +303,12 @@ def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid
     mine, published, ran_round = _Bid(bidder.id, bidder.display_name, amount_cents, kind, now), None, False
     with rounds.waiting_lock:
         rounds.waiting.append(mine)
-    # A connection before the turn, never the other way round: a turn holder waiting for the pool
-    # while the bids queued behind it hold every pooled connection would stall them all until the
-    # pool's timeout.
-    db.session.connection()
+    # A bid waiting for its round holds no database connection (nothing is written before it):
+    # only the round's runner uses one. Bids that held one while they waited would keep the
+    # runner waiting for the pool behind them (a stall until the pool's timeout), or have to queue
+    # for connections before they could join a round.
+    db.session.rollback()
+    turns.give_back()  # waiting for the round is no work
     with rounds.turn:
         if not mine.settled:  # else a round run while this bid waited for the turn has applied it
             with rounds.waiting_lock:

@@ -28,7 +28,7 @@ from models import (
     ViewerProfile,
 )
 from realtime.channels import seller_channel
-from services import auctions, cart, claims, flash_sales, giveaways, holds, live, presence, selling_clock, tiktok
+from services import auctions, cart, claims, flash_sales, giveaways, holds, live, presence, selling_clock, tiktok, turns
 from services import checkout as checkouts
 from services.errors import FieldError, Forbidden
 from tests.factories import make_product, make_seller, make_stream, make_user
@@ -352,14 +352,15 @@ def test_a_floor_another_process_shares_refuses_stale_bids_here_without_a_query(
 
 
 def _bids_in_one_round(app, auction_id: int, bids: list[tuple[int, int, str]]) -> list:  # noqa: ANN001
-    """Place `bids` (bidder id, amount, kind) from threads of their own while this process's turn
-    at the auction is taken, so that all of them wait and go in the next round together; returns
-    what each call returned or raised, in order."""
+    """Place `bids` (bidder id, amount, kind) from threads of their own, each in a turn at socket
+    actions as the show's socket places them, while this process's turn at the auction is taken,
+    so that all of them wait and go in the next round together; returns what each call returned
+    or raised, in order."""
     rounds = auctions._rounds(auction_id)
     outcomes: list = [None] * len(bids)
 
     def place(index: int, bidder_id: int, amount: int, kind: str) -> None:
-        with app.app_context():
+        with app.app_context(), turns.turn():
             try:
                 outcomes[index] = auctions.place_bid(auction_id, db.session.get(User, bidder_id), amount, kind)
             except Exception as error:  # noqa: BLE001 - what the caller would get is the outcome
@@ -413,6 +414,17 @@ def test_bids_that_arrive_together_are_applied_in_one_round_each_with_its_own_an
         prices = [message for message in viewers.drain(50)
                   if isinstance(message, str) and 'class="auction-price"' in message]
         assert len(prices) == 1 and "$26.00" in prices[0]
+
+
+def test_bids_waiting_for_their_round_give_their_turn_back(app, stream, board):
+    """A bid waiting for its auction's round holds none of the turns at socket actions: more bids
+    than there are turns all join the next round, and the crowd's other actions go on meanwhile."""
+    auction = start_auction(stream, board)
+    bidders = [make_user(f"bidder{n}") for n in range(turns.AT_ONCE + 1)]
+    bids = [(bidder.id, 1000 + 500 * n, "max") for n, bidder in enumerate(bidders)]
+    outcomes = _bids_in_one_round(app, auction.id, bids)  # fails unless all of them queue
+    assert all(isinstance(outcome, auctions.AuctionState) for outcome in outcomes), outcomes
+    assert {outcome.leader_id for outcome in outcomes} == {bidders[-1].id}
 
 
 def test_the_sellers_card_follows_the_bids_and_a_crowd_cannot_flood_it(app, stream, board):
