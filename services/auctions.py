@@ -293,7 +293,9 @@ def place_bid(auction_id: int, bidder: User, amount_cents: int, kind: str = "bid
     they came, and each bid's caller gets its own outcome. Each bid is still judged alone, by the
     same rules; a round costs one row lock, one commit and one push for however many bids it holds,
     where a bid each had made every bid in a crowd wait for all the round trips of those before it.
-    When the round's transaction fails, no bid of it is saved and each caller gets the error."""
+    When the round's transaction fails, no bid of it is saved and each caller gets the error.
+    A bid ends its session's (read-only) transaction before it waits for its round: the caller
+    must have nothing unsaved in the session, and finds what it had loaded expired."""
     if kind not in ("bid", "max"):
         raise Invalid("A bid is a bid or a max bid.")
     if not 0 < amount_cents <= MAX_BID_CENTS:
