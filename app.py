@@ -41,7 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from services.database import configure_engine
 
     with app.app_context():
-        configure_engine(db.engine)
+        configure_engine(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
     web.init_app(app)
     for blueprint in (main.bp, auth.bp, account.bp, shop.bp, cart.bp, checkout.bp, orders.bp, seller.bp,
                       live.bp, shows.bp, realtime.bp, errors.bp):

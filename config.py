@@ -78,7 +78,10 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "TESTING": env == "testing",
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
+        # A pooled PostgreSQL connection idle longer than this is pinged before use (see
+        # services.database.configure_engine), so a restarted database costs no failed request.
+        "DATABASE_PING_AFTER_IDLE_SECONDS": float(os.environ.get("DATABASE_PING_AFTER_IDLE_SECONDS", "1")),
         # Timeouts, so a database that misbehaves slows requests down instead of hanging them:
         # connecting (PostgreSQL), one statement (PostgreSQL), waiting for another process's write
         # lock (SQLite), and the health check's whole answer.

@@ -4,6 +4,7 @@ DB-API statements for the ingest writer."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -17,14 +18,23 @@ from extensions import db, utc_loaded, utc_to_store
 SQLITE_MMAP_BYTES = 2 << 30  # SQLite clamps it to what its build allows (2 GB for 3.40 here)
 
 
-def configure_engine(engine: Engine) -> None:
-    """Give every SQLite connection WAL and foreign keys (PostgreSQL needs neither).
+def configure_engine(engine: Engine, ping_after_idle_seconds: float = 1.0) -> None:
+    """Give every SQLite connection WAL and foreign keys; have PostgreSQL connections that sat idle
+    in the pool pinged before use.
 
-    Its busy timeout is the driver's `timeout` connect argument (DATABASE_BUSY_TIMEOUT in config.py).
+    SQLite's busy timeout is the driver's `timeout` connect argument (DATABASE_BUSY_TIMEOUT in
+    config.py).
     """
-    if engine.dialect.name != "sqlite" or getattr(engine, "_streamshop_configured", False):
+    if getattr(engine, "_streamshop_configured", False):
         return
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    else:
+        _ping_idle_connections(engine, ping_after_idle_seconds)
+    engine._streamshop_configured = True  # type: ignore[attr-defined]
 
+
+def _configure_sqlite(engine: Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
         cursor = dbapi_connection.cursor()
@@ -40,7 +50,33 @@ def configure_engine(engine: Engine) -> None:
         cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
-    engine._streamshop_configured = True  # type: ignore[attr-defined]
+
+def _ping_idle_connections(engine: Engine, after_seconds: float) -> None:
+    """Ping a pooled connection before use when it has been idle longer than `after_seconds`.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: one more round trip for every request
+    and every auction round, the dearest step of a round under load (bench/auction.py,
+    docs/benchmarks.md). A connection back in the pool less than a second ago is as good as
+    pinged. One that sat idle longer, through a database restart for instance, is pinged; when
+    the ping fails every connection pooled before it is replaced, as with the pre-ping. A restart
+    shorter than `after_seconds` between a check-in and the next checkout costs one failed
+    request, after which SQLAlchemy's own disconnect handling replaces the pool.
+    """
+
+    @sa.event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_connection, record):  # noqa: ANN001
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy):  # noqa: ANN001
+        # A new connection has no "idle_since" (the info is cleared when one is invalidated).
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < after_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise sa.exc.InvalidatePoolError(str(error)) from error
 
 
 def check_database() -> str:

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
+from extensions import db
 from tests.conftest import DATABASE_URL, requires_redis, server_env
 from tests.support import FAST_HASH, READY_TIMEOUT, ROOT, end_process, free_port, running_server, start_process
 
@@ -128,6 +129,73 @@ def test_a_database_that_stops_answering_gets_503_within_2_s(app):
                 time.sleep(0.2)
     finally:
         database.close()
+
+
+def _pooled_backend(app) -> int:  # noqa: ANN001
+    """The server process behind the one connection `app`'s pool holds."""
+    with app.app_context():
+        pid = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        db.session.remove()
+    return pid
+
+
+def _terminate(database_uri: str, pid: int) -> None:
+    """What a database restart does to a client's connection: the server ends it."""
+    engine = sa.create_engine(database_uri, poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        # pg_terminate_backend only signals: wait until the process has gone.
+        deadline = time.monotonic() + READY_TIMEOUT
+        while connection.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                                 {"pid": pid}).scalar_one():
+            assert time.monotonic() < deadline, "the terminated backend never went"
+            time.sleep(0.05)
+    engine.dispose()
+
+
+@pytest.fixture(name="app_with_ping_after")
+def app_with_ping_after_fixture(app, tmp_path):  # noqa: ANN001, ANN201
+    """Make an app on the test database whose idle pooled connections are pinged after `seconds`."""
+    made = []
+
+    def make(seconds: float):  # noqa: ANN202
+        made.append(_app(tmp_path, SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+                         DATABASE_PING_AFTER_IDLE_SECONDS=seconds))
+        return made[-1]
+
+    yield make
+    for each in made:
+        with each.app_context():
+            db.engine.dispose()
+
+
+postgres_only = pytest.mark.skipif(not (DATABASE_URL or "").startswith("postgres"),
+                                   reason="needs PostgreSQL (CI's second run)")
+
+
+@postgres_only
+def test_a_connection_idle_through_a_database_restart_is_replaced_before_use(app, app_with_ping_after):
+    # Idle for longer than the threshold (0 s here), the pooled connection is pinged at checkout.
+    restarted = app_with_ping_after(0)
+    client = restarted.test_client()
+    assert client.get("/").status_code == 200
+    old = _pooled_backend(restarted)
+    _terminate(app.config["SQLALCHEMY_DATABASE_URI"], old)
+    assert client.get("/").status_code == 200
+    assert _pooled_backend(restarted) != old
+
+
+@postgres_only
+def test_a_connection_lost_while_in_use_costs_one_request_then_the_pool_recovers(app, app_with_ping_after):
+    # Used again within the threshold, the connection is not pinged: the request that finds it dead
+    # fails, and SQLAlchemy replaces the pool so the next one succeeds.
+    restarted = app_with_ping_after(3600)
+    client = restarted.test_client()
+    assert client.get("/").status_code == 200
+    _terminate(app.config["SQLALCHEMY_DATABASE_URI"], _pooled_backend(restarted))
+    with pytest.raises(sa.exc.OperationalError, match="terminating connection"):
+        client.get("/")  # a testing app lets the error through instead of answering 500
+    assert [client.get("/").status_code for _ in range(2)] == [200, 200]
 
 
 @pytest.mark.server
