@@ -80,7 +80,7 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         # A pooled PostgreSQL connection idle longer than this is pinged before use (see
-        # services.database.configure_engine), so a restarted database costs no failed request.
+        # services.database.configure_engine), so the pool rides out a database restart.
         "DATABASE_PING_AFTER_IDLE_SECONDS": float(os.environ.get("DATABASE_PING_AFTER_IDLE_SECONDS", "1")),
         # Timeouts, so a database that misbehaves slows requests down instead of hanging them:
         # connecting (PostgreSQL), one statement (PostgreSQL), waiting for another process's write
