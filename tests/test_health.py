@@ -17,7 +17,16 @@ import sqlalchemy as sa
 from app import create_app
 from extensions import db
 from tests.conftest import DATABASE_URL, requires_redis, server_env
-from tests.support import FAST_HASH, READY_TIMEOUT, ROOT, end_process, free_port, running_server, start_process
+from tests.support import (
+    FAST_HASH,
+    READY_TIMEOUT,
+    ROOT,
+    end_process,
+    free_port,
+    running_server,
+    start_process,
+    wait_for,
+)
 
 
 def _app(tmp_path, **overrides):  # noqa: ANN001, ANN202
@@ -131,26 +140,32 @@ def test_a_database_that_stops_answering_gets_503_within_2_s(app):
         database.close()
 
 
-def _pooled_backend(app) -> int:  # noqa: ANN001
-    """The server process behind the one connection `app`'s pool holds."""
-    with app.app_context():
-        pid = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
-        db.session.remove()
-    return pid
+#: The PostgreSQL application name of the connections of the apps these tests make and cut off.
+CUT_OFF = "streamshop-cut-off-test"
 
 
-def _terminate(database_uri: str, pid: int) -> None:
-    """What a database restart does to a client's connection: the server ends it."""
+def _backends(database_uri: str) -> set[int]:
+    """The server processes behind the connections of the apps made by `app_with_ping_after`."""
     engine = sa.create_engine(database_uri, poolclass=sa.pool.NullPool)
     with engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
-        # pg_terminate_backend only signals: wait until the process has gone.
-        deadline = time.monotonic() + READY_TIMEOUT
-        while connection.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                                 {"pid": pid}).scalar_one():
-            assert time.monotonic() < deadline, "the terminated backend never went"
-            time.sleep(0.05)
+        pids = set(connection.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                                      {"name": CUT_OFF}).scalars())
     engine.dispose()
+    return pids
+
+
+def _terminate_all(database_uri: str) -> set[int]:
+    """What a database restart does to a client's connections: the server ends them all."""
+    pids = _backends(database_uri)
+    assert pids, "the app holds no connection to cut off"
+    engine = sa.create_engine(database_uri, poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        for pid in pids:
+            connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    engine.dispose()
+    # pg_terminate_backend only signals: wait until the processes have gone.
+    wait_for(lambda: not (_backends(database_uri) & pids), message="the terminated backends never went")
+    return pids
 
 
 @pytest.fixture(name="app_with_ping_after")
@@ -160,7 +175,8 @@ def app_with_ping_after_fixture(app, tmp_path):  # noqa: ANN001, ANN201
 
     def make(seconds: float):  # noqa: ANN202
         made.append(_app(tmp_path, SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
-                         DATABASE_PING_AFTER_IDLE_SECONDS=seconds))
+                         DATABASE_PING_AFTER_IDLE_SECONDS=seconds,
+                         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"application_name": CUT_OFF}}))
         return made[-1]
 
     yield make
@@ -179,10 +195,9 @@ def test_a_connection_idle_through_a_database_restart_is_replaced_before_use(app
     restarted = app_with_ping_after(0)
     client = restarted.test_client()
     assert client.get("/").status_code == 200
-    old = _pooled_backend(restarted)
-    _terminate(app.config["SQLALCHEMY_DATABASE_URI"], old)
+    old = _terminate_all(app.config["SQLALCHEMY_DATABASE_URI"])
     assert client.get("/").status_code == 200
-    assert _pooled_backend(restarted) != old
+    assert not _backends(app.config["SQLALCHEMY_DATABASE_URI"]) & old
 
 
 @postgres_only
@@ -192,7 +207,7 @@ def test_a_connection_lost_while_in_use_costs_one_request_then_the_pool_recovers
     restarted = app_with_ping_after(3600)
     client = restarted.test_client()
     assert client.get("/").status_code == 200
-    _terminate(app.config["SQLALCHEMY_DATABASE_URI"], _pooled_backend(restarted))
+    _terminate_all(app.config["SQLALCHEMY_DATABASE_URI"])
     with pytest.raises(sa.exc.OperationalError, match="terminating connection"):
         client.get("/")  # a testing app lets the error through instead of answering 500
     assert [client.get("/").status_code for _ in range(2)] == [200, 200]
