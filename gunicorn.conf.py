@@ -69,8 +69,9 @@ def post_worker_init(worker):
     """Close this worker's websockets as soon as it is told to stop.
 
     gunicorn waits `graceful_timeout` for open connections, and a websocket never finishes by
-    itself; ending the socket loops lets the worker exit in about a second, and browsers reconnect
-    to the next worker.
+    itself; ending the socket loops, and refusing the sockets pages ask for again on connections
+    they kept alive (`Hub.shut_down`), lets the worker exit within `keepalive` seconds, and
+    browsers reconnect to the next worker.
     """
     import gc
 
@@ -91,7 +92,7 @@ def post_worker_init(worker):
             gevent.sleep(0.25)
         hub = worker.wsgi.extensions.get("hub")
         if hub is not None:
-            hub.close_all("shutdown")
+            hub.shut_down()
 
     gevent.spawn(close_sockets_when_stopping)
 

@@ -62,8 +62,9 @@ def authorise_subscription() -> None:
         if not may_subscribe(current_user, channel):
             abort(403)
     g.channels = channels
-    # While the hub cannot hear publishes (Redis is down) a socket would be open and silent: refuse
-    # it, so the page keeps polling and retries (static/js/app.js).
+    # While the hub cannot hear publishes (Redis is down) a socket would be open and silent, and
+    # while the worker is stopping it would be cut off: refuse it, so the page keeps polling and
+    # retries (static/js/app.js).
     if not current_hub().ready():
         abort(503)
     # No permessage-deflate: it would compress every fragment once per socket, and a fan-out to

@@ -121,9 +121,15 @@ class Hub:
         self.max_queue = max_queue
         self._by_channel: dict[str, set[Subscription]] = defaultdict(set)
         self._listeners: dict[str, list[Callable[[str], None]]] = defaultdict(list)
+        #: Set once the process is stopping: no new socket is taken from then on.
+        self.stopping = False
 
     def subscribe(self, channels: Iterable[str]) -> Subscription:
         subscription = Subscription(channels, self.max_queue)
+        if self.stopping:
+            # Admitted before the worker was told to stop, subscribed after: it ends at once too.
+            subscription.close("shutdown")
+            return subscription
         for channel in subscription.channels:
             self._by_channel[channel].add(subscription)
         return subscription
@@ -167,8 +173,18 @@ class Hub:
     def subscriber_count(self, channel: str) -> int:
         return len(self._by_channel.get(channel, ()))
 
-    def close_all(self, reason: str = "shutdown") -> None:
-        """End every socket loop in this process (graceful shutdown)."""
+    def shut_down(self) -> None:
+        """End every socket loop in this process and refuse new ones (graceful shutdown).
+
+        A page whose socket ends reconnects at once, and the browser may send that handshake on a
+        connection it kept alive to this worker: a socket opened then would hold the stopping
+        worker until gunicorn's graceful timeout, and then be cut off.
+        """
+        self.stopping = True
+        self.close_all("shutdown")
+
+    def close_all(self, reason: str) -> None:
+        """End every socket loop in this process, saying why."""
         for subscribers in list(self._by_channel.values()):
             for subscription in list(subscribers):
                 subscription.close(reason)
@@ -179,7 +195,7 @@ class Hub:
 
     def ready(self) -> bool:
         """Whether a socket subscribed now would receive what is published (else refuse it)."""
-        return True
+        return not self.stopping
 
 
 class LocalHub(Hub):
@@ -239,7 +255,7 @@ class RedisHub(Hub):
         return subscription
 
     def ready(self) -> bool:
-        return self._ensure_listener(wait=self.READY_WAIT_SECONDS)
+        return super().ready() and self._ensure_listener(wait=self.READY_WAIT_SECONDS)
 
     def _ensure_listener(self, wait: float) -> bool:
         """Start the listener if needed; True once it is subscribed (waits up to `wait` seconds)."""

@@ -57,13 +57,16 @@ def test_a_backlog_is_drained_in_order_for_one_frame():
     assert subscription.drain(limit=10) == []
 
 
-def test_close_all_ends_every_socket_loop_with_a_shutdown_reason():
+def test_shutting_down_ends_every_socket_loop_and_takes_no_new_socket():
     hub = LocalHub()
     subscriptions = [hub.subscribe([f"stream:{n}"]) for n in range(3)]
-    hub.close_all("shutdown")
+    hub.shut_down()
+    # A socket admitted before the stop and subscribed after it ends at once as well.
+    subscriptions.append(hub.subscribe(["stream:0"]))
     for subscription in subscriptions:
         assert subscription.get(timeout=1) is CLOSED
         assert subscription.close_reason == "shutdown"
+    assert hub.ready() is False  # the handshake is refused (503) and the page retries elsewhere
 
 
 def test_user_channel_rule(app_ctx):

@@ -3,6 +3,7 @@ publishes, refusals at the handshake, and a graceful stop that closes sockets at
 
 from __future__ import annotations
 
+import signal
 import socket
 from urllib.parse import urlencode
 
@@ -88,6 +89,42 @@ def test_graceful_stop_closes_open_sockets_instead_of_waiting(app, app_ctx):
         with pytest.raises(simple_websocket.ConnectionClosed):
             ws.receive(timeout=120)
         assert ws.close_reason == 1012  # service restart: pages reconnect
+
+
+def test_a_stopping_worker_refuses_a_socket_asked_for_on_a_kept_alive_connection(app, app_ctx):
+    """A page reconnects as soon as its socket closes, and the browser may send the handshake on a
+    connection it kept alive to the stopping worker: that socket is refused (503: the page polls
+    and retries) rather than held until gunicorn kills the worker at its graceful timeout."""
+    from tests.conftest import server_env
+
+    user = make_user("leaver")
+    graceful_timeout = 90
+    server = Server({**server_env(app), "GRACEFUL_TIMEOUT": str(graceful_timeout)})
+    try:
+        with Browser(server.url) as browser:
+            browser.log_in("leaver")
+            cookie = browser.cookie_header()
+            first = connect(server, f"user:{user.id}", browser=browser)
+        kept_alive = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+        with kept_alive:
+            request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode()
+            kept_alive.sendall(request)
+            assert kept_alive.recv(65536).startswith(b"HTTP/1.1 200")
+            server.process.send_signal(signal.SIGTERM)
+            # The worker has shut its hub once the socket it had is closed with 1012.
+            with pytest.raises(simple_websocket.ConnectionClosed):
+                first.receive(timeout=120)
+            assert first.close_reason == 1012
+            handshake = "\r\n".join([
+                f"GET /ws?channel=user:{user.id} HTTP/1.1", f"Host: 127.0.0.1:{server.port}",
+                "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                "Sec-WebSocket-Version: 13", f"Cookie: {cookie}"]) + "\r\n\r\n"
+            kept_alive.sendall(handshake.encode())
+            assert kept_alive.recv(65536).split(b"\r\n", 1)[0] == b"HTTP/1.1 503 SERVICE UNAVAILABLE"
+        took = server.stop(timeout=graceful_timeout + 30)
+        assert took < graceful_timeout / 2, f"the worker took {took:.0f} s to stop:\n{server.output()[-2000:]}"
+    finally:
+        server.stop()
 
 
 def test_a_failed_socket_action_says_whether_its_change_was_saved(app):
