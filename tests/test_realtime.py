@@ -109,7 +109,7 @@ def test_a_stopping_worker_refuses_a_socket_asked_for_on_a_kept_alive_connection
         with kept_alive:
             request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode()
             kept_alive.sendall(request)
-            assert kept_alive.recv(65536).startswith(b"HTTP/1.1 200")
+            assert _read_answer(kept_alive).startswith(b"HTTP/1.1 200")
             server.process.send_signal(signal.SIGTERM)
             # The worker has shut its hub once the socket it had is closed with 1012.
             with pytest.raises(simple_websocket.ConnectionClosed):
@@ -120,11 +120,29 @@ def test_a_stopping_worker_refuses_a_socket_asked_for_on_a_kept_alive_connection
                 "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
                 "Sec-WebSocket-Version: 13", f"Cookie: {cookie}"]) + "\r\n\r\n"
             kept_alive.sendall(handshake.encode())
-            assert kept_alive.recv(65536).split(b"\r\n", 1)[0] == b"HTTP/1.1 503 SERVICE UNAVAILABLE"
+            assert _read_answer(kept_alive).split(b"\r\n", 1)[0] == b"HTTP/1.1 503 SERVICE UNAVAILABLE"
         took = server.stop(timeout=graceful_timeout + 30)
         assert took < graceful_timeout / 2, f"the worker took {took:.0f} s to stop:\n{server.output()[-2000:]}"
     finally:
         server.stop()
+
+
+def _read_answer(sock: socket.socket) -> bytes:
+    """One whole HTTP answer (its head, and its body by Content-Length) from `sock`, however the
+    network split it, so that the next answer on the connection starts with its status line."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection closed mid-answer: {answer!r}"
+        answer += chunk
+    head, body = answer.split(b"\r\n\r\n", 1)
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection closed mid-body: {answer!r}"
+        body += chunk
+    return head + b"\r\n\r\n" + body
 
 
 def test_a_failed_socket_action_says_whether_its_change_was_saved(app):
