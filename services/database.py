@@ -18,7 +18,7 @@ from extensions import db, utc_loaded, utc_to_store
 SQLITE_MMAP_BYTES = 2 << 30  # SQLite clamps it to what its build allows (2 GB for 3.40 here)
 
 
-def configure_engine(engine: Engine, ping_after_idle_seconds: float = 1.0) -> None:
+def configure_engine(engine: Engine, ping_after_idle_seconds: float) -> None:
     """Give every SQLite connection WAL and foreign keys; have PostgreSQL connections that sat idle
     in the pool pinged before use.
 

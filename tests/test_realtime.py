@@ -30,6 +30,16 @@ def handshake_status(server: Server, *channels: str, browser: Browser | None = N
                      path: str | None = None) -> int:
     """The HTTP status the server answers a websocket handshake with (101 means accepted), on /ws
     with `channels` or on another socket's `path`."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as raw:
+        raw.sendall(handshake_request(server, *channels, cookie=browser.cookie_header() if browser else None,
+                                      origin=origin, path=path))
+        status_line = raw.recv(4096).split(b"\r\n", 1)[0]
+    return int(status_line.split()[1])
+
+
+def handshake_request(server: Server, *channels: str, cookie: str | None = None, origin: str | None = None,
+                      path: str | None = None) -> bytes:
+    """A websocket handshake as a browser sends it, on /ws with `channels` or on another `path`."""
     lines = [
         f"GET {path or '/ws?' + urlencode([('channel', c) for c in channels])} HTTP/1.1",
         f"Host: 127.0.0.1:{server.port}",
@@ -38,14 +48,11 @@ def handshake_status(server: Server, *channels: str, browser: Browser | None = N
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
         "Sec-WebSocket-Version: 13",
     ]
-    if browser is not None:
-        lines.append(f"Cookie: {browser.cookie_header()}")
+    if cookie:
+        lines.append(f"Cookie: {cookie}")
     if origin:
         lines.append(f"Origin: {origin}")
-    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as raw:
-        raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        status_line = raw.recv(4096).split(b"\r\n", 1)[0]
-    return int(status_line.split()[1])
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def test_a_fragment_published_by_a_request_reaches_the_subscribed_socket(app_ctx, live_server, browser_client):
@@ -115,11 +122,7 @@ def test_a_stopping_worker_refuses_a_socket_asked_for_on_a_kept_alive_connection
             with pytest.raises(simple_websocket.ConnectionClosed):
                 first.receive(timeout=120)
             assert first.close_reason == 1012
-            handshake = "\r\n".join([
-                f"GET /ws?channel=user:{user.id} HTTP/1.1", f"Host: 127.0.0.1:{server.port}",
-                "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-                "Sec-WebSocket-Version: 13", f"Cookie: {cookie}"]) + "\r\n\r\n"
-            kept_alive.sendall(handshake.encode())
+            kept_alive.sendall(handshake_request(server, f"user:{user.id}", cookie=cookie))
             assert _read_answer(kept_alive).split(b"\r\n", 1)[0] == b"HTTP/1.1 503 SERVICE UNAVAILABLE"
         took = server.stop(timeout=graceful_timeout + 30)
         assert took < graceful_timeout / 2, f"the worker took {took:.0f} s to stop:\n{server.output()[-2000:]}"
