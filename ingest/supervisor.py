@@ -22,6 +22,7 @@ from flask import Flask
 from extensions import db, utcnow
 from ingest import leases
 from ingest.client import AccountRunner, configure_endpoints
+from ingest.protobuf import reuse_message_validators
 from ingest.replay import replay
 from ingest.writer import Repair, StatusUpdate, Writer
 from models import TikTokAccount
@@ -54,6 +55,7 @@ class Supervisor:
 
     def start(self) -> Supervisor:
         configure_endpoints(self.config)
+        reuse_message_validators()
         self.loop = asyncio.new_event_loop()
         self._greenlets = [gevent.spawn(self._run_loop), self.writer.start()._greenlet,
                            gevent.spawn(self._supervise_forever)]

@@ -137,6 +137,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from ingest.gifts import gift_catalogue  # noqa: E402
+from ingest.protobuf import reuse_message_validators  # noqa: E402
 from tests.tiktok_emulator.generate import generated_script  # noqa: E402
 
 log = logging.getLogger("tiktok_emulator")
@@ -742,9 +743,15 @@ class TikTokLiveEmulator:
                 log.warning("no im_enter_room frame received; playing script anyway")
             # The LIVE goes on while a client is away: a reconnecting client continues where the
             # previous connection stopped instead of hearing the script again.
+            # Steps are due on a schedule, not after one another: an emulator slow to build frames
+            # (hundreds of rooms on a busy machine) catches up, as TikTok would, instead of
+            # stretching the LIVE. A step that waits inside itself (a gift streak) moves the schedule.
+            loop = asyncio.get_running_loop()
+            due = loop.time()
             while sess.room.position < len(sess.room.script):
                 step = sess.room.script[sess.room.position]
-                await asyncio.sleep(float(step.get("delay", self.default_delay)))
+                due += float(step.get("delay", self.default_delay))
+                await asyncio.sleep(max(0.0, due - loop.time()))
                 # From here the message has happened in the LIVE, received or not: a client that
                 # reconnects gets it in the history (when the room keeps history).
                 sess.room.position += 1
@@ -752,6 +759,8 @@ class TikTokLiveEmulator:
                 await self._play_step(sess, step, wait=False)
                 if step.get("type") in ("close", "drop"):
                     return  # the rest of the LIVE goes to the next connection
+                if step.get("type") not in ("batch", "wait"):
+                    due = max(due, loop.time())
         except websockets.ConnectionClosed:
             pass
         except asyncio.CancelledError:
@@ -938,6 +947,29 @@ async def _amain(args: argparse.Namespace) -> None:
         await emu.stop()
 
 
+def _encode_faster() -> None:
+    """Make betterproto2's encoding cheaper in this process, so that hundreds of generated rooms
+    leave the machine's CPU to the worker under test (bench/ingest_fleet.py shares two cores with it).
+
+    Encoding validates every message, as decoding does: the worker's once-per-class validators. And
+    it compares every field with its default, building the default anew inside a `warnings`
+    context each time (two thirds of the emulator's CPU): here each class's defaults are built once,
+    which is safe because encoding only compares with them."""
+    import betterproto2
+
+    reuse_message_validators()
+    defaults: dict[tuple[type, str], Any] = {}
+    build_default = betterproto2.Message._get_field_default
+
+    def field_default(self: Any, field_name: str) -> Any:
+        key = (type(self), field_name)
+        if key not in defaults:
+            defaults[key] = build_default(self, field_name)
+        return defaults[key]
+
+    betterproto2.Message._get_field_default = field_default
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default="127.0.0.1")
@@ -959,6 +991,7 @@ def main() -> None:
     args = p.parse_args()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _encode_faster()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_amain(args))
 
