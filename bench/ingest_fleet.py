@@ -119,7 +119,8 @@ def main() -> None:
                     TikTokAccount.id.in_(account_ids), TikTokAccount.status == "offline",
                     TikTokAccount.room_id.is_not(None)))
 
-            with running_emulator(tmp, rooms) as emulator, running_server({
+            # Heartbeats every 10 s, the emulator's own default (the tests' 1 s would add 200 a second).
+            with running_emulator(tmp, rooms, ping_interval=10) as emulator, running_server({
                 **ingest_env(app, emulator), "INGEST_LEASE_SECONDS": "15", "INGEST_SWEEP_SECONDS": "60",
                 "INGEST_BACKOFF_BASE_SECONDS": "1", "INGEST_OFFLINE_RECHECK_SECONDS": "3600",
                 "LOG_LEVEL": "warning"}) as server:

@@ -28,3 +28,8 @@ def current_hub() -> Hub:
 def publish(channel: str, html: str) -> None:
     """Send one rendered fragment to every socket subscribed to `channel`, on every worker."""
     current_hub().publish(channel, html)
+
+
+def is_heard(channel: str) -> bool:
+    """Whether anyone may hear a publish on `channel` now (with Redis: always, it may be another worker)."""
+    return current_hub().is_heard(channel)

@@ -173,6 +173,11 @@ class Hub:
     def subscriber_count(self, channel: str) -> int:
         return len(self._by_channel.get(channel, ()))
 
+    def is_heard(self, channel: str) -> bool:
+        """Whether a publish on `channel` may reach a socket or a listener anywhere (so a publisher
+        with nothing else to do can skip rendering it): always, unless the hub knows better."""
+        return True
+
     def shut_down(self) -> None:
         """End every socket loop in this process and refuse new ones (graceful shutdown).
 
@@ -203,6 +208,10 @@ class LocalHub(Hub):
 
     def publish(self, channel: str, html: str) -> None:
         self.deliver(channel, html)
+
+    def is_heard(self, channel: str) -> bool:
+        """Every socket and listener is in this process: only they can hear it."""
+        return bool(self._by_channel.get(channel)) or bool(self._listeners.get(channel))
 
 
 class RedisHub(Hub):

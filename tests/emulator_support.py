@@ -20,7 +20,10 @@ from tests.support import READY_TIMEOUT, ROOT, end_process, free_port, start_pro
 class Emulator:
     """`python -m tests.tiktok_emulator` in its own process, serving the rooms given."""
 
-    def __init__(self, tmp_path: Path, rooms: list[dict[str, Any]], delay: float = 0.05) -> None:
+    def __init__(self, tmp_path: Path, rooms: list[dict[str, Any]], delay: float = 0.05,
+                 ping_interval: float = 1) -> None:
+        """`ping_interval`: the seconds between the client's heartbeats the handshake asks for (short
+        in tests, so a dead connection is noticed quickly; the emulator's own default is 10)."""
         config = tmp_path / f"emulator-{time.monotonic_ns()}.json"
         config.write_text(json.dumps({"rooms": rooms}))
         self.port = free_port()
@@ -29,7 +32,7 @@ class Emulator:
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = start_process(
             [sys.executable, "-m", "tests.tiktok_emulator", "--port", str(self.port), "--config", str(config),
-             "--delay", str(delay), "--handshake-options", "ping-interval=1"],
+             "--delay", str(delay), "--handshake-options", f"ping-interval={ping_interval:g}"],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
         )
         # A busy machine takes a while to import the protobuf schema.

@@ -30,6 +30,19 @@ def test_unsubscribed_socket_receives_nothing_more():
     assert subscription.get(timeout=0.05) is CLOSED
 
 
+def test_the_in_process_hub_knows_whether_a_channel_is_heard():
+    """The writer skips rendering a studio card nobody can hear; with Redis it cannot know."""
+    hub = LocalHub()
+    assert not hub.is_heard("studio:1")
+    subscription = hub.subscribe(["studio:1"])
+    assert hub.is_heard("studio:1") and not hub.is_heard("studio:2")
+    hub.unsubscribe(subscription)
+    assert not hub.is_heard("studio:1")
+    hub.listen("studio:2", lambda html: None)
+    assert hub.is_heard("studio:2")
+    assert RedisHub("redis://127.0.0.1:9/0").is_heard("studio:1")  # a page may be on another worker
+
+
 def test_a_subscriber_that_falls_too_far_behind_is_dropped():
     hub = LocalHub(max_queue=3)
     slow = hub.subscribe(["stream:1"])
