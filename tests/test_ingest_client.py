@@ -78,3 +78,67 @@ def test_messages_are_validated_as_the_library_does_with_one_validator_per_class
         pydantic_core.SchemaValidator(type(common).__pydantic_core_schema__).validate_python(values)
     assert ours.value.errors() == library.value.errors()
     assert [error["loc"] for error in ours.value.errors()] == [("room_id",)]
+
+
+def test_every_event_the_emulator_sends_parses_as_with_the_library_alone():
+    """With the validators built once per class (ingest/protobuf.py), a parse gives the very messages
+    the library's own gives, field by field, nested messages included. In a new interpreter, as in a
+    worker: there pydantic has built no class's schema yet (it defers that to a class's first
+    construction)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+    from tests.tiktok_emulator import server as emulator
+
+    room = 7_400_000_000_000_000_001
+    fan = {"id": 42, "unique_id": "fan42", "nickname": "Fan", "badges": [{"scene": "FANS", "level": 7}]}
+    payloads = [
+        emulator.msg_comment(room, fan, "hello"),
+        emulator.msg_gift(room, fan, emulator.resolve_gift("Rose"), 3, 1, 99),
+        emulator.msg_like(room, fan, 5, 100),
+        emulator.msg_social(room, fan, "follow", follow_count=1),
+        emulator.msg_join(room, fan, 12),
+        emulator.msg_viewers(room, 12, 20, [fan]),
+        emulator.msg_control(room, emulator.ControlAction.STREAM_ENDED),
+    ]
+    # Built here, parsed there: building them constructs (and so completes) the classes.
+    result = subprocess.run([sys.executable, "-W", "ignore", "-c", _COMPARE_PARSES], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600,
+                            input=json.dumps([[method, payload.hex()] for method, payload in payloads]))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["7", "events", "alike"]
+
+
+#: Run in its own interpreter by the test above: parse with our validation first, then with the library's own.
+_COMPARE_PARSES = """
+import betterproto2
+from ingest import protobuf
+
+protobuf.reuse_message_validators()  # before any message class is used, as the supervisor does
+
+import json
+import sys
+
+from TikTokLive.events.proto_events import EVENT_MAPPINGS
+
+payloads = [(method, bytes.fromhex(payload)) for method, payload in json.load(sys.stdin)]
+ours = [EVENT_MAPPINGS[method]().parse(payload) for method, payload in payloads]
+betterproto2.Message._validate = protobuf.library_functions["_validate"]
+theirs = [EVENT_MAPPINGS[method]().parse(payload) for method, payload in payloads]
+
+def state(value):  # every attribute, recursively, with its type
+    if isinstance(value, betterproto2.Message):
+        return type(value), {name: state(item) for name, item in value.__dict__.items()}
+    if isinstance(value, list):
+        return [state(item) for item in value]
+    if isinstance(value, dict):
+        return {key: state(item) for key, item in value.items()}
+    return type(value), value
+
+assert ours[0].user.unique_id == "fan42" and ours[1].repeat_count == 3, ours[:2]
+for mine, library in zip(ours, theirs, strict=True):
+    assert state(mine) == state(library), (state(mine), state(library))
+print(len(ours), "events alike")
+"""
