@@ -16,6 +16,8 @@ How it measures, from outside the worker (nothing in the product is instrumented
   warm-up LIVE (so the client library is already imported), divided by N.
 - CPU: the worker's user + system time from the moment the LIVEs are unpaused to the end, per event
   applied (decoding in the TikTokLive client and the writer together; from /proc).
+- when: the p99 lag of the comments sent in each tenth of the LIVEs (the start and the end are
+  when every LIVE connects, and ends, at once);
 - lost: comments sent but never committed; the line above it says whether every viewer's comments,
   likes and coins are exact in every account (the same viewers watch every LIVE).
 
@@ -138,6 +140,7 @@ def main() -> None:
                 cpu_at_start = cpu_seconds(pid)
                 last_id = scalar(sa.select(sa.func.coalesce(sa.func.max(ViewerInteraction.id), 0)))
                 lags: list[float] = []
+                sent_at: list[datetime] = []  # each lag's comment's TikTok time, in the same order
                 first_seen = last_seen = None
                 peak = baseline
                 cpu_used = 0.0
@@ -155,6 +158,7 @@ def main() -> None:
                     if rows:
                         last_id = max(row[0] for row in rows)
                         lags.extend((seen - row[1]).total_seconds() for row in rows)
+                        sent_at.extend(row[1] for row in rows)
                         first_seen = first_seen or time.monotonic()
                         last_seen = time.monotonic()
                         quiet_since = time.monotonic()
@@ -191,6 +195,14 @@ def main() -> None:
     span = (last_seen - first_seen) if first_seen and last_seen and last_seen > first_seen else float("nan")
     applied = sent_events * (len(lags) / max(1, sent_comments))
     events_per_second = applied / span
+    # When the worst lags happened: the p99 of the comments sent in each tenth of the run.
+    by_time: dict[int, list[float]] = {}
+    if sent_at:
+        start, end = min(sent_at), max(sent_at)
+        tenth = max((end - start).total_seconds() / 10, 1e-9)
+        for moment, lag in zip(sent_at, lags, strict=True):
+            by_time.setdefault(min(9, int((moment - start).total_seconds() / tenth)), []).append(lag)
+    series = " ".join(f"{sorted(part)[int(len(part) * 0.99)] * 1000:.0f}" for _, part in sorted(by_time.items()))
     lags.sort()
     p50 = lags[len(lags) // 2] * 1000 if lags else float("nan")
     p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] * 1000 if lags else float("nan")
@@ -201,7 +213,8 @@ def main() -> None:
           f"median lag {p50:.0f} ms, max {lags[-1] * 1000 if lags else float('nan'):.0f} ms; worker RSS "
           f"{baseline:.0f} MB after warm-up, {peak:.0f} MB at peak; worker restarted {restarts} times; worker CPU "
           f"{cpu_used:.1f} s over {followed_for:.0f} s ({100 * cpu_used / followed_for:.0f}% of a core), "
-          f"{1000 * cpu_used / max(1.0, applied):.2f} ms per event applied")
+          f"{1000 * cpu_used / max(1.0, applied):.2f} ms per event applied; p99 lag (ms) in each tenth of the "
+          f"LIVEs: {series}")
     print(f"fleet: {args.lives} lives x {args.rate:g} ev/s -> {events_per_second:.0f} events/s, "
           f"p99 lag {p99:.0f} ms, {per_live:.2f} MB per live, lost {lost}")
 
