@@ -49,6 +49,10 @@ PUBLISH_SECONDS = 1.0
 #: steps: sweeping 60 LIVEs on PostgreSQL at once (their open sessions' watchtime, 20 to 60 ms an
 #: account) held every LIVE's events for 3 s once a minute (docs/benchmarks.md).
 SWEEP_SLICE_SECONDS = 0.05
+#: A sweep's accounts are spread over this share of the sweep period: swept back to back, 140 LIVEs'
+#: sweeps doubled the writer's work for seconds and took the p99 lag from 0.5 s to 1.2 s
+#: (docs/benchmarks.md); spread out, they fit in the time the writer has to spare.
+SWEEP_SPREAD = 0.5
 
 
 class EventClock:
@@ -93,8 +97,11 @@ class Writer:
         self.sweep_accounts = sweep_accounts or (lambda: ())
         #: When the next sweep is due, in the clock's time (set by the first step).
         self._next_sweep: datetime | None = None
-        #: The accounts of the sweep under way not swept yet.
+        #: The accounts of the sweep under way not swept yet; when (in the clock's time) the next of
+        #: them is due, and the time between two of them.
         self._to_sweep: deque[int] = deque()
+        self._next_account_sweep: datetime | None = None
+        self._sweep_gap = timedelta(0)
         self._greenlet: gevent.Greenlet | None = None
         #: How long the last step's work (apply, sweep, publish) took, in seconds.
         self._last_work = 0.0
@@ -193,10 +200,17 @@ class Writer:
             self._next_sweep = now + timedelta(seconds=self.sweep_seconds)
         elif now >= self._next_sweep:
             self._next_sweep = now + timedelta(seconds=self.sweep_seconds)
+            overdue = len(self._to_sweep)  # left from the last sweep: their turns have passed
             self._to_sweep.extend(account_id for account_id in self.sweep_accounts()
                                   if account_id not in self._to_sweep)
-        if self._to_sweep:
-            self.sweep(SWEEP_SLICE_SECONDS)
+            self._sweep_gap = timedelta(seconds=self.sweep_seconds * SWEEP_SPREAD / max(1, len(self._to_sweep)))
+            self._next_account_sweep = now - self._sweep_gap * overdue
+        if self._to_sweep and (self._next_account_sweep is None or now >= self._next_account_sweep):
+            # The accounts whose turn has come (more than one when the steps were slower than the gap).
+            due = 1 + (int((now - self._next_account_sweep) / self._sweep_gap)
+                       if self._next_account_sweep is not None and self._sweep_gap else len(self._to_sweep))
+            self.sweep(SWEEP_SLICE_SECONDS, most=due)
+            self._next_account_sweep = now + self._sweep_gap
 
     def apply(self, batch: list) -> None:
         if isinstance(self.clock, EventClock):
@@ -344,15 +358,17 @@ class Writer:
                 db.session.rollback()
                 log.exception("could not publish the chat of %d accounts to their shows' consoles", len(chats))
 
-    def sweep(self, seconds: float) -> None:
-        """Sweep the accounts of the sweep under way until `seconds` have gone (at least one); an
-        account this process no longer runs is left to its new holder."""
+    def sweep(self, seconds: float, most: int | None = None) -> None:
+        """Sweep the accounts of the sweep under way until `seconds` have gone (at least one) or `most`
+        are swept; an account this process no longer runs is left to its new holder."""
         held = set(self.sweep_accounts())
         started = time.monotonic()
-        while self._to_sweep:
+        swept = 0
+        while self._to_sweep and (most is None or swept < most):
             account_id = self._to_sweep.popleft()
             if account_id not in held:
                 continue
+            swept += 1
             try:
                 notices = sessions.sweep(account_id, self.clock, self.retention_days)
                 if self.publish:
