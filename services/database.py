@@ -16,6 +16,10 @@ from extensions import db, utc_loaded, utc_to_store
 
 #: How much of a SQLite database file is read through a memory map (see `configure_engine`).
 SQLITE_MMAP_BYTES = 2 << 30  # SQLite clamps it to what its build allows (2 GB for 3.40 here)
+#: The WAL is copied back into the database file (with an fsync) once it holds this many pages.
+#: SQLite's default, 1,000 (4 MB), meant a checkpoint every few batches when one worker follows
+#: 160 LIVEs (90 MB/s of WAL): the process, all its greenlets, waited on each.
+SQLITE_CHECKPOINT_PAGES = 10_000
 
 
 def configure_engine(engine: Engine, ping_after_idle_seconds: float) -> None:
@@ -48,6 +52,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # and with the small cache each was a read() call: the table's search walk took 17 ms, 8 with
         # the map. Address space, not memory: the kernel keeps what fits.
         cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
         cursor.close()
 
 
