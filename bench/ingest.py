@@ -7,7 +7,7 @@ checks that the totals are exact against the stream's known truth.
     python -m bench.ingest --events 50000 --profile          # where the time goes (pyinstrument)
 
 Two phases, both through the real writer (one transaction a batch, then the studio fragments
-rendered and published):
+rendered and published, as to a streamer with the studio open):
 
 1. throughput: all N events queued at once, drained as fast as the writer can, on the events'
    clock, in batches of up to --batch-max events (by default 10,000, as `flask ingest replay`
@@ -147,6 +147,8 @@ def main() -> None:
     from extensions import db, utcnow
     from ingest.writer import REPLAY_BATCH_MAX, EventClock, Writer
     from services import tiktok
+    from realtime import current_hub
+    from realtime.channels import studio_channel
     from tests.factories import make_user
 
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -158,6 +160,8 @@ def main() -> None:
                 events = generated_events(args.events, account_id)
                 expected = truth(events, timeout)
                 db.session.remove()
+                # The streamer has the studio open: the writer renders and publishes its card.
+                current_hub().listen(studio_channel(account_id), lambda html: None)
 
             # Phase 1: throughput with a full queue, on the events' clock.
             with app.app_context():
