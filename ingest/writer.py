@@ -3,7 +3,7 @@ after the batch's first event was queued, up to `batch_max` events: a writer beh
 batches, which fold more events into each row and so catch up faster), applies the batch, every
 account's share of it, in one transaction, publishes what changed (the studio card at most once a
 PUBLISH_SECONDS per account, off the batch's path), and runs the session sweeper about once a
-minute of its clock's time, a slice of the accounts at a time.
+minute of its clock's time, each account in its turn, spread over half the minute.
 
 A live writer's clock is the system clock; a replay's is an `EventClock`, which reads the time of
 the latest event the writer has taken, so the sweeper, session timeouts and "today" follow the
