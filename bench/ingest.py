@@ -146,9 +146,9 @@ def main() -> None:
 
     from extensions import db, utcnow
     from ingest.writer import REPLAY_BATCH_MAX, EventClock, Writer
-    from services import tiktok
     from realtime import current_hub
     from realtime.channels import studio_channel
+    from services import tiktok
     from tests.factories import make_user
 
     with tempfile.TemporaryDirectory() as tmp_name:

@@ -17,7 +17,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import gevent
 import gevent.queue
@@ -100,7 +100,7 @@ class Writer:
         #: The accounts of the sweep under way not swept yet; when (in the clock's time) the next of
         #: them is due, and the time between two of them.
         self._to_sweep: deque[int] = deque()
-        self._next_account_sweep: datetime | None = None
+        self._next_account_sweep = datetime.min.replace(tzinfo=UTC)  # set with the accounts of each sweep
         self._sweep_gap = timedelta(0)
         self._greenlet: gevent.Greenlet | None = None
         #: How long the last step's work (apply, sweep, publish) took, in seconds.
@@ -205,10 +205,10 @@ class Writer:
                                   if account_id not in self._to_sweep)
             self._sweep_gap = timedelta(seconds=self.sweep_seconds * SWEEP_SPREAD / max(1, len(self._to_sweep)))
             self._next_account_sweep = now - self._sweep_gap * overdue
-        if self._to_sweep and (self._next_account_sweep is None or now >= self._next_account_sweep):
+        if self._to_sweep and now >= self._next_account_sweep:
             # The accounts whose turn has come (more than one when the steps were slower than the gap).
-            due = 1 + (int((now - self._next_account_sweep) / self._sweep_gap)
-                       if self._next_account_sweep is not None and self._sweep_gap else len(self._to_sweep))
+            late = now - self._next_account_sweep
+            due = 1 + int(late / self._sweep_gap) if self._sweep_gap else len(self._to_sweep)
             self.sweep(SWEEP_SLICE_SECONDS, most=due)
             self._next_account_sweep = now + self._sweep_gap
 

@@ -337,7 +337,7 @@ def test_the_sweep_of_many_accounts_is_spread_over_the_writers_steps(app_ctx, cl
     clock.advance(writer.sweep_seconds + accounts[0].session_timeout + 1)
     writer.step(timeout=0)
     assert sorted(open_sessions().values()) == [1, 1, 1]  # one of the three swept
-    gap = writer.sweep_seconds / 2 / 3  # three accounts over half the period
+    gap = writer.sweep_seconds * ingest.writer.SWEEP_SPREAD / 3  # three accounts over their share of the period
     writer.step(timeout=0)
     clock.advance(gap * 0.9)
     writer.step(timeout=0)
