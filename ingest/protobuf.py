@@ -1,14 +1,22 @@
-"""betterproto2's message validation, with each message class's validator built once.
+"""betterproto2's parsing and validation as the worker runs them: the same results, for less CPU.
 
-TikTokLive's event classes are betterproto2 messages whose fields are pydantic dataclasses, and
-betterproto2 (0.9.1 and 0.10.0) validates every message it parses or encodes by building a new
-`pydantic_core.SchemaValidator` from the class's schema, then throwing it away. Building it costs
-more than the validation: it was 41% of the library's price for decoding one event, and about a
-fifth of a worker's CPU following 200 LIVEs (docs/benchmarks.md, "Issue 13").
+TikTokLive's event classes are betterproto2 messages whose fields are pydantic dataclasses. Decoding
+the events was most of a worker's CPU following 200 LIVEs (docs/benchmarks.md, "Issue 13"), for
+three reasons this module removes, each without changing what a parse gives:
 
-`reuse_message_validators` keeps the validation exactly as the library does it (the same schema, the
-same checks, the same errors) and builds each class's validator once. It changes nothing else in the
-library and is applied once per process, before the first client starts.
+- betterproto2 (0.9.1 and 0.10.0) validates every message it parses or encodes by building a new
+  `pydantic_core.SchemaValidator` from the class's schema, then throwing it away.
+  `reuse_message_validators` keeps the validation exactly (the same schema, checks and errors) and
+  builds each class's validator once.
+- It starts every message, nested ones included, from a blank instance made by the pydantic
+  constructor, which validates every default (a TikTok `User` has about a hundred fields).
+- It reads the wire format a byte at a time from a stream. `parse_messages_faster` makes
+  `Message.parse` read the buffer by index and start from a copy of the class's blank instance;
+  the fields, values, unknown-field bytes, validation and errors are the library's (the tests
+  compare the two on every kind of event and on damaged and arbitrary bytes).
+
+Both change nothing else in the library and are applied once per process, before the first client
+starts. They belong upstream.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-#: The library's own `_validate`, kept for the test that compares with it.
+#: The library's own `_validate` and `parse`, kept for the tests that compare with them.
 library_functions: dict[str, Any] = {}
 
 
@@ -42,3 +50,171 @@ def reuse_message_validators() -> None:
 
     library_functions.setdefault("_validate", betterproto2.Message.__dict__["_validate"])
     betterproto2.Message._validate = _validate
+
+
+# -- parsing -----------------------------------------------------------------------------------------
+
+
+_IMMUTABLE_DEFAULTS = (type(None), bool, int, float, str, bytes)
+
+
+def _template_for(message_class: type) -> tuple[dict[str, Any], tuple[tuple[str, type], ...]] | None:
+    """What a blank instance built by the class's own constructor holds: the values to share (immutable)
+    and the fields that need a fresh empty list or dict. None if a default is anything else."""
+    import enum
+
+    blank = message_class()
+    shared: dict[str, Any] = {}
+    fresh: list[tuple[str, type]] = []
+    for name, value in blank.__dict__.items():
+        if type(value) in _IMMUTABLE_DEFAULTS or isinstance(value, enum.Enum):
+            shared[name] = value
+        elif type(value) in (list, dict) and not value:
+            fresh.append((name, type(value)))
+        else:
+            return None
+    return shared, tuple(fresh)
+
+
+_templates: dict[type, Any] = {}
+
+
+def _blank(message_class: type) -> Any:
+    """A new blank message, equal attribute for attribute to `message_class()`, without running
+    pydantic's validation of the ~100 defaults of a TikTok `User` for every message parsed."""
+    template = _templates.get(message_class)
+    if template is None:
+        template = _templates[message_class] = _template_for(message_class) or False
+    if template is False:
+        return message_class()
+    shared, fresh = template
+    message = object.__new__(message_class)
+    state = message.__dict__
+    state.update(shared)
+    for name, empty in fresh:
+        state[name] = empty()
+    return message
+
+
+def _read_varint(data: bytes, position: int) -> tuple[int, int]:
+    """betterproto2's `load_varint` over a bytes object: (value, next position); EOFError if the data
+    ends inside it, ValueError past ten bytes."""
+    try:
+        byte = data[position]
+    except IndexError:
+        raise EOFError("Stream ended unexpectedly while attempting to load varint.") from None
+    position += 1
+    if byte < 0x80:
+        return byte, position
+    result = byte & 0x7F
+    shift = 7
+    while True:
+        if shift >= 64:
+            raise ValueError("Too many bytes when decoding varint.")
+        try:
+            byte = data[position]
+        except IndexError:
+            raise EOFError("Stream ended unexpectedly while attempting to load varint.") from None
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, position
+        shift += 7
+
+
+@functools.cache
+def _validates(message_class: type) -> bool:
+    import pydantic
+
+    return pydantic.dataclasses.is_pydantic_dataclass(message_class)
+
+
+def _parse(cls: type, data: bytes) -> Any:
+    """betterproto2's `Message.parse` (its `load` of a whole buffer), reading the buffer by index
+    instead of byte by byte from a stream, and starting from `_blank`: the same fields, the same
+    values, the same unknown-field bytes, the same validation and the same errors."""
+    from betterproto2 import (
+        PACKED_TYPES,
+        TYPE_DOUBLE,
+        TYPE_FIXED32,
+        TYPE_FIXED64,
+        TYPE_FLOAT,
+        TYPE_MAP,
+        TYPE_SFIXED32,
+        TYPE_SFIXED64,
+    )
+
+    if not isinstance(data, bytes):
+        data = bytes(data)
+    self = _blank(cls)
+    proto_meta = self._betterproto
+    field_names = proto_meta.field_name_by_number
+    metas = proto_meta.meta_by_field_name
+    postprocess = self._postprocess_single
+    end = len(data)
+    position = 0
+    while position < end:
+        start = position
+        try:
+            number_and_wire, position = _read_varint(data, position)
+        except EOFError:
+            break
+        number = number_and_wire >> 3
+        wire_type = number_and_wire & 0x7
+        value: Any = None
+        if wire_type == 0:
+            value, position = _read_varint(data, position)
+        elif wire_type == 1:
+            value = data[position:position + 8]
+            position += 8
+        elif wire_type == 2:
+            length, position = _read_varint(data, position)
+            value = data[position:position + length]
+            position += length
+        elif wire_type == 5:
+            value = data[position:position + 4]
+            position += 4
+
+        field_name = field_names.get(number)
+        if not field_name:
+            self._unknown_fields += data[start:position]
+            continue
+        meta = metas[field_name]
+        packed = wire_type == 2 and meta.proto_type in PACKED_TYPES
+        if packed:
+            offset = 0
+            items = []
+            while offset < len(value):
+                if meta.proto_type in (TYPE_FLOAT, TYPE_FIXED32, TYPE_SFIXED32):
+                    item, offset, item_wire = value[offset:offset + 4], offset + 4, 5
+                elif meta.proto_type in (TYPE_DOUBLE, TYPE_FIXED64, TYPE_SFIXED64):
+                    item, offset, item_wire = value[offset:offset + 8], offset + 8, 1
+                else:
+                    item, offset = _read_varint(value, offset)
+                    item_wire = 0
+                items.append(postprocess(item_wire, meta, field_name, item))
+            value = items
+        else:
+            value = postprocess(wire_type, meta, field_name, value)
+
+        if meta.proto_type == TYPE_MAP:
+            getattr(self, field_name)[value.key] = value.value
+        elif meta.repeated:
+            if packed:
+                getattr(self, field_name).extend(value)
+            else:
+                getattr(self, field_name).append(value)
+        else:
+            setattr(self, field_name, value)
+
+    if _validates(cls):
+        self._validate()
+    return self
+
+
+def parse_messages_faster() -> None:
+    """Make betterproto2 parse with `_parse` (idempotent)."""
+    import betterproto2
+
+    library_functions.setdefault("parse", betterproto2.Message.__dict__["parse"])
+    betterproto2.Message.parse = classmethod(_parse)

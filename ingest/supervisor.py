@@ -22,7 +22,7 @@ from flask import Flask
 from extensions import db, utcnow
 from ingest import leases
 from ingest.client import AccountRunner, configure_endpoints
-from ingest.protobuf import reuse_message_validators
+from ingest.protobuf import parse_messages_faster, reuse_message_validators
 from ingest.replay import replay
 from ingest.writer import Repair, StatusUpdate, Writer
 from models import TikTokAccount
@@ -56,6 +56,7 @@ class Supervisor:
     def start(self) -> Supervisor:
         configure_endpoints(self.config)
         reuse_message_validators()
+        parse_messages_faster()
         self.loop = asyncio.new_event_loop()
         self._greenlets = [gevent.spawn(self._run_loop), self.writer.start()._greenlet,
                            gevent.spawn(self._supervise_forever)]
