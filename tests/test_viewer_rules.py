@@ -251,6 +251,27 @@ def test_times_are_stored_as_aware_utc(app_ctx, clock):
     assert db.session.scalar(sa.select(ViewerSession.started_at)).utcoffset() == timedelta(0)
 
 
+def test_a_known_viewers_first_and_last_seen_only_move_outward(app_ctx, clock):
+    """An event older than the profile (a recorded LIVE replayed late) moves its first-seen time
+    back, and leaves its last-seen time; a newer one moves last-seen only. On SQLite the writer sets
+    the first-seen time only when it moves (ingest/rules.py, _profile_update_params)."""
+    account = linked()
+    apply(account, clock, event("comment", START + timedelta(minutes=10), viewer(), text="first"))
+    apply(account, clock, event("like", START, viewer(), count=3))
+    stored = profile(account)
+    assert (stored.first_seen_at, stored.last_seen_at) == (START, START + timedelta(minutes=10))
+    assert (stored.total_comments, stored.total_likes) == (1, 3)
+    apply(account, clock, event("comment", START + timedelta(minutes=20), viewer(), text="later"))
+    stored = profile(account)
+    assert (stored.first_seen_at, stored.last_seen_at) == (START, START + timedelta(minutes=20))
+    assert (stored.total_comments, stored.total_likes, stored.total_coins) == (2, 3, 0)
+    # The sort on first seen reads its index: the moved time is there too.
+    apply(account, clock, event("comment", START + timedelta(minutes=5), viewer(2002), text="other"))
+    assert [row.tiktok_user_id for row in db.session.execute(
+        sa.select(ViewerProfile.tiktok_user_id).where(ViewerProfile.account_id == account.id)
+        .order_by(ViewerProfile.first_seen_at, ViewerProfile.id))] == [1001, 2002]
+
+
 def test_a_failed_batch_leaves_nothing_behind(app_ctx, clock):
     """B8: a batch is one transaction; when it fails nothing of it stays, not even its message ids."""
     account = linked()
