@@ -82,9 +82,9 @@ def test_messages_are_validated_as_the_library_does_with_one_validator_per_class
 
 def test_every_event_the_emulator_sends_parses_as_with_the_library_alone():
     """With the validators built once per class and the faster parse (ingest/protobuf.py), a parse
-    gives the very messages the library's own gives, field by field, nested messages included. In a new interpreter, as in a
-    worker: there pydantic has built no class's schema yet (it defers that to a class's first
-    construction)."""
+    gives the very messages the library's own gives, field by field, nested messages included. In a
+    new interpreter, as in a worker: there pydantic has built no class's schema yet (it defers that
+    to a class's first construction)."""
     import json
     import subprocess
     import sys
