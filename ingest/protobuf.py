@@ -35,9 +35,16 @@ def _validator_for(message_class: type) -> Any:
     return pydantic_core.SchemaValidator(message_class.__pydantic_core_schema__)
 
 
+@functools.cache
+def _validates(message_class: type) -> bool:
+    import pydantic
+
+    return pydantic.dataclasses.is_pydantic_dataclass(message_class)
+
+
 def _validate(self: Any) -> None:
     """betterproto2's `Message._validate`, with the class's validator built once rather than per call."""
-    if not self._is_pydantic():
+    if not _validates(type(self)):
         raise TypeError("Validation is only available for pydantic dataclasses.")
     values = self.__dict__.copy()
     del values["_unknown_fields"]
@@ -120,13 +127,6 @@ def _read_varint(data: bytes, position: int) -> tuple[int, int]:
         if not byte & 0x80:
             return result, position
         shift += 7
-
-
-@functools.cache
-def _validates(message_class: type) -> bool:
-    import pydantic
-
-    return pydantic.dataclasses.is_pydantic_dataclass(message_class)
 
 
 def _parse(cls: type, data: bytes) -> Any:

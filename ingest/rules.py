@@ -365,7 +365,7 @@ def _select_profiles(wanted: dict[int, list[int]]) -> dict[int, dict[int, _Profi
             size += len(chunk[-1][1]) + 1
         sql = " UNION ALL ".join(f"{head}({', '.join('?' * len(user_ids))})" for _, user_ids in chunk)
         params = tuple(value for account_id, user_ids in chunk for value in (account_id, *user_ids))
-        for row in db.session.connection().exec_driver_sql(driver_sql(sql), params):
+        for row in db.session.connection().exec_driver_sql(driver_sql(sql), params).fetchall():
             found[row[0]][row[2]] = _Profile(*row[1:])
     return found
 

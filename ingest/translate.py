@@ -38,6 +38,8 @@ def viewer_from(user: Any, identity: Any = None) -> Viewer:
         scenes.add(scene)
         badges.append({"scene": scene, "level": int(level) if level and str(level).isdigit() else None})
     follow_info = getattr(user, "follow_info", None)
+    # A message is true when any field is set: asked once, it compares every field with its default.
+    has_follow_info = bool(follow_info)
     return Viewer(
         id=int(user.id),
         handle=str(getattr(user, "display_id", "") or "")[:64],
@@ -48,8 +50,8 @@ def viewer_from(user: Any, identity: Any = None) -> Viewer:
         subscriber=bool(getattr(identity, "is_subscriber_of_anchor", False)) or "SUBSCRIBER" in scenes,
         follower=bool(getattr(identity, "is_follower_of_anchor", False))
         or int(getattr(follow_info, "follow_status", 0) or 0) >= 1,
-        follower_count=int(getattr(follow_info, "follower_count", 0) or 0) if follow_info else None,
-        following_count=int(getattr(follow_info, "following_count", 0) or 0) if follow_info else None,
+        follower_count=int(getattr(follow_info, "follower_count", 0) or 0) if has_follow_info else None,
+        following_count=int(getattr(follow_info, "following_count", 0) or 0) if has_follow_info else None,
     )
 
 
