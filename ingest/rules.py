@@ -11,7 +11,6 @@ the accounts. Dependencies point one way: ingest -> services -> models; services
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
@@ -341,8 +340,6 @@ class _Profile(NamedTuple):
     birthday_greeted_on: Any = None
     #: Its VIP tier before the batch's re-ranking (None for a new viewer); its new sessions carry it.
     vip_tier_id: int | None = None
-    #: As the driver gives it (ISO text on SQLite), to compare with the batch's as the SQL would.
-    first_seen_at: Any = None
 
 
 def _select_profiles(wanted: dict[int, list[int]]) -> dict[int, dict[int, _Profile]]:
@@ -355,8 +352,7 @@ def _select_profiles(wanted: dict[int, list[int]]) -> dict[int, dict[int, _Profi
     head = ("SELECT account_id, id, tiktok_user_id, total_visits, last_visit_room_id, is_blocked, handle, "  # noqa: S608
             "nickname, "
             f"{account_figures.last_seen_hour_sql()}, birthday_month, birthday_day, birthday_year,"
-            " birthday_greeted_on, vip_tier_id, first_seen_at FROM viewer_profiles"
-            " WHERE account_id = ? AND tiktok_user_id IN ")
+            " birthday_greeted_on, vip_tier_id FROM viewer_profiles WHERE account_id = ? AND tiktok_user_id IN ")
     while parts:
         # SQLite allows 500 terms in a compound select and 32,766 parameters in a statement.
         chunk, size = [], 0
@@ -427,9 +423,7 @@ def _upsert_profiles(shares: list[_Share], now: datetime) -> None:
     current = sessions.open_sessions([profile.id for profiles in known.values() for profile in profiles.values()])
     when = time_param()
     stamp = when(now)
-    every_column = db.session.get_bind().dialect.name != "sqlite"
-    updates: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
-    renames = []
+    updates, renames = [], []
     for share in shares:
         account_id = share.account.id
         share.walks = {profile.id: sessions.walk(current.get(profile.id), share.deltas[user_id].activity,
@@ -437,9 +431,7 @@ def _upsert_profiles(shares: list[_Share], now: datetime) -> None:
                        for user_id, profile in known[account_id].items()}
         for user_id, profile in known[account_id].items():
             row = rows[account_id][user_id]
-            assignments, params = _profile_update_params(row, share.walks[profile.id], profile, stamp, when,
-                                                         every_column)
-            updates.setdefault(assignments, []).append(params)
+            updates.append(_profile_update_params(row, share.walks[profile.id], profile.id, stamp, when))
             if (row["handle"] and row["handle"] != profile.handle) or \
                     (row["nickname"] and row["nickname"] != profile.nickname):
                 renames.append((row["handle"], fold(row["handle"]), row["nickname"], fold(row["nickname"]), profile.id))
@@ -452,8 +444,7 @@ def _upsert_profiles(shares: list[_Share], now: datetime) -> None:
                                                    None)
                 share.walks[profile_id] = walk
         share.ids = {user_id: profile.id for user_id, profile in share.profiles.items()}
-    for assignments, params in updates.items():
-        execute_rows(*_profile_update(assignments), params)
+    execute_rows(_PROFILE_UPDATE, _PROFILE_UPDATE_TYPES, updates)
     execute_rows(
         "UPDATE viewer_profiles SET handle = coalesce(nullif(?, ''), handle),"
         " handle_folded = coalesce(nullif(?, ''), handle_folded), nickname = coalesce(nullif(?, ''), nickname),"
@@ -461,70 +452,33 @@ def _upsert_profiles(shares: list[_Share], now: datetime) -> None:
         ("text", "text", "text", "text", "int"), renames)
 
 
-#: A known viewer's share of a batch, by profile id: the counters move by n; the names are written
-#: apart, only when they changed. Each assignment: its SQL, its parameters' types, and whether a
-#: sort index covers its column.
-_PROFILE_SETS = (
-    ("avatar_url = coalesce(?, avatar_url)", ("text",), False),
-    ("badges = ?", ("json",), False),
-    ("fan_level = coalesce(?, fan_level)", ("int",), False),
-    ("gifter_level = coalesce(?, gifter_level)", ("int",), False),
-    ("is_tiktok_moderator = ?", ("bool",), False),
-    ("is_subscriber = ?", ("bool",), False),
-    ("follows_streamer = (follows_streamer OR ?)", ("bool",), False),
-    ("follower_count = coalesce(?, follower_count)", ("int",), False),
-    ("following_count = coalesce(?, following_count)", ("int",), False),
-    ("first_seen_at = CASE WHEN ? < first_seen_at THEN ? ELSE first_seen_at END", ("timestamptz", "timestamptz"),
-     True),
-    ("last_seen_at = CASE WHEN ? > last_seen_at THEN ? ELSE last_seen_at END", ("timestamptz", "timestamptz"), True),
-    ("total_coins = total_coins + ?", ("int",), True),
-    ("total_gifts = total_gifts + ?", ("int",), False),
-    ("total_comments = total_comments + ?", ("int",), True),
-    ("total_likes = total_likes + ?", ("int",), True),
-    ("total_shares = total_shares + ?", ("int",), False),
-    ("followed_at = coalesce(followed_at, ?)", ("timestamptz",), False),
-    ("total_visits = total_visits + ?", ("int",), True),
-    ("total_watch_seconds = total_watch_seconds + ?", ("int",), True),
-    ("last_visit_room_id = ?", ("text",), False),
-    ("updated_at = ?", ("timestamptz",), False),
+#: A known viewer's share of a batch, by profile id (executemany): the counters move by n; the
+#: names are written apart, only when they changed.
+_PROFILE_UPDATE = (
+    "UPDATE viewer_profiles SET avatar_url = coalesce(?, avatar_url), badges = ?,"
+    " fan_level = coalesce(?, fan_level), gifter_level = coalesce(?, gifter_level),"
+    " is_tiktok_moderator = ?, is_subscriber = ?, follows_streamer = (follows_streamer OR ?),"
+    " follower_count = coalesce(?, follower_count), following_count = coalesce(?, following_count),"
+    " first_seen_at = CASE WHEN ? < first_seen_at THEN ? ELSE first_seen_at END,"
+    " last_seen_at = CASE WHEN ? > last_seen_at THEN ? ELSE last_seen_at END,"
+    " total_coins = total_coins + ?, total_gifts = total_gifts + ?, total_comments = total_comments + ?,"
+    " total_likes = total_likes + ?, total_shares = total_shares + ?,"
+    " followed_at = coalesce(followed_at, ?), total_visits = total_visits + ?,"
+    " total_watch_seconds = total_watch_seconds + ?, last_visit_room_id = ?, updated_at = ? WHERE id = ?"
 )
-_FIRST_SEEN, _COINS, _COMMENTS, _LIKES, _VISITS, _WATCH = 9, 11, 13, 14, 17, 18
-_ALL_SETS = tuple(range(len(_PROFILE_SETS)))
+_PROFILE_UPDATE_TYPES = ("text", "json", "int", "int", "bool", "bool", "bool", "int", "int", "timestamptz",
+                         "timestamptz", "timestamptz", "timestamptz", "int", "int", "int", "int", "int", "timestamptz",
+                         "int", "int", "text", "timestamptz", "int")
 
 
-@functools.cache
-def _profile_update(assignments: tuple[int, ...]) -> tuple[str, tuple[str, ...]]:
-    """The UPDATE of these assignments (indexes into _PROFILE_SETS) by profile id, and its parameters' types."""
-    # Only our own assignments go into the text.
-    sql = "UPDATE viewer_profiles SET " + ", ".join(_PROFILE_SETS[i][0] for i in assignments) + " WHERE id = ?"  # noqa: S608
-    return sql, (*(kind for i in assignments for kind in _PROFILE_SETS[i][1]), "int")
-
-
-def _profile_update_params(row: dict[str, Any], walk: sessions.Walk, profile: _Profile, stamp: Any,
-                           when: Any, every_column: bool) -> tuple[tuple[int, ...], tuple[Any, ...]]:
-    """The assignments and parameters of a known viewer's UPDATE. SQLite rewrites each index whose
-    column an UPDATE sets, whether its value changes or not (seven of them here, most of the cost of
-    the statement), so there (not `every_column`) an indexed column is set only when it moves: a
-    counter that adds 0, a first-seen time no earlier than the stored one (compared as the stored
-    text, as the SQL would). PostgreSQL compares the values itself: one statement for all there."""
+def _profile_update_params(row: dict[str, Any], walk: sessions.Walk, profile_id: int, stamp: Any,
+                           when: Any) -> tuple[Any, ...]:
     first, last = when(row["first_seen_at"]), when(row["last_seen_at"])
-    values = ((row["avatar_url"],), (json.dumps(row["badges"]),), (row["fan_level"],), (row["gifter_level"],),
-              (row["is_tiktok_moderator"],), (row["is_subscriber"],), (row["follows_streamer"],),
-              (row["follower_count"],), (row["following_count"],), (first, first), (last, last),
-              (row["total_coins"],), (row["total_gifts"],), (row["total_comments"],), (row["total_likes"],),
-              (row["total_shares"],), (when(row["followed_at"]),), (walk.visits,), (walk.watch,), (walk.room,),
-              (stamp,))
-    if every_column:
-        assignments = _ALL_SETS
-    else:
-        still = {index for index, moves in ((_COINS, row["total_coins"]), (_COMMENTS, row["total_comments"]),
-                                            (_LIKES, row["total_likes"]), (_VISITS, walk.visits),
-                                            (_WATCH, walk.watch)) if not moves}
-        stored_first = profile.first_seen_at
-        if first is None or stored_first is None or not first < stored_first:
-            still.add(_FIRST_SEEN)
-        assignments = tuple(index for index in _ALL_SETS if index not in still)
-    return assignments, (*(value for index in assignments for value in values[index]), profile.id)
+    return (row["avatar_url"], json.dumps(row["badges"]), row["fan_level"], row["gifter_level"],
+            row["is_tiktok_moderator"], row["is_subscriber"], row["follows_streamer"],
+            row["follower_count"], row["following_count"], first, first, last, last,
+            row["total_coins"], row["total_gifts"], row["total_comments"], row["total_likes"],
+            row["total_shares"], when(row["followed_at"]), walk.visits, walk.watch, walk.room, stamp, profile_id)
 
 
 def _level(value: Any) -> int | None:

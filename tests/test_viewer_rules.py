@@ -253,8 +253,7 @@ def test_times_are_stored_as_aware_utc(app_ctx, clock):
 
 def test_a_known_viewers_first_and_last_seen_only_move_outward(app_ctx, clock):
     """An event older than the profile (a recorded LIVE replayed late) moves its first-seen time
-    back, and leaves its last-seen time; a newer one moves last-seen only. On SQLite the writer sets
-    the first-seen time only when it moves (ingest/rules.py, _profile_update_params)."""
+    back, and leaves its last-seen time; a newer one moves last-seen only."""
     account = linked()
     apply(account, clock, event("comment", START + timedelta(minutes=10), viewer(), text="first"))
     apply(account, clock, event("like", START, viewer(), count=3))
