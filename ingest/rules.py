@@ -34,7 +34,7 @@ from models import (
 )
 from services import account_figures, claims
 from services.clock import SYSTEM_CLOCK, Clock
-from services.database import driver_sql, execute_rows, time_param
+from services.database import array_literal, execute_rows, time_param
 from services.live import live_shows_for_tiktok_accounts
 from services.local_time import age_on, heatmap_bucket, is_birthday_today, local_time
 from services.notices import Notice
@@ -344,15 +344,30 @@ class _Profile(NamedTuple):
 
 def _select_profiles(wanted: dict[int, list[int]]) -> dict[int, dict[int, _Profile]]:
     """The profiles of these accounts' viewers (account id -> tiktok user ids), by account and
-    tiktok user id: one statement for many accounts, a UNION ALL of each account's indexed lookup."""
+    tiktok user id: one statement for many accounts (on SQLite a UNION ALL of each account's indexed
+    lookup)."""
     found: dict[int, dict[int, _Profile]] = {account_id: {} for account_id in wanted}
+    # Only our own SQL (the hour of last_seen_at) and parameter marks go into the text.
+    columns = ("account_id, id, tiktok_user_id, total_visits, last_visit_room_id, is_blocked, handle, nickname, "
+               f"{account_figures.last_seen_hour_sql()}, birthday_month, birthday_day, birthday_year,"
+               " birthday_greeted_on, vip_tier_id")
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        # The pairs as two arrays joined to the unique index: one text whatever the batch, so the
+        # driver prepares it once. A UNION ALL of each account's lookup was a new text for every
+        # batch, and planning it cost the server more than running it.
+        pairs = [(account_id, user_id) for account_id, user_ids in wanted.items() for user_id in user_ids]
+        if pairs:
+            accounts, users = zip(*pairs, strict=True)
+            for row in connection.exec_driver_sql(
+                    f"SELECT {columns} FROM unnest(%s::int[], %s::bigint[]) AS wanted(account, tiktok_user) "  # noqa: S608
+                    "JOIN viewer_profiles ON account_id = wanted.account AND tiktok_user_id = wanted.tiktok_user",
+                    (array_literal(accounts), array_literal(users))).fetchall():
+                found[row[0]][row[2]] = _Profile(*row[1:])
+        return found
     parts = [(account_id, user_ids[start:start + 5000]) for account_id, user_ids in wanted.items()
              for start in range(0, len(user_ids), 5000)]
-    # Only parameter marks and our own SQL (the hour of last_seen_at) go into the text.
-    head = ("SELECT account_id, id, tiktok_user_id, total_visits, last_visit_room_id, is_blocked, handle, "  # noqa: S608
-            "nickname, "
-            f"{account_figures.last_seen_hour_sql()}, birthday_month, birthday_day, birthday_year,"
-            " birthday_greeted_on, vip_tier_id FROM viewer_profiles WHERE account_id = ? AND tiktok_user_id IN ")
+    head = f"SELECT {columns} FROM viewer_profiles WHERE account_id = ? AND tiktok_user_id IN "  # noqa: S608
     while parts:
         # SQLite allows 500 terms in a compound select and 32,766 parameters in a statement.
         chunk, size = [], 0
@@ -361,7 +376,7 @@ def _select_profiles(wanted: dict[int, list[int]]) -> dict[int, dict[int, _Profi
             size += len(chunk[-1][1]) + 1
         sql = " UNION ALL ".join(f"{head}({', '.join('?' * len(user_ids))})" for _, user_ids in chunk)
         params = tuple(value for account_id, user_ids in chunk for value in (account_id, *user_ids))
-        for row in db.session.connection().exec_driver_sql(driver_sql(sql), params).fetchall():
+        for row in connection.exec_driver_sql(sql, params).fetchall():
             found[row[0]][row[2]] = _Profile(*row[1:])
     return found
 

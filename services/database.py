@@ -195,12 +195,12 @@ def execute_rows(sql: str, types: Sequence[str], rows: list[tuple[Any, ...]]) ->
         execute_many(sql, rows)
         return []
     statement = _unnest_sql(sql, tuple(types))
-    columns = tuple(_array_literal(column) for column in zip(*rows, strict=True))
+    columns = tuple(array_literal(column) for column in zip(*rows, strict=True))
     result = db.session.connection().exec_driver_sql(statement, columns)
     return result.fetchall() if result.returns_rows else []
 
 
-def _array_literal(values: tuple[Any, ...]) -> str:
+def array_literal(values: Sequence[Any]) -> str:
     """`values` as the text of a PostgreSQL array, which the statement casts to its type: psycopg
     would adapt a list element by element in Python, which cost about as much as the server's work."""
     if all(type(value) is int for value in values):
