@@ -83,6 +83,10 @@ class Repair:
     account_id: int
 
 
+def _is_change(item: EventRecord | StatusUpdate | Repair) -> bool:
+    return isinstance(item, StatusUpdate | Repair)
+
+
 class Writer:
     def __init__(self, app: Flask, clock: Clock = SYSTEM_CLOCK, publish: bool = True,
                  sweep_accounts: Callable[[], Iterable[int]] | None = None, batch_max: int = BATCH_MAX) -> None:
@@ -217,28 +221,37 @@ class Writer:
             for item in batch:
                 if isinstance(item, EventRecord):
                     self.clock.advance(item.time)
-        events: dict[int, list[EventRecord]] = defaultdict(list)
-        changes: list[StatusUpdate | Repair] = []
-        changing: set[int] = set()
-        changed: dict[int, list[Notice]] = defaultdict(list)
+        # Each account's items keep their order: a status change or repair comes after the events
+        # of its account queued before it, and an event after the changes of its account queued
+        # before it. Across accounts order does not matter, so the batch is applied in rounds:
+        # each account's next run of changes, or of events, and each round's changes of every
+        # account share one transaction, and its events another. A worker that takes 100 LIVEs at
+        # once queues for each a repair, two status changes and its LIVE's start among the first
+        # events: applied in the order they came, that was about three transactions per LIVE (one
+        # batch of them took 1.8 s on PostgreSQL, while all its events waited); in rounds, eight.
+        runs: dict[int, deque[list[EventRecord | StatusUpdate | Repair]]] = {}
         for item in batch:
-            # Each account's items keep their order: a status change or repair waits for the events
-            # of its account queued before it, and an event for the changes of its account queued
-            # before it. The other accounts' events stay in the batch, and the changes of many
-            # accounts share a transaction (a worker that takes 60 LIVEs at once queues 60 repairs
-            # and as many status changes: each with its own commit, they held up the events).
-            if isinstance(item, StatusUpdate | Repair):
-                if item.account_id in events:
-                    self._flush(events, changed)
-                changes.append(item)
-                changing.add(item.account_id)
-            elif item.account_id is not None:
-                if item.account_id in changing:
-                    self._apply_changes(changes, changed)
-                    changing.clear()
-                events[item.account_id].append(item)
-        self._apply_changes(changes, changed)
-        self._flush(events, changed)
+            if item.account_id is None:
+                continue
+            account_runs = runs.setdefault(item.account_id, deque())
+            if account_runs and _is_change(account_runs[-1][0]) == _is_change(item):
+                account_runs[-1].append(item)
+            else:
+                account_runs.append([item])
+        changed: dict[int, list[Notice]] = defaultdict(list)
+        while runs:
+            changes: list[StatusUpdate | Repair] = []
+            events: dict[int, list[EventRecord]] = {}
+            for account_id in list(runs):
+                run = runs[account_id].popleft()
+                if _is_change(run[0]):
+                    changes.extend(run)
+                else:
+                    events[account_id] = run
+                if not runs[account_id]:
+                    del runs[account_id]
+            self._apply_changes(changes, changed)
+            self._flush(events, changed)
         if self.publish:
             for account_id, notices in changed.items():
                 self._unpublished.setdefault(account_id, []).extend(notices)

@@ -784,3 +784,38 @@ def test_a_batch_of_many_accounts_writes_what_each_account_alone_would(app_ctx, 
     assert [row[-1] for row in snapshot["profiles"]] == [None, "Whale", None]
     assert ("vip", "@regular.tt is now Whale VIP") in heard["together"][2][0]
     assert ("Heart", 3, 15) in [row[1:4] for row in snapshot["gifts"]]
+
+
+def test_many_lives_connecting_at_once_are_applied_in_a_few_transactions(app_ctx, clock):
+    """A worker taking many LIVEs at once queues, for each, a repair, status changes and its LIVE's
+    start among the first events. Each account's order holds, but the accounts share transactions:
+    four runs each (changes, start, change, events) are eight commits for any number of LIVEs,
+    not three per LIVE (61 before)."""
+    from dataclasses import replace
+
+    from ingest.writer import Repair, StatusUpdate, Writer
+
+    accounts = [linked(f"@live{n}") for n in range(20)]
+    batch = []
+    for n, account in enumerate(accounts):  # each LIVE's client queues its items in turn
+        batch += [Repair(account.id), StatusUpdate(account.id, "connecting"),
+                  replace(event("live_start", clock.now(), message_id=f"s{n}"), account_id=account.id),
+                  StatusUpdate(account.id, "live"),
+                  replace(event("comment", clock.now(), viewer(100 + n), text="hi", message_id=f"c{n}"),
+                          account_id=account.id)]
+    commits = []
+
+    def count(session) -> None:  # noqa: ANN001
+        commits.append(session)
+
+    sa.event.listen(db.session, "after_commit", count)
+    try:
+        writer = Writer(app_ctx, clock=clock, publish=False)
+        writer.apply(batch)
+    finally:
+        sa.event.remove(db.session, "after_commit", count)
+    assert (writer.applied, writer.failed) == (40, 0)
+    db.session.expire_all()
+    assert {account.status for account in accounts} == {"live"}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerInteraction)) == 20
+    assert len(commits) <= 8, len(commits)
