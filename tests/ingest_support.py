@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timedelta
+from typing import Any
 
 from ingest.records import EventRecord, Viewer
 
@@ -40,3 +41,17 @@ def gift(at: datetime, user: Viewer, name: str = "Rose", price: int = 1, repeat:
          gift_id: int = 5655, **kwargs) -> EventRecord:
     return event("gift", at, user, gift_id=gift_id, gift_name=name, diamond_count=price, repeat_count=repeat,
                  streaking=streaking, **kwargs)
+
+
+def message_state(value: Any) -> Any:
+    """Every attribute of a parsed protobuf message, recursively, with its type: what two parses
+    of the same bytes must agree on."""
+    import betterproto2
+
+    if isinstance(value, betterproto2.Message):
+        return type(value), {name: message_state(item) for name, item in value.__dict__.items()}
+    if isinstance(value, list):
+        return [message_state(item) for item in value]
+    if isinstance(value, dict):
+        return {key: message_state(item) for key, item in value.items()}
+    return type(value), value

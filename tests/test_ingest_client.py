@@ -80,6 +80,23 @@ def test_messages_are_validated_as_the_library_does_with_one_validator_per_class
     assert [error["loc"] for error in ours.value.errors()] == [("room_id",)]
 
 
+def _every_kind_of_event() -> list[tuple[str, bytes]]:
+    """(method, payload) of each kind of message the emulator sends, as a TikTok LIVE would."""
+    from tests.tiktok_emulator import server as emulator
+
+    room = 7_400_000_000_000_000_001
+    fan = {"id": 42, "unique_id": "fan42", "nickname": "Fan", "badges": [{"scene": "FANS", "level": 7}]}
+    return [
+        emulator.msg_comment(room, fan, "hello"),
+        emulator.msg_gift(room, fan, emulator.resolve_gift("Rose"), 3, 1, 99),
+        emulator.msg_like(room, fan, 5, 100),
+        emulator.msg_social(room, fan, "follow", follow_count=1),
+        emulator.msg_join(room, fan, 12),
+        emulator.msg_viewers(room, 12, 20, [fan]),
+        emulator.msg_control(room, emulator.ControlAction.STREAM_ENDED),
+    ]
+
+
 def test_every_event_the_emulator_sends_parses_as_with_the_library_alone():
     """With the validators built once per class and the faster parse (ingest/protobuf.py), a parse
     gives the very messages the library's own gives, field by field, nested messages included. In a
@@ -90,19 +107,8 @@ def test_every_event_the_emulator_sends_parses_as_with_the_library_alone():
     import sys
 
     from tests.support import ROOT
-    from tests.tiktok_emulator import server as emulator
 
-    room = 7_400_000_000_000_000_001
-    fan = {"id": 42, "unique_id": "fan42", "nickname": "Fan", "badges": [{"scene": "FANS", "level": 7}]}
-    payloads = [
-        emulator.msg_comment(room, fan, "hello"),
-        emulator.msg_gift(room, fan, emulator.resolve_gift("Rose"), 3, 1, 99),
-        emulator.msg_like(room, fan, 5, 100),
-        emulator.msg_social(room, fan, "follow", follow_count=1),
-        emulator.msg_join(room, fan, 12),
-        emulator.msg_viewers(room, 12, 20, [fan]),
-        emulator.msg_control(room, emulator.ControlAction.STREAM_ENDED),
-    ]
+    payloads = _every_kind_of_event()
     # Built here, parsed there: building them constructs (and so completes) the classes.
     result = subprocess.run([sys.executable, "-W", "ignore", "-c", _COMPARE_PARSES], cwd=ROOT, capture_output=True,
                             text=True, timeout=600,
@@ -124,20 +130,13 @@ import sys
 
 from TikTokLive.events.proto_events import EVENT_MAPPINGS
 
+from tests.ingest_support import message_state as state
+
 payloads = [(method, bytes.fromhex(payload)) for method, payload in json.load(sys.stdin)]
 ours = [EVENT_MAPPINGS[method]().parse(payload) for method, payload in payloads]
 betterproto2.Message._validate = protobuf.library_functions["_validate"]
 betterproto2.Message.parse = protobuf.library_functions["parse"]
 theirs = [EVENT_MAPPINGS[method]().parse(payload) for method, payload in payloads]
-
-def state(value):  # every attribute, recursively, with its type
-    if isinstance(value, betterproto2.Message):
-        return type(value), {name: state(item) for name, item in value.__dict__.items()}
-    if isinstance(value, list):
-        return [state(item) for item in value]
-    if isinstance(value, dict):
-        return {key: state(item) for key, item in value.items()}
-    return type(value), value
 
 assert ours[0].user.unique_id == "fan42" and ours[1].repeat_count == 3, ours[:2]
 for mine, library in zip(ours, theirs, strict=True):
@@ -163,19 +162,10 @@ def _library_parse(message_class, data):  # noqa: ANN001, ANN202
 
 def _outcome(parse, message_class, data):  # noqa: ANN001, ANN202
     """What a parse gives: ("ok", every attribute recursively with its type) or ("error", its type and text)."""
-    import betterproto2
-
-    def state(value):  # noqa: ANN001, ANN202
-        if isinstance(value, betterproto2.Message):
-            return type(value), {name: state(item) for name, item in value.__dict__.items()}
-        if isinstance(value, list):
-            return [state(item) for item in value]
-        if isinstance(value, dict):
-            return {key: state(item) for key, item in value.items()}
-        return type(value), value
+    from tests.ingest_support import message_state
 
     try:
-        return "ok", state(parse(message_class, data))
+        return "ok", message_state(parse(message_class, data))
     except Exception as error:  # noqa: BLE001 - the comparison is the point
         return "error", type(error), str(error)
 
@@ -189,18 +179,9 @@ def test_the_faster_parse_gives_what_the_librarys_gives_for_any_bytes():
     from TikTokLive.events.proto_events import EVENT_MAPPINGS
 
     from ingest import protobuf
-    from tests.tiktok_emulator import server as emulator
 
     protobuf.parse_messages_faster()
-    room = 7_400_000_000_000_000_001
-    fan = {"id": 42, "unique_id": "fan42", "nickname": "Fan", "badges": [{"scene": "FANS", "level": 7}]}
-    samples = [
-        emulator.msg_comment(room, fan, "hello"),
-        emulator.msg_gift(room, fan, emulator.resolve_gift("Rose"), 3, 1, 99),
-        emulator.msg_like(room, fan, 5, 100),
-        emulator.msg_viewers(room, 12, 20, [fan]),
-        emulator.msg_control(room, emulator.ControlAction.STREAM_ENDED),
-    ]
+    samples = _every_kind_of_event()
 
     @st.composite
     def damaged(draw):  # noqa: ANN001, ANN202
