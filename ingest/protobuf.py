@@ -24,6 +24,18 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+# Imported once here, not in `_parse`: it runs for every message, nested ones too.
+from betterproto2 import (
+    PACKED_TYPES,
+    TYPE_DOUBLE,
+    TYPE_FIXED32,
+    TYPE_FIXED64,
+    TYPE_FLOAT,
+    TYPE_MAP,
+    TYPE_SFIXED32,
+    TYPE_SFIXED64,
+)
+
 #: The library's own `_validate` and `parse`, kept for the tests that compare with them.
 library_functions: dict[str, Any] = {}
 
@@ -133,17 +145,6 @@ def _parse(cls: type, data: bytes) -> Any:
     """betterproto2's `Message.parse` (its `load` of a whole buffer), reading the buffer by index
     instead of byte by byte from a stream, and starting from `_blank`: the same fields, the same
     values, the same unknown-field bytes, the same validation and the same errors."""
-    from betterproto2 import (
-        PACKED_TYPES,
-        TYPE_DOUBLE,
-        TYPE_FIXED32,
-        TYPE_FIXED64,
-        TYPE_FLOAT,
-        TYPE_MAP,
-        TYPE_SFIXED32,
-        TYPE_SFIXED64,
-    )
-
     if not isinstance(data, bytes):
         data = bytes(data)
     self = _blank(cls)

@@ -1,7 +1,8 @@
 """The writer: one greenlet that drains the ingest queue in batches (what came in the BATCH_SECONDS
 after the batch's first event was queued, up to `batch_max` events: a writer behind takes bigger
 batches, which fold more events into each row and so catch up faster), applies the batch, every
-account's share of it, in one transaction, publishes what changed (the studio card at most once a
+account's share of it, in one transaction (in rounds when status changes come among the events:
+see `apply`), publishes what changed (the studio card at most once a
 PUBLISH_SECONDS per account, off the batch's path), and runs the session sweeper about once a
 minute of its clock's time, each account in its turn, spread over half the minute.
 
