@@ -27,7 +27,6 @@ from ingest import sessions, streaks
 from ingest.records import EventRecord, MalformedEvent, Viewer, check
 from ingest.tallies import Cells, add_heatmaps
 from models import (
-    GiftStreak,
     TikTokAccount,
     TikTokLinkCode,
     ViewerProfile,
@@ -39,7 +38,7 @@ from services.live import live_shows_for_tiktok_accounts
 from services.local_time import age_on, heatmap_bucket, is_birthday_today, local_time
 from services.notices import Notice
 from services.tiktok import fold
-from services.vip import reevaluate_vip, reevaluate_vips
+from services.vip import reevaluate_vips
 
 log = logging.getLogger(__name__)
 
@@ -213,15 +212,26 @@ def _apply_accounts(batches: dict[int, list[EventRecord]], now: datetime,
         _fold(share, now, shows)
         shares.append(share)
     _apply_viewers([share for share in shares if share.deltas], now)
-    for share in shares:
-        for room in share.ended_rooms:
-            # That LIVE is over: its streaks whose end never came count their last tick, and its
-            # sessions close at their viewers' last activity (not those of a LIVE started since).
-            in_room = [GiftStreak.room_id == room] if room else []
-            share.result.notices.extend(
-                reevaluate_vip(share.account, streaks.count_unfinished(share.account, *in_room), now))
-            sessions.close_all(share.account, room)
+    _end_lives(shares, now)
     return fresh
+
+
+def _end_lives(shares: list[_Share], now: datetime) -> None:
+    """The LIVEs the shares ended are over: their streaks whose end never came count their last
+    tick, their sessions close at their viewers' last activity (not those of a LIVE started since),
+    and the viewers whose coins or watchtime moved are re-ranked; one statement each for all the
+    LIVEs, which on a platform often end together."""
+    ended = [(share.account, room) for share in shares for room in share.ended_rooms]
+    if not ended:
+        return
+    moved: dict[int, set[int]] = defaultdict(set)
+    for credited in (streaks.count_ended_lives(ended), sessions.close_lives(ended)):
+        for account_id, viewer_ids in credited.items():
+            moved[account_id].update(viewer_ids)
+    promoted = reevaluate_vips([(share.account, moved[share.account.id]) for share in shares
+                                if share.account.id in moved], now)
+    for share in shares:
+        share.result.notices.extend(promoted.get(share.account.id, []))
 
 
 def _apply_room_event(account: TikTokAccount, record: EventRecord, now: datetime, result: BatchResult,

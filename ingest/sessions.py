@@ -4,7 +4,7 @@ session per viewer is open. Watchtime is `last activity - start`, credited once 
 A visit is one LIVE: a new session in the room of the viewer's last visit is not a new visit (B1, B2).
 
 `walk` and `write_walks` run inside a batch's transaction (the rules add each walk's visits and
-watchtime to the viewer's profile); `sweep`, `close_all` and `repair_open_sessions`
+watchtime to the viewer's profile); `sweep`, `close_lives` and `repair_open_sessions`
 run outside batches (the writer's sweeper, live end, start-up repair).
 """
 
@@ -25,7 +25,7 @@ from services import account_figures
 from services.clock import SYSTEM_CLOCK, Clock
 from services.database import driver_sql, execute_rows, time_param, time_result
 from services.notices import Notice
-from services.vip import reevaluate_vip
+from services.vip import reevaluate_vip, reevaluate_vips
 
 SEEN_MESSAGE_DAYS = 2
 
@@ -132,40 +132,53 @@ def _session_row(account: TikTokAccount, viewer_id: int, session: _Session, *, e
 # --- sessions outside batches: sweeper, live end, start-up repair -----------------------------
 
 
-def _credit_and_close(account_id: int, rows: Sequence[Any], close: bool) -> list[int]:
-    """Credit the uncredited watchtime of these open sessions (of one account); close them too when `close`."""
-    credits: dict[int, int] = defaultdict(int)
+def _credit_and_close(rows: Sequence[Any], close: bool) -> dict[int, list[int]]:
+    """Credit the uncredited watchtime of these open sessions (of any accounts); close them too when
+    `close`. One statement each for all of them; returns, by account id, the profile ids whose
+    watchtime moved."""
+    credits: dict[tuple[int, int], int] = defaultdict(int)
     when = time_param()
     updates = []
     for row in rows:
         duration = seconds_between(row.started_at, row.last_activity_at)
-        credits[row.viewer_id] += duration - row.credited_seconds
+        credits[(row.account_id, row.viewer_id)] += duration - row.credited_seconds
         updates.append((duration, when(row.last_activity_at), row.id) if close else (duration, row.id))
     if close:
         execute_rows("UPDATE viewer_sessions SET credited_seconds = ?, ended_at = ?, open_viewer_id = NULL"
                      " WHERE id = ?", ("int", "timestamptz", "int"), updates)
     else:
         execute_rows("UPDATE viewer_sessions SET credited_seconds = ? WHERE id = ?", ("int", "int"), updates)
-    changed = [(seconds, viewer_id) for viewer_id, seconds in credits.items() if seconds]
     execute_rows("UPDATE viewer_profiles SET total_watch_seconds = total_watch_seconds + ? WHERE id = ?",
-                 ("int", "int"), changed)
-    account_figures.add(account_id, total_watch_seconds=sum(seconds for seconds, _ in changed))
-    return [viewer_id for _, viewer_id in changed]
+                 ("int", "int"), [(seconds, viewer_id) for (_, viewer_id), seconds in credits.items() if seconds])
+    credited: dict[int, list[int]] = defaultdict(list)
+    watch: dict[int, dict[str, int]] = defaultdict(lambda: {"total_watch_seconds": 0})
+    for (account_id, viewer_id), seconds in credits.items():
+        if seconds:
+            credited[account_id].append(viewer_id)
+            watch[account_id]["total_watch_seconds"] += seconds
+    account_figures.add_many(watch)
+    return credited
 
 
-def _open_sessions(account_id: int, *conditions: Any) -> Sequence[Any]:
+def _open_sessions(account_ids: list[int], *conditions: Any) -> Sequence[Any]:
     return db.session.execute(
-        sa.select(ViewerSession.id, ViewerSession.viewer_id, ViewerSession.started_at,
-                  ViewerSession.last_activity_at, ViewerSession.credited_seconds)
-        .where(ViewerSession.account_id == account_id, ViewerSession.open_viewer_id.is_not(None), *conditions)
+        sa.select(ViewerSession.id, ViewerSession.account_id, ViewerSession.viewer_id, ViewerSession.room_id,
+                  ViewerSession.started_at, ViewerSession.last_activity_at, ViewerSession.credited_seconds)
+        .where(ViewerSession.account_id.in_(account_ids), ViewerSession.open_viewer_id.is_not(None), *conditions)
     ).all()
 
 
-def close_all(account: TikTokAccount, room_id: str | None = None) -> list[int]:
-    """Live end: every open session (of that LIVE's room, when known) closes at its viewer's last
-    activity (the caller commits)."""
-    in_room = [ViewerSession.room_id == room_id] if room_id else []
-    return _credit_and_close(account.id, _open_sessions(account.id, *in_room), True)
+def close_lives(lives: Iterable[tuple[TikTokAccount, str | None]]) -> dict[int, list[int]]:
+    """Live end of these LIVEs (account, room; no room: every room of the account): their open
+    sessions close at their viewers' last activity, with one statement each for all of them (the
+    caller commits). Returns, by account id, the profile ids whose watchtime moved."""
+    rooms: dict[int, set[str | None]] = defaultdict(set)
+    for account, room in lives:
+        rooms[account.id].add(room)
+    if not rooms:
+        return {}
+    return _credit_and_close([row for row in _open_sessions(list(rooms))
+                              if None in rooms[row.account_id] or row.room_id in rooms[row.account_id]], True)
 
 
 def sweep(account_id: int, clock: Clock = SYSTEM_CLOCK, retention_days: int = 90) -> list[Notice]:
@@ -176,9 +189,10 @@ def sweep(account_id: int, clock: Clock = SYSTEM_CLOCK, retention_days: int = 90
     if account is None:
         return []
     idle_before = now - timedelta(seconds=account.session_timeout)
-    idle = _open_sessions(account_id, ViewerSession.last_activity_at < idle_before)
-    active = _open_sessions(account_id, ViewerSession.last_activity_at >= idle_before)
-    credited = _credit_and_close(account_id, idle, True) + _credit_and_close(account_id, active, False)
+    idle = _open_sessions([account_id], ViewerSession.last_activity_at < idle_before)
+    active = _open_sessions([account_id], ViewerSession.last_activity_at >= idle_before)
+    credited = (_credit_and_close(idle, True).get(account_id, [])
+                + _credit_and_close(active, False).get(account_id, []))
     credited += streaks.count_unfinished(
         account, GiftStreak.last_tick_at < now - timedelta(seconds=streaks.STALE_SECONDS))
     notices = reevaluate_vip(account, credited, now)
@@ -192,15 +206,17 @@ def sweep(account_id: int, clock: Clock = SYSTEM_CLOCK, retention_days: int = 90
     return notices
 
 
-def repair_open_sessions(account_id: int, clock: Clock = SYSTEM_CLOCK, commit: bool = True) -> int:
-    """Start-up repair: sessions a crashed process left open are closed at their last activity
-    (committed, unless the caller commits: the writer repairs the many LIVEs it takes at once together)."""
-    account = db.session.get(TikTokAccount, account_id)
-    if account is None:
+def repair_open_sessions(account_ids: Iterable[int], clock: Clock = SYSTEM_CLOCK, commit: bool = True) -> int:
+    """Start-up repair: sessions a crashed process left open on these accounts are closed at their
+    last activity, with one statement each for all of them (committed, unless the caller commits:
+    the writer repairs the many LIVEs it takes at once together). Returns how many closed."""
+    accounts = {account.id: account for account in db.session.scalars(
+        sa.select(TikTokAccount).where(TikTokAccount.id.in_(list(account_ids))))}
+    if not accounts:
         return 0
-    rows = _open_sessions(account_id)
-    credited = _credit_and_close(account_id, rows, True)
-    reevaluate_vip(account, credited, clock.now())
+    rows = _open_sessions(list(accounts))
+    credited = _credit_and_close(rows, True)
+    reevaluate_vips([(accounts[account_id], viewer_ids) for account_id, viewer_ids in credited.items()], clock.now())
     if commit:
         db.session.commit()
     return len(rows)

@@ -7,14 +7,14 @@ exists from the first tick (the rules make every event's viewer a profile)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from extensions import db
 from ingest.records import EventRecord
-from ingest.tallies import Cells, add_heatmap
+from ingest.tallies import Cells, add_heatmaps
 from models import GiftStreak, TikTokAccount, ViewerGift
 from services import account_figures
 from services.database import execute_rows, time_param
@@ -61,26 +61,53 @@ def count_unfinished(account: TikTokAccount, *conditions: Any) -> list[int]:
     """Count the account's streaks still going (those matching `conditions`) as finished gifts at
     their last tick; returns the profile ids whose totals moved (the caller re-ranks VIPs)."""
     table = GiftStreak.__table__
-    streaks = db.session.execute(sa.select(table).where(table.c.account_id == account.id, *conditions)).all()
-    if not streaks:
-        return []
+    going = db.session.execute(sa.select(table).where(table.c.account_id == account.id, *conditions)).all()
+    return _count({account.id: account}, going).get(account.id, [])
+
+
+def count_ended_lives(lives: Iterable[tuple[TikTokAccount, str | None]]) -> dict[int, list[int]]:
+    """Live end: count the streaks still going in these LIVEs (account, room; no room: every room of
+    the account) as finished gifts at their last tick, with one statement each for all of them.
+    Returns, by account id, the profile ids whose totals moved (the caller re-ranks VIPs)."""
+    accounts: dict[int, TikTokAccount] = {}
+    rooms: dict[int, set[str | None]] = defaultdict(set)
+    for account, room in lives:
+        accounts[account.id] = account
+        rooms[account.id].add(room)
+    if not accounts:
+        return {}
+    table = GiftStreak.__table__
+    going = [streak for streak in db.session.execute(sa.select(table).where(table.c.account_id.in_(list(accounts))))
+             if None in rooms[streak.account_id] or streak.room_id in rooms[streak.account_id]]
+    return _count(accounts, going)
+
+
+def _count(accounts: dict[int, TikTokAccount], going: Sequence[Any]) -> dict[int, list[int]]:
+    """Count these streak rows (of these accounts) as finished gifts and forget them."""
+    if not going:
+        return {}
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    cells: Cells = defaultdict(lambda: [0, 0])
-    for streak in streaks:
+    cells: dict[int, Cells] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    coins_by_account: dict[int, int] = defaultdict(int)
+    moved: dict[int, set[int]] = defaultdict(set)
+    for streak in going:
         coins = streak.diamond_count * streak.repeat_count
         totals[streak.viewer_id][0] += coins
         totals[streak.viewer_id][1] += streak.repeat_count
-        cell = cells[(streak.viewer_id, *heatmap_bucket(streak.last_tick_at, account.time_zone))]
+        cell = cells[streak.account_id][
+            (streak.viewer_id, *heatmap_bucket(streak.last_tick_at, accounts[streak.account_id].time_zone))]
         cell[0] += 1
         cell[1] += coins
+        coins_by_account[streak.account_id] += coins
+        moved[streak.account_id].add(streak.viewer_id)
     db.session.execute(sa.insert(ViewerGift.__table__), [
-        {"viewer_id": streak.viewer_id, "account_id": account.id, "room_id": streak.room_id,
+        {"viewer_id": streak.viewer_id, "account_id": streak.account_id, "room_id": streak.room_id,
          "gift_id": streak.gift_id, "gift_name": streak.gift_name, "diamond_count": streak.diamond_count,
          "quantity": streak.repeat_count, "coins": streak.diamond_count * streak.repeat_count,
-         "sent_at": streak.last_tick_at} for streak in streaks])
+         "sent_at": streak.last_tick_at} for streak in going])
     execute_rows("UPDATE viewer_profiles SET total_coins = total_coins + ?, total_gifts = total_gifts + ? WHERE id = ?",
                  ("int", "int", "int"), [(coins, gifts, viewer_id) for viewer_id, (coins, gifts) in totals.items()])
-    add_heatmap(account.id, cells)
-    account_figures.add(account.id, total_coins=sum(coins for coins, _ in totals.values()))
-    db.session.execute(sa.delete(table).where(table.c.id.in_([streak.id for streak in streaks])))
-    return list(totals)
+    add_heatmaps(cells)
+    account_figures.add_many({account_id: {"total_coins": coins} for account_id, coins in coins_by_account.items()})
+    execute_rows("DELETE FROM viewer_gift_streaks WHERE id = ?", ("int",), [(streak.id,) for streak in going])
+    return {account_id: sorted(viewer_ids) for account_id, viewer_ids in moved.items()}

@@ -10,13 +10,9 @@ from services.database import execute_rows
 Cells = dict[tuple[int, int, int], list[int]]
 
 
-def add_heatmap(account_id: int, cells: Cells) -> None:
-    """Add hits and coins to these heatmap cells, one upsert row per cell."""
-    add_heatmaps({account_id: cells})
-
-
 def add_heatmaps(cells: Mapping[int, Cells]) -> None:
-    """`add_heatmap` for several accounts (account id -> its cells) in one statement."""
+    """Add hits and coins to these accounts' heatmap cells (account id -> its cells), one upsert row
+    per cell, in one statement."""
     rows = [(viewer_id, account_id, weekday, hour, hits, coins)
             for account_id, account_cells in cells.items()
             for (viewer_id, weekday, hour), (hits, coins) in account_cells.items()]

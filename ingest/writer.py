@@ -264,7 +264,10 @@ class Writer:
             return
         try:
             for change in changes:
-                self._apply_change(change, changed, commit=False)
+                if isinstance(change, StatusUpdate):
+                    self._apply_change(change, changed, commit=False)
+            # A worker taking many LIVEs at once repairs them all with one statement a table.
+            self._repair([change.account_id for change in changes if isinstance(change, Repair)], commit=False)
             db.session.commit()
         except Exception:  # noqa: BLE001 - find the bad one, apply the rest
             db.session.rollback()
@@ -283,9 +286,14 @@ class Writer:
             if rules.set_status(change.account_id, change.status, change.error, self.clock, commit=commit):
                 changed[change.account_id]
             return
-        closed = sessions.repair_open_sessions(change.account_id, self.clock, commit=commit)
+        self._repair([change.account_id], commit=commit)
+
+    def _repair(self, account_ids: list[int], commit: bool) -> None:
+        if not account_ids:
+            return
+        closed = sessions.repair_open_sessions(account_ids, self.clock, commit=commit)
         if closed:
-            log.info("closed %d sessions left open on account %d", closed, change.account_id)
+            log.info("closed %d sessions left open on accounts %s", closed, account_ids)
 
     def _publish_due(self, force: bool = False) -> None:
         """Push the cards (and waiting notices) of the accounts not pushed for PUBLISH_SECONDS."""

@@ -127,8 +127,8 @@ def test_live_end_closes_every_session_and_start_up_repair_closes_orphans(app_ct
     apply(account, clock, event("join", clock.now(), viewer(3), room="7300000000000000777"))
     clock.advance(45)
     apply(account, clock, event("like", clock.now(), viewer(3), room="7300000000000000777", count=2))
-    assert sessions.repair_open_sessions(account.id, clock) == 1
-    assert sessions.repair_open_sessions(account.id, clock) == 0
+    assert sessions.repair_open_sessions([account.id], clock) == 1
+    assert sessions.repair_open_sessions([account.id], clock) == 0
     assert profile(account, 3).total_watch_seconds == 45
 
 
@@ -819,3 +819,71 @@ def test_many_lives_connecting_at_once_are_applied_in_a_few_transactions(app_ctx
     assert {account.status for account in accounts} == {"live"}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerInteraction)) == 20
     assert len(commits) <= 8, len(commits)
+
+
+def _statements_to_end(accounts: list[TikTokAccount], clock: FakeClock) -> int:
+    """Start a LIVE on each account with three viewers (each 60 s of watchtime) and a gift streak
+    whose end never comes, then end every LIVE in one batch; the statements that batch took."""
+    start = clock.now()
+    rules.apply_batches({account.id: [
+        event("live_start", start, message_id=f"start-{account.id}"),
+        *(event("comment", start + timedelta(seconds=at), viewer(user_id), text="hi")
+          for user_id in (1, 2, 3) for at in (0, 60)),
+        gift(start + timedelta(seconds=30), viewer(1), name="Rose", price=1, repeat=4, streaking=True),
+    ] for account in accounts}, clock)
+    clock.advance(120)
+    ends = {account.id: [event("live_end", clock.now(), message_id=f"end-{account.id}")] for account in accounts}
+    statements = []
+
+    def count(*_args) -> None:  # noqa: ANN002
+        statements.append(1)
+
+    engine = db.session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        rules.apply_batches(ends, clock)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_lives_ending_together_are_closed_with_the_same_statements_for_any_number(app_ctx, clock):
+    """LIVEs on a platform often end together (a fleet of them started together ended in one batch):
+    closing each one's sessions and counting its unfinished streaks with statements of its own held
+    every LIVE's events for seconds on PostgreSQL. Now twelve LIVEs ending take no more statements
+    than two, and each account ends up with exactly its own sessions closed, watchtime and coins."""
+    few = _statements_to_end([linked(f"@few{n}") for n in range(2)], clock)
+    accounts = [linked(f"@many{n}") for n in range(12)]
+    many = _statements_to_end(accounts, clock)
+    assert many == few, (few, many)
+    db.session.expire_all()
+    for account in accounts:
+        rows = db.session.execute(sa.select(ViewerProfile.total_watch_seconds, ViewerProfile.total_coins)
+                                  .where(ViewerProfile.account_id == account.id)
+                                  .order_by(ViewerProfile.tiktok_user_id)).all()
+        assert rows == [(60, 4), (60, 0), (60, 0)]
+        assert (account.status, account.total_watch_seconds, account.total_coins) == ("offline", 180, 4)
+        assert account_figures.stored(account.id) == account_figures.recounted(account.id)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerSession)
+                             .where(ViewerSession.ended_at.is_(None))) == 0
+
+
+def test_the_watchtime_a_live_end_credits_can_promote_a_viewer(app_ctx, clock):
+    """B9: a tier follows watchtime too. The minute a regular watched is credited when the LIVE
+    ends, and that minute takes them over Bronze's five hours: they are promoted then, not at the
+    next LIVE."""
+    account = linked()
+    regular = _regular(account, visits=9, hours=5, coins=1000)
+    regular.total_watch_seconds -= 30
+    db.session.commit()
+    start = clock.now()
+    first = apply(account, clock, event("comment", start, viewer(1001, "regular1001"), text="hi"),
+                  event("comment", start + timedelta(seconds=60), viewer(1001, "regular1001"), text="still here"))
+    assert "vip" not in [notice.kind for notice in first.notices]
+    assert profile(account).vip_tier_id is None  # ten visits and the coins, not yet the hours
+    clock.advance(120)
+    ended = apply(account, clock, event("live_end", clock.now()))
+    promoted = profile(account)
+    assert promoted.total_watch_seconds == 5 * 3600 + 30
+    assert db.session.get(VipTier, promoted.vip_tier_id).name == "Bronze"
+    assert [notice.text for notice in ended.notices if notice.kind == "vip"] == ["@regular1001 is now Bronze VIP"]
