@@ -221,11 +221,12 @@ def _end_lives(shares: list[_Share], now: datetime) -> None:
     tick, their sessions close at their viewers' last activity (not those of a LIVE started since),
     and the viewers whose coins or watchtime moved are re-ranked; one statement each for all the
     LIVEs, which on a platform often end together."""
-    ended = [(share.account, room) for share in shares for room in share.ended_rooms]
-    if not ended:
+    rooms = {share.account.id: set(share.ended_rooms) for share in shares if share.ended_rooms}
+    if not rooms:
         return
+    accounts = {share.account.id: share.account for share in shares}
     moved: dict[int, set[int]] = defaultdict(set)
-    for credited in (streaks.count_ended_lives(ended), sessions.close_lives(ended)):
+    for credited in (streaks.count_ended_lives(accounts, rooms), sessions.close_lives(rooms)):
         for account_id, viewer_ids in credited.items():
             moved[account_id].update(viewer_ids)
     promoted = reevaluate_vips([(share.account, moved[share.account.id]) for share in shares

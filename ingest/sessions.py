@@ -11,7 +11,7 @@ run outside batches (the writer's sweeper, live end, start-up repair).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -168,15 +168,10 @@ def _open_sessions(account_ids: list[int], *conditions: Any) -> Sequence[Any]:
     ).all()
 
 
-def close_lives(lives: Iterable[tuple[TikTokAccount, str | None]]) -> dict[int, list[int]]:
-    """Live end of these LIVEs (account, room; no room: every room of the account): their open
-    sessions close at their viewers' last activity, with one statement each for all of them (the
-    caller commits). Returns, by account id, the profile ids whose watchtime moved."""
-    rooms: dict[int, set[str | None]] = defaultdict(set)
-    for account, room in lives:
-        rooms[account.id].add(room)
-    if not rooms:
-        return {}
+def close_lives(rooms: Mapping[int, set[str | None]]) -> dict[int, list[int]]:
+    """Live end of the LIVEs that ended (account id -> their rooms; None: every room of the
+    account): their open sessions close at their viewers' last activity, with one statement each
+    for all of them (the caller commits). Returns, by account id, the profile ids whose watchtime moved."""
     return _credit_and_close([row for row in _open_sessions(list(rooms))
                               if None in rooms[row.account_id] or row.room_id in rooms[row.account_id]], True)
 

@@ -7,7 +7,7 @@ exists from the first tick (the rules make every event's viewer a profile)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -65,24 +65,18 @@ def count_unfinished(account: TikTokAccount, *conditions: Any) -> list[int]:
     return _count({account.id: account}, going).get(account.id, [])
 
 
-def count_ended_lives(lives: Iterable[tuple[TikTokAccount, str | None]]) -> dict[int, list[int]]:
-    """Live end: count the streaks still going in these LIVEs (account, room; no room: every room of
-    the account) as finished gifts at their last tick, with one statement each for all of them.
-    Returns, by account id, the profile ids whose totals moved (the caller re-ranks VIPs)."""
-    accounts: dict[int, TikTokAccount] = {}
-    rooms: dict[int, set[str | None]] = defaultdict(set)
-    for account, room in lives:
-        accounts[account.id] = account
-        rooms[account.id].add(room)
-    if not accounts:
-        return {}
+def count_ended_lives(accounts: Mapping[int, TikTokAccount],
+                      rooms: Mapping[int, set[str | None]]) -> dict[int, list[int]]:
+    """Live end: count the streaks still going in the LIVEs that ended (account id -> their rooms;
+    None: every room of the account) as finished gifts at their last tick, with one statement each
+    for all of them. Returns, by account id, the profile ids whose totals moved (the caller re-ranks VIPs)."""
     table = GiftStreak.__table__
-    going = [streak for streak in db.session.execute(sa.select(table).where(table.c.account_id.in_(list(accounts))))
+    going = [streak for streak in db.session.execute(sa.select(table).where(table.c.account_id.in_(list(rooms))))
              if None in rooms[streak.account_id] or streak.room_id in rooms[streak.account_id]]
     return _count(accounts, going)
 
 
-def _count(accounts: dict[int, TikTokAccount], going: Sequence[Any]) -> dict[int, list[int]]:
+def _count(accounts: Mapping[int, TikTokAccount], going: Sequence[Any]) -> dict[int, list[int]]:
     """Count these streak rows (of these accounts) as finished gifts and forget them."""
     if not going:
         return {}

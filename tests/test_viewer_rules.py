@@ -821,6 +821,22 @@ def test_many_lives_connecting_at_once_are_applied_in_a_few_transactions(app_ctx
     assert len(commits) <= 8, len(commits)
 
 
+def _statements_of(work) -> int:  # noqa: ANN001
+    """How many statements `work()` sent to the database."""
+    statements = []
+
+    def count(*_args) -> None:  # noqa: ANN002
+        statements.append(1)
+
+    engine = db.session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        work()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return len(statements)
+
+
 def _statements_to_end(accounts: list[TikTokAccount], clock: FakeClock) -> int:
     """Start a LIVE on each account with three viewers (each 60 s of watchtime) and a gift streak
     whose end never comes, then end every LIVE in one batch; the statements that batch took."""
@@ -833,18 +849,7 @@ def _statements_to_end(accounts: list[TikTokAccount], clock: FakeClock) -> int:
     ] for account in accounts}, clock)
     clock.advance(120)
     ends = {account.id: [event("live_end", clock.now(), message_id=f"end-{account.id}")] for account in accounts}
-    statements = []
-
-    def count(*_args) -> None:  # noqa: ANN002
-        statements.append(1)
-
-    engine = db.session.get_bind()
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        rules.apply_batches(ends, clock)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
-    return len(statements)
+    return _statements_of(lambda: rules.apply_batches(ends, clock))
 
 
 def test_lives_ending_together_are_closed_with_the_same_statements_for_any_number(app_ctx, clock):
@@ -887,3 +892,36 @@ def test_the_watchtime_a_live_end_credits_can_promote_a_viewer(app_ctx, clock):
     assert promoted.total_watch_seconds == 5 * 3600 + 30
     assert db.session.get(VipTier, promoted.vip_tier_id).name == "Bronze"
     assert [notice.text for notice in ended.notices if notice.kind == "vip"] == ["@regular1001 is now Bronze VIP"]
+
+
+def _statements_to_repair(accounts: list[TikTokAccount], clock: FakeClock) -> int:
+    """Leave two sessions open on each account (as a crashed worker would), then repair them all
+    at once, as the writer does for a round of LIVEs it takes; the statements the repair took."""
+    rules.apply_batches({account.id: [event("comment", clock.now(), viewer(user_id), text="hi")
+                                      for user_id in (1, 2)] for account in accounts}, clock)
+    clock.advance(30)
+    rules.apply_batches({account.id: [event("comment", clock.now(), viewer(1), text="still")]
+                         for account in accounts}, clock)
+    ids = [account.id for account in accounts]
+    closed = []
+    taken = _statements_of(lambda: closed.append(sessions.repair_open_sessions(ids, clock)))
+    assert closed == [2 * len(ids)]
+    return taken
+
+
+def test_many_accounts_are_repaired_with_the_same_statements_as_two(app_ctx, clock):
+    """A worker taking many LIVEs at once repairs them together: twelve accounts' orphans take no
+    more statements than two accounts', and each account is credited exactly its own watchtime."""
+    few = _statements_to_repair([linked(f"@few{n}") for n in range(2)], clock)
+    accounts = [linked(f"@many{n}") for n in range(12)]
+    many = _statements_to_repair(accounts, clock)
+    assert many == few, (few, many)
+    db.session.expire_all()
+    for account in accounts:
+        rows = db.session.execute(sa.select(ViewerProfile.total_watch_seconds)
+                                  .where(ViewerProfile.account_id == account.id)
+                                  .order_by(ViewerProfile.tiktok_user_id)).scalars().all()
+        assert rows == [30, 0]
+        assert account.total_watch_seconds == 30
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerSession)
+                             .where(ViewerSession.ended_at.is_(None))) == 0
