@@ -457,10 +457,13 @@ def _upsert_profiles(shares: list[_Share], now: datetime) -> None:
                        for user_id, profile in known[account_id].items()}
         for user_id, profile in known[account_id].items():
             row = rows[account_id][user_id]
-            updates.append(_profile_update_params(row, share.walks[profile.id], profile.id, stamp, when))
+            params = _profile_update_params(row, share.walks[profile.id], stamp, when)
             if (row["handle"] and row["handle"] != profile.handle) or \
                     (row["nickname"] and row["nickname"] != profile.nickname):
-                renames.append((row["handle"], fold(row["handle"]), row["nickname"], fold(row["nickname"]), profile.id))
+                renames.append((*params, row["handle"], fold(row["handle"]), row["nickname"], fold(row["nickname"]),
+                                profile.id))
+            else:
+                updates.append((*params, profile.id))
         share.profiles = dict(known[account_id])
         for user_id, walk in new[account_id].items():
             profile_id = inserted.get((account_id, user_id))
@@ -470,16 +473,15 @@ def _upsert_profiles(shares: list[_Share], now: datetime) -> None:
                                                    None)
                 share.walks[profile_id] = walk
         share.ids = {user_id: profile.id for user_id, profile in share.profiles.items()}
-    execute_rows(_PROFILE_UPDATE, _PROFILE_UPDATE_TYPES, updates)
-    execute_rows(
-        "UPDATE viewer_profiles SET handle = coalesce(nullif(?, ''), handle),"
-        " handle_folded = coalesce(nullif(?, ''), handle_folded), nickname = coalesce(nullif(?, ''), nickname),"
-        " nickname_folded = coalesce(nullif(?, ''), nickname_folded) WHERE id = ?",
-        ("text", "text", "text", "text", "int"), renames)
+    execute_rows(*_KNOWN_VIEWER_UPDATE, updates)
+    execute_rows(*_RENAMED_VIEWER_UPDATE, renames)
 
 
-#: A known viewer's share of a batch, by profile id (executemany): the counters move by n; the
-#: names are written apart, only when they changed.
+#: A known viewer's share of a batch, by profile id (executemany): the counters move by n. The
+#: names are set only for the viewers whose names changed, in a statement of their own, so that
+#: neither the search index (a trigger on SQLite) nor the indexes holding a name are rewritten for
+#: every event, and a renamed viewer's row is still updated once (on PostgreSQL each update of a
+#: row writes a new version of it, with an entry in every one of its indexes).
 _PROFILE_UPDATE = (
     "UPDATE viewer_profiles SET avatar_url = coalesce(?, avatar_url), badges = ?,"
     " fan_level = coalesce(?, fan_level), gifter_level = coalesce(?, gifter_level),"
@@ -490,21 +492,26 @@ _PROFILE_UPDATE = (
     " total_coins = total_coins + ?, total_gifts = total_gifts + ?, total_comments = total_comments + ?,"
     " total_likes = total_likes + ?, total_shares = total_shares + ?,"
     " followed_at = coalesce(followed_at, ?), total_visits = total_visits + ?,"
-    " total_watch_seconds = total_watch_seconds + ?, last_visit_room_id = ?, updated_at = ? WHERE id = ?"
+    " total_watch_seconds = total_watch_seconds + ?, last_visit_room_id = ?, updated_at = ?"
 )
 _PROFILE_UPDATE_TYPES = ("text", "json", "int", "int", "bool", "bool", "bool", "int", "int", "timestamptz",
                          "timestamptz", "timestamptz", "timestamptz", "int", "int", "int", "int", "int", "timestamptz",
-                         "int", "int", "text", "timestamptz", "int")
+                         "int", "int", "text", "timestamptz")
+_RENAME = (", handle = coalesce(nullif(?, ''), handle), handle_folded = coalesce(nullif(?, ''), handle_folded),"
+           " nickname = coalesce(nullif(?, ''), nickname), nickname_folded = coalesce(nullif(?, ''), nickname_folded)")
+_RENAME_TYPES = ("text", "text", "text", "text")
+#: The statements (and their parameters' types) of a known viewer, and of one whose names changed.
+_KNOWN_VIEWER_UPDATE = (_PROFILE_UPDATE + " WHERE id = ?", (*_PROFILE_UPDATE_TYPES, "int"))
+_RENAMED_VIEWER_UPDATE = (_PROFILE_UPDATE + _RENAME + " WHERE id = ?", (*_PROFILE_UPDATE_TYPES, *_RENAME_TYPES, "int"))
 
 
-def _profile_update_params(row: dict[str, Any], walk: sessions.Walk, profile_id: int, stamp: Any,
-                           when: Any) -> tuple[Any, ...]:
+def _profile_update_params(row: dict[str, Any], walk: sessions.Walk, stamp: Any, when: Any) -> tuple[Any, ...]:
     first, last = when(row["first_seen_at"]), when(row["last_seen_at"])
     return (row["avatar_url"], json.dumps(row["badges"]), row["fan_level"], row["gifter_level"],
             row["is_tiktok_moderator"], row["is_subscriber"], row["follows_streamer"],
             row["follower_count"], row["following_count"], first, first, last, last,
             row["total_coins"], row["total_gifts"], row["total_comments"], row["total_likes"],
-            row["total_shares"], when(row["followed_at"]), walk.visits, walk.watch, walk.room, stamp, profile_id)
+            row["total_shares"], when(row["followed_at"]), walk.visits, walk.watch, walk.room, stamp)
 
 
 def _level(value: Any) -> int | None:

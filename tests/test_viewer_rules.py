@@ -195,6 +195,34 @@ def test_a_malformed_event_is_logged_and_skipped(app_ctx, clock, caplog):
     assert "bad-1" in caplog.text and "bad-2" in caplog.text
 
 
+def test_a_batch_updates_each_known_viewer_once_renamed_or_not(app_ctx, clock):
+    """A known viewer's row is written once per batch, a renamed one's too (on PostgreSQL each
+    update of a row is a new version of it with an entry in every one of its indexes), and the
+    names are set only for the viewers whose names changed."""
+    account = linked()
+    apply(account, clock, *(event("comment", clock.now(), viewer(user_id), text="hi") for user_id in (1, 2, 3)))
+    clock.advance(60)
+    updated: list[tuple[bool, int]] = []
+
+    def count(_conn, cursor, statement, *_args) -> None:  # noqa: ANN001, ANN002
+        if statement.startswith("UPDATE viewer_profiles SET"):
+            updated.append((" handle = " in statement, cursor.rowcount))
+
+    engine = db.session.get_bind()
+    sa.event.listen(engine, "after_cursor_execute", count)
+    try:
+        apply(account, clock, event("comment", clock.now(), viewer(1), text="same name"),
+              event("comment", clock.now(), Viewer(id=2, handle="new_name", nickname="New"), text="renamed"),
+              event("like", clock.now(), viewer(3), count=5))
+    finally:
+        sa.event.remove(engine, "after_cursor_execute", count)
+    # (sets the names, rows): the two viewers who kept their names, then the renamed one.
+    assert sorted(updated) == [(False, 2), (True, 1)]
+    found = [profile(account, user_id) for user_id in (1, 2, 3)]
+    assert [(p.handle, p.nickname, p.total_comments, p.total_likes) for p in found] == [
+        ("viewer1", "Viewer 1", 2, 0), ("new_name", "New", 2, 0), ("viewer3", "Viewer 3", 1, 5)]
+
+
 def test_viewer_is_keyed_by_numeric_id_and_keeps_what_events_carry(app_ctx, clock):
     """B4/B10: the numeric user id is the key (a renamed handle is the same viewer, two viewers with
     one nickname stay two); comment text is stored; badges, levels and follower counts are filled."""
