@@ -693,7 +693,9 @@ def test_the_activity_feed_shows_who_came_on_their_birthday_at_their_arrival(acc
     from services import studio_activity
 
     ann, bob = by_handle(account, "ann_50%"), by_handle(account, "bob.builder")
-    today = local_time(NOW, account.time_zone).date()
+    # Her birthday is the day she came (her gift, 30 minutes ago: the fixture), in the account's
+    # zone; NOW's own day differs for half an hour after local midnight.
+    today = local_time(NOW - timedelta(minutes=30), account.time_zone).date()
     ann.birthday_month, ann.birthday_day, ann.birthday_year = today.month, today.day, today.year - 30
     bob.birthday_month, bob.birthday_day = (today + timedelta(days=3)).month, (today + timedelta(days=3)).day
     db.session.commit()
@@ -719,7 +721,9 @@ def test_a_birthday_arrival_stays_in_the_feed_however_busy_the_chat_after_it(acc
     from services import studio_activity
 
     ann = by_handle(account, "ann_50%")
-    today = local_time(NOW, account.time_zone).date()
+    # Her birthday is the day she came (her gift, 30 minutes ago: the fixture), in the account's
+    # zone; NOW's own day differs for half an hour after local midnight.
+    today = local_time(NOW - timedelta(minutes=30), account.time_zone).date()
     ann.birthday_month, ann.birthday_day, ann.birthday_year = today.month, today.day, today.year - 30
     db.session.commit()
     chatter = viewer(2, "bob.builder", nickname="BOB the Builder")
