@@ -253,6 +253,11 @@ def init_app(app: Flask) -> None:
     from services.money import format_money
 
     login_manager.login_view = "auth.login"
+    # Flask-Login's "basic" protection only marks a session not fresh, and nothing here asks for a
+    # fresh login (a login is a revocable `login_sessions` row). Its cost was a session write on an
+    # anonymous visitor's first request after the page, such as the show's catch-up poll: a cookie
+    # that, answered after a logged-out Like, took back the Like kept through the login.
+    login_manager.session_protection = None
     app.url_map.converters["int"] = BoundedIntConverter
     app.before_request(refuse_malformed_input)
     app.extensions["csp"] = content_security_policy(app.config["MEDIA_ORIGINS"])

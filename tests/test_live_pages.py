@@ -6,12 +6,13 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from flask import g
 
 from extensions import db
 from models import SavedStream
 from services import live
 from tests.factories import make_product, make_seller, make_stream, make_user
-from tests.support import TEST_PASSWORD, csrf_from
+from tests.support import TEST_PASSWORD, csrf_from, log_in_test_client
 
 
 def log_in(client, username: str) -> str:  # noqa: ANN001
@@ -76,6 +77,34 @@ def test_logged_out_like_goes_to_login_and_back(client, show):
                            headers={"HX-Request": "true", "X-CSRFToken": token,
                                     "HX-Current-URL": f"http://localhost/live/{show.id}"})
     assert response.headers["HX-Redirect"] == f"/login?next=/live/{show.id}"
+
+
+def test_a_poll_answered_after_a_logged_out_like_keeps_the_like(app, client, show):
+    """The show's catch-up poll (fired as its socket opens) can leave before a logged-out like and
+    come back after it; the browser then stores whatever session cookie the poll set, last. A poll
+    changes nothing, so it must set none, or the like kept through the login is lost (it was: Flask-Login
+    marked every anonymous session "not fresh", a session write, on every request)."""
+    make_user("fan")
+    token = csrf_from(client.get(f"/live/{show.id}").get_data(as_text=True))
+    cookie_before_like = client.get_cookie("session").value
+    liked = client.post(f"/live/{show.id}/react/like",
+                        headers={"HX-Request": "true", "X-CSRFToken": token,
+                                 "HX-Current-URL": f"http://localhost/live/{show.id}"})
+    assert liked.headers["HX-Redirect"] == f"/login?next=/live/{show.id}"
+
+    poll = app.test_client()
+    poll.set_cookie("session", cookie_before_like)
+    g.pop("_login_user", None)  # the test client shares `g` between requests; a server does not
+    answer = poll.get(f"/live/{show.id}/refresh", headers={"HX-Request": "true"})
+    assert answer.status_code == 200
+    for header in answer.headers.getlist("Set-Cookie"):  # as the browser does, the last answer wins
+        if header.startswith("session="):
+            client.set_cookie("session", header.split(";")[0].removeprefix("session="))
+
+    log_in_test_client(client, "fan")
+    page = client.get(f"/live/{show.id}").get_data(as_text=True)
+    assert "You liked “Vase Night”." in page
+    assert live.stats(show).likes == 1
 
 
 def test_like_by_htmx_returns_the_pressed_buttons_with_counts(client, show):
