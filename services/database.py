@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -195,7 +195,8 @@ def execute_rows(sql: str, types: Sequence[str], rows: list[tuple[Any, ...]]) ->
         execute_many(sql, rows)
         return []
     statement = _unnest_sql(sql, tuple(types))
-    columns = tuple(array_literal(column) for column in zip(*rows, strict=True))
+    columns = tuple(time_array_literal(column) if kind == "timestamptz" else array_literal(column)
+                    for column, kind in zip(zip(*rows, strict=True), types, strict=True))
     result = db.session.connection().exec_driver_sql(statement, columns)
     return result.fetchall() if result.returns_rows else []
 
@@ -207,6 +208,28 @@ def array_literal(values: Sequence[Any]) -> str:
         return "{" + ",".join(map(str, values)) + "}"
     return "{" + ",".join("NULL" if value is None else
                           '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values) + "}"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_MICROSECONDS_A_DAY = 86_400_000_000
+
+
+def time_array_literal(values: Sequence[datetime | None]) -> str:
+    """Aware datetimes as the text of an array of microseconds since the epoch (a naive one is
+    refused), which `execute_rows`' statement turns back into timestamptz: formatting a datetime as
+    text cost four times as much as the number, and the server parsed it again."""
+    return "{" + ",".join(["NULL" if value is None else str((value - _EPOCH) // _MICROSECOND)
+                           for value in values]) + "}"
+
+
+def _time_from_microseconds(column: str) -> str:
+    """SQL for the timestamptz `column` microseconds after the epoch, exact over the whole range of
+    Python's datetime: whole days and the microseconds left each stay exact where the interval
+    arithmetic goes through double precision, and timestamp arithmetic (no time zone) keeps the
+    session's zone and its daylight saving out of it. (`%%` is the driver's escape for `%`.)"""
+    return (f"(TIMESTAMP 'epoch' + ({column} / {_MICROSECONDS_A_DAY}) * INTERVAL '1 day'"
+            f" + ({column} %% {_MICROSECONDS_A_DAY}) * INTERVAL '1 microsecond') AT TIME ZONE 'UTC'")
 
 
 _INSERT = re.compile(r"^(INSERT INTO \w+ \([^)]*\)) VALUES \((.*?)\)(.*)$", re.DOTALL)
@@ -229,8 +252,14 @@ def _unnest_sql(sql: str, types: tuple[str, ...]) -> str:
         raise ValueError(f"{sql.count('?')} parameters, {len(types)} types: {sql[:80]}")
     numbers = iter(range(1, len(types) + 1))
     marked = re.sub(r"\?", lambda _: f"v.p{next(numbers)}", sql)
-    source = (f"unnest({', '.join(f'%s::{kind}[]' for kind in types)})"
-              f" AS v({', '.join(f'p{n}' for n in range(1, len(types) + 1))})")
+    names = [f"p{n}" for n in range(1, len(types) + 1)]
+    if "timestamptz" in types:  # sent as microseconds (`time_array_literal`), turned back here
+        arrays = ", ".join("%s::bigint[]" if kind == "timestamptz" else f"%s::{kind}[]" for kind in types)
+        columns = ", ".join(f"{_time_from_microseconds('u.' + name)} AS {name}" if kind == "timestamptz"
+                            else f"u.{name}" for name, kind in zip(names, types, strict=True))
+        source = f"(SELECT {columns} FROM unnest({arrays}) AS u({', '.join(names)})) AS v"  # noqa: S608
+    else:
+        source = f"unnest({', '.join(f'%s::{kind}[]' for kind in types)}) AS v({', '.join(names)})"
     if marked.startswith("INSERT "):
         head, values, tail = _split_insert(marked)
         statement = f"{head} SELECT {values} FROM {source} {tail}"  # noqa: S608 - the caller's SQL, parameter marks
