@@ -120,6 +120,9 @@ class ViewerProfile(db.Model):
         sa.Index("ix_viewer_profiles_account_birthday_handle", "account_id", "birthday_month", "birthday_day",
                  "is_blocked", "handle", "id"),
         sa.Index("ix_viewer_profiles_account_vip", "account_id", "vip_tier_id"),
+        # What the viewer's rows in other tables point at (`viewer_of_the_account` below): their
+        # viewer and their account. A unique index, not a constraint, so SQLite can add it in place.
+        sa.Index("uq_viewer_profiles_id_account", "id", "account_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -181,11 +184,22 @@ class ViewerProfile(db.Model):
     linked_user = relationship("User")
 
 
+def viewer_of_the_account() -> sa.ForeignKeyConstraint:
+    """The foreign key of a table of a viewer's rows (sessions, streaks, gifts, interactions, the
+    heatmap): its (viewer_id, account_id) is a profile's, deleted with it. One check per row where a
+    key on each column made two (PostgreSQL runs a foreign key's check row by row: the writer's
+    inserts spent about as long in them as in everything else), and the row's account, kept beside
+    the viewer for the account's indexes, can no longer disagree with the viewer's."""
+    return sa.ForeignKeyConstraint(["viewer_id", "account_id"], ["viewer_profiles.id", "viewer_profiles.account_id"],
+                                   ondelete="CASCADE")
+
+
 class ViewerSession(db.Model):
     """One stretch of a viewer's presence in one LIVE (TikTok sends no "leave": see the spec)."""
 
     __tablename__ = "viewer_sessions"
     __table_args__ = (
+        viewer_of_the_account(),
         sa.Index("ix_viewer_sessions_viewer_started", "viewer_id", "started_at"),
         # The overview's LIVE picture (services/studio_activity.py): the latest LIVE, and one LIVE's
         # sessions, read from an index rather than by sorting or scanning every session of the account.
@@ -198,8 +212,8 @@ class ViewerSession(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    viewer_id: Mapped[int] = mapped_column(sa.ForeignKey("viewer_profiles.id", ondelete="CASCADE"))
-    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"), index=True)
+    viewer_id: Mapped[int] = mapped_column()
+    account_id: Mapped[int] = mapped_column()
     room_id: Mapped[str] = mapped_column(sa.String(32))
     live_stream_id: Mapped[int | None] = mapped_column()
     started_at: Mapped[datetime] = mapped_column()
@@ -220,13 +234,14 @@ class GiftStreak(db.Model):
 
     __tablename__ = "viewer_gift_streaks"
     __table_args__ = (
+        viewer_of_the_account(),
         sa.UniqueConstraint("viewer_id", "gift_id"),
         sa.Index("ix_viewer_gift_streaks_account_tick", "account_id", "last_tick_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    viewer_id: Mapped[int] = mapped_column(sa.ForeignKey("viewer_profiles.id", ondelete="CASCADE"))
-    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"))
+    viewer_id: Mapped[int] = mapped_column()
+    account_id: Mapped[int] = mapped_column()
     room_id: Mapped[str | None] = mapped_column(sa.String(32))
     gift_id: Mapped[int] = mapped_column()
     gift_name: Mapped[str] = mapped_column(sa.String(80))
@@ -240,6 +255,7 @@ class ViewerGift(db.Model):
 
     __tablename__ = "viewer_gift_history"
     __table_args__ = (
+        viewer_of_the_account(),
         sa.Index("ix_viewer_gift_history_viewer_sent", "viewer_id", "sent_at"),
         sa.Index("ix_viewer_gift_history_account_sent", "account_id", "sent_at"),
         sa.Index("ix_viewer_gift_history_account_room_sent", "account_id", "room_id", "sent_at"),
@@ -248,8 +264,8 @@ class ViewerGift(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    viewer_id: Mapped[int] = mapped_column(sa.ForeignKey("viewer_profiles.id", ondelete="CASCADE"))
-    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"))
+    viewer_id: Mapped[int] = mapped_column()
+    account_id: Mapped[int] = mapped_column()
     room_id: Mapped[str | None] = mapped_column(sa.String(32))
     gift_id: Mapped[int] = mapped_column()
     gift_name: Mapped[str] = mapped_column(sa.String(80))
@@ -265,6 +281,7 @@ class ViewerInteraction(db.Model):
 
     __tablename__ = "viewer_interactions"
     __table_args__ = (
+        viewer_of_the_account(),
         sa.CheckConstraint("kind IN ('comment', 'like', 'share', 'follow')", name="kind_known"),
         sa.Index("ix_viewer_interactions_viewer_occurred", "viewer_id", "occurred_at"),
         sa.Index("ix_viewer_interactions_account_occurred", "account_id", "occurred_at"),
@@ -272,8 +289,8 @@ class ViewerInteraction(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    viewer_id: Mapped[int] = mapped_column(sa.ForeignKey("viewer_profiles.id", ondelete="CASCADE"))
-    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"))
+    viewer_id: Mapped[int] = mapped_column()
+    account_id: Mapped[int] = mapped_column()
     kind: Mapped[str] = mapped_column(sa.String(8))
     content: Mapped[str | None] = mapped_column(sa.Text)
     count: Mapped[int] = mapped_column(default=1)
@@ -288,6 +305,7 @@ class ViewerActivity(db.Model):
 
     __tablename__ = "viewer_activity_heatmap"
     __table_args__ = (
+        viewer_of_the_account(),
         sa.UniqueConstraint("viewer_id", "weekday", "hour"),
         sa.CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
         sa.CheckConstraint("hour BETWEEN 0 AND 23", name="hour_range"),
@@ -295,8 +313,8 @@ class ViewerActivity(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    viewer_id: Mapped[int] = mapped_column(sa.ForeignKey("viewer_profiles.id", ondelete="CASCADE"))
-    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"))
+    viewer_id: Mapped[int] = mapped_column()
+    account_id: Mapped[int] = mapped_column()
     weekday: Mapped[int] = mapped_column()
     hour: Mapped[int] = mapped_column()
     hits: Mapped[int] = mapped_column(default=0)

@@ -19,6 +19,16 @@ from config import normalise_database_url
 from extensions import db, include_in_migrations
 from tests.support import ROOT
 
+
+def downgrade_to_0016(database_url: str, instance) -> None:  # noqa: ANN001
+    """Put a database back to 0016 by its migration (0017 changes keys, which SQLite cannot drop by hand)."""
+    db.session.commit()
+    db.session.remove()
+    db.engine.dispose()
+    downgraded = flask_cli(database_url, "db", "downgrade", "0016_i13_overview_indexes", instance=instance)
+    assert downgraded.returncode == 0, downgraded.stderr
+
+
 #: What puts a database back from 0016 to 0015 by hand (the backfill tests below go back further).
 UNDO_0016 = ("DROP INDEX ix_viewer_profiles_account_birthday_handle",
              "DROP INDEX ix_viewer_gift_history_account_room_viewer",
@@ -118,6 +128,7 @@ def test_the_account_figures_migration_counts_them_from_existing_profiles(tmp_pa
         db.session.execute(sa.text("UPDATE tiktok_accounts SET total_viewers = 0, total_coins = 0"))
         db.session.commit()
         expected = account_figures.recounted(account_id)
+        downgrade_to_0016(url, tmp_path)
         for statement in ("ALTER TABLE tiktok_accounts DROP COLUMN total_watch_seconds",
                           "ALTER TABLE tiktok_accounts DROP COLUMN vip_viewers",
                           *(f"DROP INDEX {name}" for name in (
@@ -169,6 +180,7 @@ def the_last_seen_hours_backfill(url: str, tmp_path) -> None:  # noqa: ANN001
         assert account_figures.stored_last_seen(account_id) == expected
         db.session.execute(sa.text("UPDATE viewer_profiles SET vip_tier_id = (SELECT min(id) FROM vip_tiers), "
                                    "vip_source = 'manual' WHERE handle IN ('v0', 'v3')"))
+        downgrade_to_0016(url, tmp_path)
         db.session.execute(sa.text("DROP TABLE viewer_last_seen_hours"))
         db.session.execute(sa.text("DROP INDEX ix_viewer_sessions_account_room_vip_started"))
         db.session.execute(sa.text("ALTER TABLE viewer_sessions DROP COLUMN vip"))

@@ -15,6 +15,7 @@ from extensions import db
 from ingest import rules, sessions
 from ingest.records import EventRecord, Viewer
 from models import (
+    GiftStreak,
     IngestedMessage,
     TikTokAccount,
     ViewerActivity,
@@ -625,6 +626,30 @@ def test_deleting_a_viewer_removes_every_row_about_them(app_ctx, clock):
     for model in (ViewerSession, ViewerGift, ViewerInteraction, ViewerActivity):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(model).where(model.viewer_id == gone)) == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerInteraction)) == 1
+
+
+def test_a_viewers_row_can_only_name_the_viewers_own_account(app_ctx, clock):
+    """A viewer's sessions, gifts, streaks, interactions and heatmap cells keep the account beside the
+    viewer (for the account's indexes); one key to the profile holds both, so no row can put one
+    account's viewer in another account's figures."""
+    account, other = linked(), linked("other.live")
+    apply(account, clock, event("comment", clock.now(), viewer(), text="hi"))
+    fan = profile(account)
+    rows = {
+        ViewerSession: dict(room_id="r", started_at=clock.now(), last_activity_at=clock.now()),
+        GiftStreak: dict(gift_id=1, gift_name="Rose", diamond_count=1, repeat_count=1, last_tick_at=clock.now()),
+        ViewerGift: dict(gift_id=1, gift_name="Rose", diamond_count=1, quantity=1, coins=1, sent_at=clock.now()),
+        ViewerInteraction: dict(kind="comment", content="hi", occurred_at=clock.now()),
+        ViewerActivity: dict(weekday=0, hour=1, hits=1),
+    }
+    for model, values in rows.items():
+        db.session.add(model(viewer_id=fan.id, account_id=other.id, **values))
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.flush()
+        db.session.rollback()
+        db.session.add(model(viewer_id=fan.id, account_id=account.id, **values))
+        db.session.flush()  # the viewer's own account: accepted
+        db.session.rollback()
 
 
 def test_old_interactions_and_message_ids_are_pruned(app_ctx, clock):
