@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import LastSeenHour, TikTokAccount, ViewerProfile
+from services.database import execute_rows
 
 FIGURES = ("total_viewers", "total_coins", "total_watch_seconds", "vip_viewers")
 
@@ -49,20 +50,20 @@ def add(account_id: int, **changes: int) -> None:
 
 def add_many(changes: Mapping[int, Mapping[str, int]]) -> None:
     """`add` for several accounts (account id -> its changes) in one statement (the writer's batch
-    of many LIVEs)."""
+    of many LIVEs): one set-based statement rather than a row at a time through SQLAlchemy, which
+    cost the worker of 60 LIVEs about 5% of its CPU. Accounts in id order, as every path locks them."""
     rows = []
-    for account_id, moves in changes.items():
-        moved = {name: change for name, change in moves.items() if change}
-        unknown = set(moved) - set(FIGURES)
+    for account_id, moves in sorted(changes.items()):
+        unknown = set(moves) - set(FIGURES)
         if unknown:
             raise ValueError(f"not an account figure: {sorted(unknown)}")
-        if moved:
-            rows.append({"account": account_id, **{f"add_{name}": moved.get(name, 0) for name in FIGURES}})
-    if rows:
-        table = TikTokAccount.__table__
-        names = [name for name in FIGURES if any(row[f"add_{name}"] for row in rows)]
-        db.session.execute(sa.update(table).where(table.c.id == sa.bindparam("account"))
-                           .values({name: table.c[name] + sa.bindparam(f"add_{name}") for name in names}), rows)
+        if any(moves.values()):
+            rows.append((*(moves.get(name, 0) for name in FIGURES), account_id))
+    execute_rows(_ADD_FIGURES, ("bigint",) * len(FIGURES) + ("int",), rows)
+
+
+_ADD_FIGURES = ("UPDATE tiktok_accounts SET "  # noqa: S608 - our own column names
+                + ", ".join(f"{name} = {name} + ?" for name in FIGURES) + " WHERE id = ?")
 
 
 def _recounts(account_id: int) -> dict[str, Any]:
@@ -144,13 +145,11 @@ def move_last_seen(account_id: int, changes: Mapping[int, int]) -> None:
 
 def move_last_seen_many(changes: Mapping[int, Mapping[int, int]]) -> None:
     """`move_last_seen` for several accounts (account id -> its changes) in one statement."""
-    rows = [{"account_id": account_id, "hour": hour, "viewers": change}
-            for account_id, moves in changes.items() for hour, change in moves.items() if change]
-    if rows:
-        db.session.execute(sa.text(
-            "INSERT INTO viewer_last_seen_hours (account_id, hour, viewers) VALUES (:account_id, :hour, :viewers) "
-            "ON CONFLICT (account_id, hour) DO UPDATE SET viewers = viewer_last_seen_hours.viewers + excluded.viewers"
-        ), rows)
+    rows = sorted((account_id, hour, change)
+                  for account_id, moves in changes.items() for hour, change in moves.items() if change)
+    execute_rows("INSERT INTO viewer_last_seen_hours (account_id, hour, viewers) VALUES (?, ?, ?) ON CONFLICT"
+                 " (account_id, hour) DO UPDATE SET viewers = viewer_last_seen_hours.viewers + excluded.viewers",
+                 ("int", "bigint", "bigint"), rows)
 
 
 def active_since(account_id: int, since: datetime) -> int:
