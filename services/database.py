@@ -253,13 +253,14 @@ def _unnest_sql(sql: str, types: tuple[str, ...]) -> str:
     numbers = iter(range(1, len(types) + 1))
     marked = re.sub(r"\?", lambda _: f"v.p{next(numbers)}", sql)
     names = [f"p{n}" for n in range(1, len(types) + 1)]
-    if "timestamptz" in types:  # sent as microseconds (`time_array_literal`), turned back here
-        arrays = ", ".join("%s::bigint[]" if kind == "timestamptz" else f"%s::{kind}[]" for kind in types)
+    # Times are sent as microseconds (`time_array_literal`) and turned back in a subquery.
+    times = "timestamptz" in types
+    arrays = ", ".join(f"%s::{'bigint' if kind == 'timestamptz' else kind}[]" for kind in types)
+    source = f"unnest({arrays}) AS {'u' if times else 'v'}({', '.join(names)})"
+    if times:
         columns = ", ".join(f"{_time_from_microseconds('u.' + name)} AS {name}" if kind == "timestamptz"
                             else f"u.{name}" for name, kind in zip(names, types, strict=True))
-        source = f"(SELECT {columns} FROM unnest({arrays}) AS u({', '.join(names)})) AS v"  # noqa: S608
-    else:
-        source = f"unnest({', '.join(f'%s::{kind}[]' for kind in types)}) AS v({', '.join(names)})"
+        source = f"(SELECT {columns} FROM {source}) AS v"  # noqa: S608 - our own SQL
     if marked.startswith("INSERT "):
         head, values, tail = _split_insert(marked)
         statement = f"{head} SELECT {values} FROM {source} {tail}"  # noqa: S608 - the caller's SQL, parameter marks
