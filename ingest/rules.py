@@ -33,7 +33,7 @@ from models import (
 )
 from services import account_figures, claims
 from services.clock import SYSTEM_CLOCK, Clock
-from services.database import array_literal, execute_rows, time_param
+from services.database import array_literal, execute_rows, pipelined_writes, time_param
 from services.live import live_shows_for_tiktok_accounts
 from services.local_time import age_on, heatmap_bucket, is_birthday_today, local_time
 from services.notices import Notice
@@ -273,7 +273,29 @@ def _apply_viewers(shares: list[_Share], now: datetime) -> None:
     """The viewers' part of the shares: each table written once for all the accounts."""
     if not shares:
         return
-    _upsert_profiles(shares, now)
+    updates, renames = _upsert_profiles(shares, now)
+    # Nothing below needs these writes' answers until the commit: on PostgreSQL the server runs each
+    # while the next is built, the profiles' rows (the dearest statement) first.
+    with pipelined_writes():
+        execute_rows(*_KNOWN_VIEWER_UPDATE, updates)
+        execute_rows(*_RENAMED_VIEWER_UPDATE, renames)
+        _write_viewer_rows(shares)
+    for share in shares:
+        share.result.notices.extend(_gift_and_follow_notices(share.account, share.records, share.ids, share.profiles))
+        share.result.notices.extend(_link_codes(share.account, share.records, share.ids))
+    # A tier depends on coins, watchtime and visits only: a viewer whose three did not move keeps it.
+    promoted = reevaluate_vips([(share.account, [
+        share.profiles[user_id].id for user_id, delta in share.deltas.items()
+        if delta.coins or share.walks[share.profiles[user_id].id].visits
+        or share.walks[share.profiles[user_id].id].watch]) for share in shares], now)
+    for share in shares:
+        share.result.notices.extend(promoted.get(share.account.id, []))
+        share.result.notices.extend(_birthdays(share.account, share.deltas, share.profiles))
+
+
+def _write_viewer_rows(shares: list[_Share]) -> None:
+    """The shares' account figures, sessions, logs, streaks and heatmap cells (writes only), and a
+    notice for each new viewer."""
     figures, hours = {}, {}
     for share in shares:
         profiles, deltas, walks = share.profiles, share.deltas, share.walks
@@ -297,17 +319,6 @@ def _apply_viewers(shares: list[_Share], now: datetime) -> None:
     _insert_logs(shares)
     streaks.track([(share.account, share.records, share.ids) for share in shares])
     _apply_heatmap(shares)
-    for share in shares:
-        share.result.notices.extend(_gift_and_follow_notices(share.account, share.records, share.ids, share.profiles))
-        share.result.notices.extend(_link_codes(share.account, share.records, share.ids))
-    # A tier depends on coins, watchtime and visits only: a viewer whose three did not move keeps it.
-    promoted = reevaluate_vips([(share.account, [
-        share.profiles[user_id].id for user_id, delta in share.deltas.items()
-        if delta.coins or share.walks[share.profiles[user_id].id].visits
-        or share.walks[share.profiles[user_id].id].watch]) for share in shares], now)
-    for share in shares:
-        share.result.notices.extend(promoted.get(share.account.id, []))
-        share.result.notices.extend(_birthdays(share.account, share.deltas, share.profiles))
 
 
 def _later(hour: int | None, other: int) -> int:
@@ -424,7 +435,7 @@ def _insert_profiles(rows: list[tuple[int, dict[str, Any], sessions.Walk]],
     return {(row[1], row[2]): row[0] for row in execute_rows(_PROFILE_INSERT + _PROFILE_VALUES, _PROFILE_TYPES, values)}
 
 
-def _upsert_profiles(shares: list[_Share], now: datetime) -> None:
+def _upsert_profiles(shares: list[_Share], now: datetime) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """One row per viewer of the batch, written once, with one statement each for all the accounts:
     profiles read first (one indexed select), the batch's sessions walked, then new viewers inserted
     and known ones updated by id with their counters, visits and watchtime (a viewer a racing
@@ -473,8 +484,7 @@ def _upsert_profiles(shares: list[_Share], now: datetime) -> None:
                                                    None)
                 share.walks[profile_id] = walk
         share.ids = {user_id: profile.id for user_id, profile in share.profiles.items()}
-    execute_rows(*_KNOWN_VIEWER_UPDATE, updates)
-    execute_rows(*_RENAMED_VIEWER_UPDATE, renames)
+    return updates, renames
 
 
 #: A known viewer's share of a batch, by profile id (executemany): the counters move by n. The

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,7 @@ def configure_engine(engine: Engine, ping_after_idle_seconds: float) -> None:
         _configure_sqlite(engine)
     else:
         _ping_idle_connections(engine, ping_after_idle_seconds)
+        sa.event.listen(engine, "before_cursor_execute", _refuse_rows_in_a_pipeline)
     engine._streamshop_configured = True  # type: ignore[attr-defined]
 
 
@@ -199,6 +201,39 @@ def execute_rows(sql: str, types: Sequence[str], rows: list[tuple[Any, ...]]) ->
                     for column, kind in zip(zip(*rows, strict=True), types, strict=True))
     result = db.session.connection().exec_driver_sql(statement, columns)
     return result.fetchall() if result.returns_rows else []
+
+
+@contextmanager
+def pipelined_writes() -> Iterator[None]:
+    """A block of writes whose answers nobody reads: on PostgreSQL they go out in psycopg's pipeline
+    mode, so the server runs each while the client builds the next, and the block's end waits for
+    them all (raising the first error, if any). Elsewhere the block runs as it is.
+
+    Only statements that return no rows may run in the block: in pipeline mode a select's rows are
+    not there yet when SQLAlchemy looks for them, so one is refused (`_refuse_rows_in_a_pipeline`)."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    driver_connection = connection.connection.driver_connection
+    try:
+        with driver_connection.pipeline():
+            yield
+    except driver_connection.Error as error:
+        # Raised by psycopg at the block's end, outside SQLAlchemy's own handling: translated the same
+        # way, so a lost connection is thrown away rather than pooled again.
+        disconnected = connection.dialect.is_disconnect(error, driver_connection, None)
+        if disconnected:
+            connection.invalidate(error)
+        raise sa.exc.DBAPIError.instance(None, None, error, type(driver_connection).Error,
+                                         connection_invalidated=disconnected) from error
+
+
+def _refuse_rows_in_a_pipeline(connection: sa.Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    """Refuse a statement that returns rows inside `pipelined_writes`: SQLAlchemy would find no rows."""
+    if connection.connection.driver_connection.pgconn.pipeline_status and (
+            statement.lstrip()[:6].upper() in {"SELECT", "WITH", "VALUES"} or " RETURNING " in statement.upper()):
+        raise sa.exc.InvalidRequestError(f"a statement that returns rows inside pipelined_writes: {statement[:80]}")
 
 
 def array_literal(values: Sequence[Any]) -> str:

@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from extensions import db
-from services.database import array_literal, execute_rows
+from services import tiktok
+from services.database import array_literal, execute_rows, pipelined_writes
 from tests.conftest import DATABASE_URL
+from tests.factories import make_user
 
 postgres_only = pytest.mark.skipif(not (DATABASE_URL or "").startswith("postgres"),
                                    reason="needs PostgreSQL (CI's second run)")
@@ -88,3 +91,74 @@ def test_a_naive_time_is_refused_not_guessed_at(app_ctx):  # noqa: ANN001
     db.session.connection().exec_driver_sql("CREATE TEMP TABLE moments (at timestamptz) ON COMMIT DROP")
     with pytest.raises(TypeError):
         execute_rows("INSERT INTO moments (at) VALUES (?)", ("timestamptz",), [(datetime(2026, 12, 3, 5, 0),)])
+
+
+def _hours(account_id: int) -> list[tuple[int, int]]:
+    return [tuple(row) for row in db.session.execute(sa.text(
+        "SELECT hour, viewers FROM viewer_last_seen_hours WHERE account_id = :a ORDER BY hour"), {"a": account_id})]
+
+
+_INSERT_HOUR = ("INSERT INTO viewer_last_seen_hours (account_id, hour, viewers) VALUES (?, ?, ?)",
+                ("int", "bigint", "bigint"))
+
+
+def test_writes_in_a_pipeline_apply_in_their_order(app_ctx):  # noqa: ANN001
+    """The writer's writes whose answers it does not wait for still apply one after the other: an
+    update sees the rows the insert before it wrote, and a read after the block sees both."""
+    account_id = tiktok.link_account(make_user("piped"), "piped.host").id
+    with pipelined_writes():
+        execute_rows(*_INSERT_HOUR, [(account_id, hour, 1) for hour in range(3)])
+        execute_rows("UPDATE viewer_last_seen_hours SET viewers = viewers + ? WHERE account_id = ? AND hour = ?",
+                     ("bigint", "int", "bigint"), [(10, account_id, 1), (20, account_id, 2)])
+        execute_rows("DELETE FROM viewer_last_seen_hours WHERE account_id = ? AND hour = ?", ("int", "bigint"),
+                     [(account_id, 0)])
+    assert _hours(account_id) == [(1, 11), (2, 21)]
+    db.session.commit()
+    assert _hours(account_id) == [(1, 11), (2, 21)]
+
+
+def test_a_write_that_fails_in_a_pipeline_raises_the_databases_error_and_nothing_is_kept(app_ctx):  # noqa: ANN001
+    """On PostgreSQL the error of a write sent in pipeline mode arrives at the block's end: it must
+    still be the database's error, as SQLAlchemy raises it, and the transaction rolls back whole."""
+    account_id = tiktok.link_account(make_user("piped"), "piped.host").id
+    db.session.commit()
+    with pytest.raises(sa.exc.IntegrityError), pipelined_writes():
+        execute_rows(*_INSERT_HOUR, [(account_id, 1, 1)])
+        execute_rows(*_INSERT_HOUR, [(account_id, 1, 1)])  # the same hour again
+        execute_rows(*_INSERT_HOUR, [(account_id, 2, 1)])
+    db.session.rollback()
+    assert _hours(account_id) == []
+    with pipelined_writes():  # the connection is usable again
+        execute_rows(*_INSERT_HOUR, [(account_id, 3, 1)])
+    db.session.commit()
+    assert _hours(account_id) == [(3, 1)]
+
+
+@postgres_only
+def test_a_read_inside_a_pipeline_is_refused_not_answered_with_no_rows(app_ctx):  # noqa: ANN001
+    with pytest.raises(sa.exc.InvalidRequestError, match="returns rows"), pipelined_writes():
+        db.session.execute(sa.text("SELECT 1")).all()
+    db.session.rollback()
+    with pytest.raises(sa.exc.InvalidRequestError, match="returns rows"), pipelined_writes():
+        execute_rows("INSERT INTO viewer_last_seen_hours (account_id, hour, viewers) VALUES (?, ?, ?) RETURNING hour",
+                     ("int", "bigint", "bigint"), [(1, 1, 1)])
+    db.session.rollback()
+    assert db.session.execute(sa.text("SELECT 1")).scalar() == 1
+
+
+@postgres_only
+def test_a_connection_lost_in_a_pipeline_is_not_pooled_again(app_ctx):  # noqa: ANN001
+    """The server ends the writer's connection while its writes are in flight: the block raises a
+    disconnect, and the next transaction gets a working connection rather than the dead one."""
+    account_id = tiktok.link_account(make_user("piped"), "piped.host").id
+    db.session.commit()
+    pid = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    with pytest.raises(sa.exc.OperationalError) as raised, pipelined_writes():
+        execute_rows(*_INSERT_HOUR, [(account_id, 1, 1)])
+        with db.engine.connect() as other:
+            other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        execute_rows(*_INSERT_HOUR, [(account_id, 2, 1)])
+    assert raised.value.connection_invalidated
+    db.session.rollback()
+    assert _hours(account_id) == []
+    assert db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar() != pid
