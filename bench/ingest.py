@@ -17,6 +17,10 @@ rendered and published, as to a streamer with the studio open):
 2. lag: events fed at --rate per second, stamped when queued, to a writer as a web worker runs it
    (batches of what came in 50 ms, up to 2,000 events); lag = commit time - queue time.
 
+The viewers (TikTok user ids) come back to every generated LIVE and keep their names;
+`--rename-every-live` gives them new names at each LIVE, as the stream did before 3 December 2026
+(every returning viewer renamed: their search entries rewritten too).
+
 The last line reads `ingest: BACKEND N events -> R events/s, p99 lag L ms`.
 """
 
@@ -31,6 +35,7 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -44,18 +49,26 @@ HEATMAP_KINDS = {"comment", "gift", "like", "share", "follow", "join"}
 LIVE_START = datetime(2026, 1, 9, 19, 0, tzinfo=UTC)
 
 
-def generated_events(count: int, account_id: int, prefix: str = ""):  # noqa: ANN201
+def generated_events(count: int, account_id: int, prefix: str = "", *, rename_every_live: bool = False):  # noqa: ANN201
     """`count` events from as many generated demo LIVEs as it takes, each LIVE a new room, one after
-    the other (three hours apart, so no viewer is in two at once)."""
+    the other (three hours apart, so no viewer is in two at once). The same viewers (TikTok user
+    ids) come back to every LIVE and keep the names of their first, as people do; with
+    `rename_every_live` each LIVE gives them new names (the generator draws names per seed), so
+    every returning viewer is renamed, as this benchmark's stream did before 3 December 2026."""
     from ingest import demo
 
     events = []
     seed = 0
+    first_names: dict[int, Any] = {}
     while len(events) < count:
         seed += 1
         for record in demo.generate(seed=seed, viewers=3000, minutes=60, room_id=f"74{seed:017d}",
                                     start=LIVE_START + timedelta(hours=3 * (seed - 1))):
-            events.append(replace(record, message_id=f"{prefix}{seed}:{record.message_id}", account_id=account_id))
+            user = record.user
+            if user is not None and not rename_every_live:
+                user = first_names.setdefault(user.id, user)
+            events.append(replace(record, user=user, message_id=f"{prefix}{seed}:{record.message_id}",
+                                  account_id=account_id))
     return events[:count]
 
 
@@ -140,6 +153,8 @@ def main() -> None:
     parser.add_argument("--batch-max", type=int,
                         help="largest batch of the throughput phase (default: a replay's, 10,000)")
     parser.add_argument("--profile", action="store_true", help="profile the throughput phase with pyinstrument")
+    parser.add_argument("--rename-every-live", action="store_true",
+                        help="give the returning viewers new names at every LIVE (the stream before 3 December 2026)")
     args = parser.parse_args()
 
     import gevent
@@ -157,7 +172,7 @@ def main() -> None:
             with app.app_context():
                 account = tiktok.link_account(make_user("bench-streamer"), "bench.host")
                 account_id, timeout = account.id, account.session_timeout
-                events = generated_events(args.events, account_id)
+                events = generated_events(args.events, account_id, rename_every_live=args.rename_every_live)
                 expected = truth(events, timeout)
                 db.session.remove()
                 # The streamer has the studio open: the writer renders and publishes its card.
@@ -195,7 +210,8 @@ def main() -> None:
                 print(f"expected: {sorted(expected.items())}")
 
             # Phase 2: lag at a steady rate, events stamped as they are queued.
-            lag_events = generated_events(int(args.rate * args.lag_seconds), account_id, prefix="lag:")
+            lag_events = generated_events(int(args.rate * args.lag_seconds), account_id, prefix="lag:",
+                                          rename_every_live=args.rename_every_live)
             lag_writer = Writer(app)
             lag_writer.record_lag = True
             lag_writer.start()

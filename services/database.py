@@ -232,7 +232,8 @@ def pipelined_writes() -> Iterator[None]:
 def _refuse_rows_in_a_pipeline(connection: sa.Connection, _cursor: Any, statement: str, *_args: Any) -> None:
     """Refuse a statement that returns rows inside `pipelined_writes`: SQLAlchemy would find no rows."""
     if connection.connection.driver_connection.pgconn.pipeline_status and (
-            statement.lstrip()[:6].upper() in {"SELECT", "WITH", "VALUES"} or " RETURNING " in statement.upper()):
+            statement.split(None, 1)[0].upper() in {"SELECT", "WITH", "VALUES", "SHOW"}
+            or " RETURNING " in statement.upper()):
         raise sa.exc.InvalidRequestError(f"a statement that returns rows inside pipelined_writes: {statement[:80]}")
 
 

@@ -140,6 +140,9 @@ def test_a_read_inside_a_pipeline_is_refused_not_answered_with_no_rows(app_ctx):
         db.session.execute(sa.text("SELECT 1")).all()
     db.session.rollback()
     with pytest.raises(sa.exc.InvalidRequestError, match="returns rows"), pipelined_writes():
+        db.session.execute(sa.text("  with one as (select 1) select * from one")).all()
+    db.session.rollback()
+    with pytest.raises(sa.exc.InvalidRequestError, match="returns rows"), pipelined_writes():
         execute_rows("INSERT INTO viewer_last_seen_hours (account_id, hour, viewers) VALUES (?, ?, ?) RETURNING hour",
                      ("int", "bigint", "bigint"), [(1, 1, 1)])
     db.session.rollback()
