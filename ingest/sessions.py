@@ -1,6 +1,7 @@
 """Session rules: a session runs from a viewer's first event in a LIVE (room) to their last
 activity, and ends after the account's `session_timeout` without any, or at live end. At most one
-session per viewer is open. Watchtime is `last activity - start`, credited once (`credited_seconds`).
+session per viewer is open. Watchtime is `last activity - start`, credited once (`credited_seconds`):
+by the batch that moves the last activity, or by the sweep, a LIVE's end or the start-up repair.
 A visit is one LIVE: a new session in the room of the viewer's last visit is not a new visit (B1, B2).
 
 `walk` and `write_walks` run inside a batch's transaction (the rules add each walk's visits and
@@ -75,6 +76,11 @@ def walk(session: _Session | None, activity: Iterable[tuple[datetime, str]], vis
         if room != result.room:
             result.visits += 1
             result.room = room
+    if session is not None:
+        # The open session's watchtime so far goes into the profile update the batch makes anyway,
+        # so a LIVE's end or the sweep has nothing left to credit for a viewer active since.
+        result.watch += session.duration - session.credited
+        session.credited = session.duration
     result.open = session
     return result
 
@@ -110,10 +116,11 @@ def write_walks(batches: Iterable[tuple[TikTokAccount, dict[int, Walk]]], vips: 
             if result.open is not None and result.open.id is None:
                 inserts.append(_session_row(account, viewer_id, result.open, ended=False, when=when))
             elif result.open is not None:
-                touched.append((when(result.open.last), result.open.id))
+                touched.append((when(result.open.last), result.open.credited, result.open.id))
     execute_rows("UPDATE viewer_sessions SET ended_at = ?, credited_seconds = ?, last_activity_at = ?,"
                  " open_viewer_id = NULL WHERE id = ?", ("timestamptz", "int", "timestamptz", "int"), closed)
-    execute_rows("UPDATE viewer_sessions SET last_activity_at = ? WHERE id = ?", ("timestamptz", "int"), touched)
+    execute_rows("UPDATE viewer_sessions SET last_activity_at = ?, credited_seconds = ? WHERE id = ?",
+                 ("timestamptz", "int", "int"), touched)
     # A session carries its viewer's VIP status (services/vip.py keeps it when a tier changes).
     execute_rows("INSERT INTO viewer_sessions (viewer_id, account_id, room_id, live_stream_id, started_at,"
                  " last_activity_at, ended_at, credited_seconds, open_viewer_id, vip)"

@@ -928,20 +928,46 @@ def test_lives_ending_together_are_closed_with_the_same_statements_for_any_numbe
                              .where(ViewerSession.ended_at.is_(None))) == 0
 
 
-def test_the_watchtime_a_live_end_credits_can_promote_a_viewer(app_ctx, clock):
-    """B9: a tier follows watchtime too. The minute a regular watched is credited when the LIVE
-    ends, and that minute takes them over Bronze's five hours: they are promoted then, not at the
-    next LIVE."""
+def test_the_watchtime_a_batch_credits_can_promote_a_viewer(app_ctx, clock):
+    """B9: a tier follows watchtime too. The minute a regular watched is credited by the batch that
+    saw it (their session still open), and that minute takes them over Bronze's five hours: they
+    are promoted then, not at the LIVE's end."""
     account = linked()
     regular = _regular(account, visits=9, hours=5, coins=1000)
-    regular.total_watch_seconds -= 30
+    regular.total_watch_seconds -= 90
     db.session.commit()
     start = clock.now()
     first = apply(account, clock, event("comment", start, viewer(1001, "regular1001"), text="hi"),
                   event("comment", start + timedelta(seconds=60), viewer(1001, "regular1001"), text="still here"))
     assert "vip" not in [notice.kind for notice in first.notices]
-    assert profile(account).vip_tier_id is None  # ten visits and the coins, not yet the hours
+    assert (profile(account).vip_tier_id, profile(account).total_watch_seconds) == (None, 5 * 3600 - 30)
+    clock.advance(60)
+    second = apply(account, clock, event("comment", start + timedelta(seconds=120), viewer(1001, "regular1001"),
+                                         text="and still"))
+    promoted = profile(account)
+    assert promoted.total_watch_seconds == 5 * 3600 + 30
+    assert db.session.get(VipTier, promoted.vip_tier_id).name == "Bronze"
+    assert [notice.text for notice in second.notices if notice.kind == "vip"] == ["@regular1001 is now Bronze VIP"]
+    # The end closes the session with nothing left to credit.
     clock.advance(120)
+    apply(account, clock, event("live_end", clock.now()))
+    assert profile(account).total_watch_seconds == 5 * 3600 + 30
+
+
+def test_the_watchtime_a_live_end_credits_can_promote_a_viewer(app_ctx, clock):
+    """B9: a session whose watchtime is not credited yet (as a version before 3 December 2026 left
+    an open one: it credited at the end or the sweep) is credited when the LIVE ends, and that
+    minute can take the viewer over Bronze's five hours: promoted then, not at the next LIVE."""
+    account = linked()
+    regular = _regular(account, visits=9, hours=5, coins=1000)
+    regular.total_watch_seconds -= 30
+    start = clock.now()
+    db.session.add(ViewerSession(viewer_id=regular.id, account_id=account.id, room_id=ROOM, started_at=start,
+                                 last_activity_at=start + timedelta(seconds=60), credited_seconds=0,
+                                 open_viewer_id=regular.id))
+    regular.total_visits += 1
+    db.session.commit()
+    clock.advance(180)
     ended = apply(account, clock, event("live_end", clock.now()))
     promoted = profile(account)
     assert promoted.total_watch_seconds == 5 * 3600 + 30
