@@ -149,7 +149,10 @@ def _credit_and_close(rows: Sequence[Any], close: bool) -> dict[int, list[int]]:
     for row in rows:
         duration = seconds_between(row.started_at, row.last_activity_at)
         credits[(row.account_id, row.viewer_id)] += duration - row.credited_seconds
-        updates.append((duration, when(row.last_activity_at), row.id) if close else (duration, row.id))
+        if close:
+            updates.append((duration, when(row.last_activity_at), row.id))
+        elif duration != row.credited_seconds:  # most are credited already, by the batch that touched them
+            updates.append((duration, row.id))
     if close:
         execute_rows("UPDATE viewer_sessions SET credited_seconds = ?, ended_at = ?, open_viewer_id = NULL"
                      " WHERE id = ?", ("int", "timestamptz", "int"), updates)
