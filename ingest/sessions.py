@@ -187,8 +187,8 @@ def close_lives(rooms: Mapping[int, set[str | None]]) -> dict[int, list[int]]:
 
 
 def sweep(account_id: int, clock: Clock = SYSTEM_CLOCK, retention_days: int = 90) -> list[Notice]:
-    """Credit watchtime of open sessions and close those idle past the timeout, and count streaks
-    whose end never came (about every 60 s)."""
+    """Close the sessions idle past the timeout, credit any watchtime a batch has not (a session an
+    older version left open), and count streaks whose end never came (about every 60 s)."""
     now = clock.now()
     account = db.session.get(TikTokAccount, account_id)
     if account is None:
