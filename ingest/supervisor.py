@@ -23,6 +23,7 @@ from extensions import db, utcnow
 from ingest import leases
 from ingest.client import AccountRunner, configure_endpoints
 from ingest.protobuf import parse_messages_faster, reuse_message_validators
+from ingest.push_frames import send_acks_and_unzip_faster
 from ingest.replay import replay
 from ingest.writer import Repair, StatusUpdate, Writer
 from models import TikTokAccount
@@ -57,6 +58,7 @@ class Supervisor:
         configure_endpoints(self.config)
         reuse_message_validators()
         parse_messages_faster()
+        send_acks_and_unzip_faster()
         self.loop = asyncio.new_event_loop()
         self._greenlets = [gevent.spawn(self._run_loop), self.writer.start()._greenlet,
                            gevent.spawn(self._supervise_forever)]

@@ -220,3 +220,89 @@ def test_the_faster_parse_gives_what_the_librarys_gives_for_any_bytes():
 
     compare()
     assert compared["ok"] > 50 and compared["error"] > 10, compared  # both paths were compared
+
+
+def test_the_workers_ack_is_the_librarys_ack_byte_for_byte():
+    """ingest/push_frames.py writes a push frame's ack directly: for any log id and any cursor, the
+    bytes the library's `WebcastPushFrame` gives, and the library's error for a log id out of range."""
+    from hypothesis import example, given, settings
+    from hypothesis import strategies as st
+
+    from ingest.push_frames import _library_ack, ack_frame
+
+    @example(0, "")
+    @example(-1, None)
+    @example(2 ** 63 - 1, "x" * 300)
+    @example(-(2 ** 63), "é")
+    @settings(max_examples=300, deadline=None)
+    @given(st.integers(min_value=-(2 ** 63), max_value=2 ** 63 - 1), st.one_of(st.none(), st.text()))
+    def compare(log_id, internal_ext):  # noqa: ANN001, ANN202
+        assert ack_frame(log_id, internal_ext) == _library_ack(log_id, internal_ext)
+
+    compare()
+    for out_of_range in (2 ** 63, -(2 ** 63) - 1):
+        with pytest.raises(Exception) as ours:  # noqa: PT011 - whatever the library raises
+            ack_frame(out_of_range, "x")
+        with pytest.raises(Exception) as library:  # noqa: PT011
+            _library_ack(out_of_range, "x")
+        assert type(ours.value) is type(library.value)
+
+
+def test_a_gzipped_frame_unzips_as_with_the_library_damaged_or_not():
+    """The worker gunzips a push frame's payload in one call (ingest/push_frames.py): the same fetch
+    result for the frames the emulator sends, and the same error for any damaged payload; frames
+    not gzipped are the library's own path."""
+    import gzip
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from TikTokLive.client.ws import ws_utils
+    from TikTokLive.proto import PushHeader, WebcastPushFrame
+
+    from ingest import push_frames
+    from tests.ingest_support import message_state
+
+    assert push_frames.send_acks_and_unzip_faster()
+    library = push_frames.library_functions["extract_webcast_response_message"]
+    assert ws_utils.extract_webcast_response_message is push_frames._extract_response
+
+    def outcome(extract, frame):  # noqa: ANN001, ANN202
+        try:
+            return "ok", message_state(extract(frame))
+        except Exception as error:  # noqa: BLE001 - the comparison is the point
+            return "error", type(error)
+
+    def frame(payload: bytes, compress: str | None) -> WebcastPushFrame:
+        headers = [PushHeader(key="compress_type", value=compress)] if compress else []
+        return WebcastPushFrame(log_id=1, payload_type="msg", payload_encoding="pb", headers=headers, payload=payload)
+
+    from bench.decode import frames
+
+    real = [WebcastPushFrame().parse(raw) for raw in frames(5, 3)]
+    for sample in real:
+        ours = outcome(push_frames._extract_response, sample)
+        assert ours[0] == "ok" and len(ours[1][1]["messages"]) == 3, ours
+        assert ours == outcome(library, sample)
+    inner = gzip.decompress(real[0].payload)
+    plain = frame(inner, None)
+    assert outcome(push_frames._extract_response, plain) == outcome(library, plain)
+
+    compared = {"ok": 0, "error": 0}
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.integers(0, len(real[0].payload)), st.binary(max_size=6), st.integers(0, 2))
+    def compare(at, inserted, how):  # noqa: ANN001, ANN202
+        data = bytearray(real[0].payload)
+        if how == 0:
+            del data[at:]
+        elif how == 1:
+            data[at:at + len(inserted)] = inserted
+        else:
+            data[at:at] = inserted
+        damaged = frame(bytes(data), "gzip")
+        ours = outcome(push_frames._extract_response, damaged)
+        assert ours == outcome(library, damaged)
+        compared[ours[0]] += 1
+
+    compare()
+    assert compared["ok"] > 10 and compared["error"] > 10, compared

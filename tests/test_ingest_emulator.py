@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -62,6 +64,13 @@ def test_scripted_live_through_the_real_client(app_ctx, tmp_path):
 
     assert len(state["ws_connections"]) == 2, log  # connected, dropped, re-established
     assert state["client_frames"]["im_enter_room"] == 2
+    # Every push frame was acknowledged as TikTok expects (ingest/push_frames.py writes the bytes):
+    # the frame's log id echoed, the fetch result's internal_ext as the payload.
+    acks = state["acks"]
+    assert len(acks) >= len(SCRIPT) - 2, acks
+    assert all(ack["log_id"] > 0 and re.fullmatch(
+        r"internal_src:dim\|wss_push_room_id:7300000000000000042\|seq:\d+\|wss_msg_type:r", ack["payload"])
+        for ack in acks), acks
 
     profiles = {row.tiktok_user_id: row for row in db.session.scalars(sa.select(ViewerProfile))}
     assert set(profiles) == {1001, 1002, 1003, 1004, 1005}
