@@ -26,7 +26,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-#: The library's own functions, kept for the tests that compare with them.
+#: The library's own functions: its gunzip-less path for frames not gzipped, and for the tests that compare.
 library_functions: dict[str, Any] = {}
 
 _INT64_RANGE = range(-(2 ** 63), 2 ** 63)

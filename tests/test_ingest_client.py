@@ -259,6 +259,7 @@ def test_a_gzipped_frame_unzips_as_with_the_library_damaged_or_not():
     from TikTokLive.client.ws import ws_utils
     from TikTokLive.proto import PushHeader, WebcastPushFrame
 
+    from bench.decode import frames
     from ingest import push_frames
     from tests.ingest_support import message_state
 
@@ -275,8 +276,6 @@ def test_a_gzipped_frame_unzips_as_with_the_library_damaged_or_not():
     def frame(payload: bytes, compress: str | None) -> WebcastPushFrame:
         headers = [PushHeader(key="compress_type", value=compress)] if compress else []
         return WebcastPushFrame(log_id=1, payload_type="msg", payload_encoding="pb", headers=headers, payload=payload)
-
-    from bench.decode import frames
 
     real = [WebcastPushFrame().parse(raw) for raw in frames(5, 3)]
     for sample in real:
