@@ -33,7 +33,7 @@ from models import (
 )
 from services import account_figures, claims
 from services.clock import SYSTEM_CLOCK, Clock
-from services.database import array_literal, execute_rows, pipelined_writes, time_param
+from services.database import array_literal, execute_rows, execute_rows_ahead, pipelined_writes, time_param
 from services.live import live_shows_for_tiktok_accounts
 from services.local_time import age_on, heatmap_bucket, is_birthday_today, local_time
 from services.notices import Notice
@@ -101,25 +101,29 @@ class _ViewerDelta:
             self.coins += gift_coins(record)
 
 
-def _new_records(batches: dict[int, list[EventRecord]], now: datetime) -> dict[int, list[EventRecord]]:
-    """Each account's records whose message id it has not applied yet (claimed in this
-    transaction), with one statement for all the accounts."""
-    unique: dict[tuple[int, str], EventRecord] = {}
+#: The claim of message ids: the rows it returns are the ids new to their account.
+_CLAIM = ("INSERT INTO ingest_messages (account_id, message_id, seen_at) VALUES (?, ?, ?)"
+          " ON CONFLICT (account_id, message_id) DO NOTHING RETURNING account_id, message_id",
+          ("int", "text", "timestamptz"))
+
+
+def _unique(batches: dict[int, list[EventRecord]]) -> dict[int, dict[str, EventRecord]]:
+    """Each account's records by message id (the first of a repeated id)."""
+    unique: dict[int, dict[str, EventRecord]] = {}
     for account_id, records in batches.items():
+        by_id = unique[account_id] = {}
         for record in records:
-            unique.setdefault((account_id, record.message_id), record)
-    fresh: dict[int, list[EventRecord]] = {account_id: [] for account_id in batches}
-    if not unique:
-        return fresh
-    stamp = time_param()(now)
-    claimed = {(row[0], row[1]) for row in execute_rows(
-        "INSERT INTO ingest_messages (account_id, message_id, seen_at) VALUES (?, ?, ?)"
-        " ON CONFLICT (account_id, message_id) DO NOTHING RETURNING account_id, message_id",
-        ("int", "text", "timestamptz"), [(account_id, message_id, stamp) for account_id, message_id in unique])}
-    for key, record in unique.items():
-        if key in claimed:
-            fresh[key[0]].append(record)
-    return fresh
+            by_id.setdefault(record.message_id, record)
+    return unique
+
+
+def _fresh(unique: dict[int, dict[str, EventRecord]], claimed: list[Any]) -> dict[int, list[EventRecord]]:
+    """Each account's records whose message id the claim gave it (the ids it had not applied yet)."""
+    if len(claimed) == sum(map(len, unique.values())):  # every id was new: the usual case
+        return {account_id: list(by_id.values()) for account_id, by_id in unique.items()}
+    keys = {(row[0], row[1]) for row in claimed}
+    return {account_id: [record for message_id, record in by_id.items() if (account_id, message_id) in keys]
+            for account_id, by_id in unique.items()}
 
 
 def _expand(record: EventRecord) -> list[EventRecord]:
@@ -192,25 +196,36 @@ class _Share:
 def _apply_accounts(batches: dict[int, list[EventRecord]], now: datetime,
                     results: dict[int, BatchResult]) -> dict[int, list[EventRecord]]:
     """The accounts' shares of a batch, in the caller's transaction; returns each account's records
-    new to it."""
+    new to it, in time order."""
     valid = {account_id: _valid(records, results[account_id]) for account_id, records in batches.items()}
     accounts = {account.id: account for account in db.session.scalars(
         sa.select(TikTokAccount).where(TikTokAccount.id.in_(list(batches))))}
-    fresh = _new_records({account_id: records for account_id, records in valid.items() if account_id in accounts},
-                         now)
-    # A LIVE that starts points its sessions at the show live on the site with its account linked.
-    starting = [account_id for account_id, records in fresh.items() if any(
-        record.kind == "live_start" and record.room_id for record in records)]
-    shows = live_shows_for_tiktok_accounts(starting) if starting else {}
+    unique = _unique({account_id: records for account_id, records in valid.items() if account_id in accounts})
+    rooms = {account_id: accounts[account_id].room_id for account_id in unique}
+    stamp = time_param()(now)
+    with execute_rows_ahead(*_CLAIM, [(account_id, message_id, stamp) for account_id, by_id in unique.items()
+                                      for message_id in by_id]) as claim:
+        # While the server claims the message ids (one statement for all the accounts), the batch is
+        # folded as if every one were new: a message applied before is rare (a reconnect replays
+        # recent history), and an account that had one is folded again without it.
+        folded = {account_id: _fold_records(list(by_id.values()), rooms[account_id])
+                  for account_id, by_id in unique.items()}
+    fresh = _fresh(unique, claim.rows)
     shares = []
     for account_id, records in fresh.items():
         result = results[account_id]
         result.duplicates = len(valid[account_id]) - len(records)
         result.applied = len(records)
-        records.sort(key=lambda record: record.time)
-        share = _Share(accounts[account_id], [item for record in records for item in _expand(record)], result)
-        _fold(share, now, shows)
-        shares.append(share)
+        if len(records) < len(unique[account_id]):
+            folded[account_id] = _fold_records(records, rooms[account_id])
+        fresh[account_id] = folded[account_id].records
+        shares.append(_Share(accounts[account_id], folded[account_id].expanded, result, folded[account_id].deltas))
+    # A LIVE that starts points its sessions at the show live on the site with its account linked.
+    starting = [share.account.id for share in shares if any(
+        record.kind == "live_start" and record.room_id for record in share.records)]
+    shows = live_shows_for_tiktok_accounts(starting) if starting else {}
+    for share in shares:
+        _apply_room_events(share, now, shows)
     _apply_viewers([share for share in shares if share.deltas], now)
     _end_lives(shares, now)
     return fresh
@@ -254,19 +269,40 @@ def _apply_room_event(account: TikTokAccount, record: EventRecord, now: datetime
         result.account_changed = True
 
 
-def _fold(share: _Share, now: datetime, shows: dict[int, int]) -> None:
-    """Apply the share's LIVE-level events to the account and fold the rest into one change per viewer."""
-    account = share.account
-    for record in share.records:  # in time order: a LIVE that ends and the next that starts, in turn
+@dataclass
+class _Folded:
+    """An account's new records in time order, the same expanded (`_expand`), and their change per viewer."""
+
+    records: list[EventRecord]
+    expanded: list[EventRecord]
+    deltas: dict[int, _ViewerDelta]
+
+
+def _fold_records(records: list[EventRecord], room: str | None) -> _Folded:
+    """Fold an account's records into one change per viewer; `room` is the account's LIVE before
+    them (a LIVE that starts among them moves it)."""
+    ordered = sorted(records, key=lambda record: record.time)
+    expanded = [item for record in ordered for item in _expand(record)]
+    deltas: dict[int, _ViewerDelta] = {}
+    for record in expanded:  # in time order: a LIVE that ends and the next that starts, in turn
+        if record.user is None:
+            if record.kind == "live_start" and record.room_id:
+                room = record.room_id
+            continue
+        delta = deltas.get(record.user.id)
+        if delta is None:
+            delta = deltas[record.user.id] = _ViewerDelta(record.user, record.time, record.time)
+        delta.add(record, record.room_id or room or "unknown")
+    return _Folded(ordered, expanded, deltas)
+
+
+def _apply_room_events(share: _Share, now: datetime, shows: dict[int, int]) -> None:
+    """Apply the share's LIVE-level events to the account, in time order, and note the LIVEs they end."""
+    for record in share.records:
         if record.user is None:
             if record.kind == "live_end":
-                share.ended_rooms.append(record.room_id or account.room_id)
-            _apply_room_event(account, record, now, share.result, shows)
-            continue
-        delta = share.deltas.get(record.user.id)
-        if delta is None:
-            delta = share.deltas[record.user.id] = _ViewerDelta(record.user, record.time, record.time)
-        delta.add(record, record.room_id or account.room_id or "unknown")
+                share.ended_rooms.append(record.room_id or share.account.room_id)
+            _apply_room_event(share.account, record, now, share.result, shows)
 
 
 def _apply_viewers(shares: list[_Share], now: datetime) -> None:

@@ -196,11 +196,15 @@ def execute_rows(sql: str, types: Sequence[str], rows: list[tuple[Any, ...]]) ->
             return insert_values(head, rows, tail)
         execute_many(sql, rows)
         return []
-    statement = _unnest_sql(sql, tuple(types))
+    result = db.session.connection().exec_driver_sql(*_unnest_statement(sql, types, rows))
+    return result.fetchall() if result.returns_rows else []
+
+
+def _unnest_statement(sql: str, types: Sequence[str], rows: list[tuple[Any, ...]]) -> tuple[str, tuple[str, ...]]:
+    """`execute_rows`' statement on PostgreSQL and its parameters: one array literal per column."""
     columns = tuple(time_array_literal(column) if kind == "timestamptz" else array_literal(column)
                     for column, kind in zip(zip(*rows, strict=True), types, strict=True))
-    result = db.session.connection().exec_driver_sql(statement, columns)
-    return result.fetchall() if result.returns_rows else []
+    return _unnest_sql(sql, tuple(types)), columns
 
 
 @contextmanager
@@ -215,10 +219,44 @@ def pipelined_writes() -> Iterator[None]:
     if connection.dialect.name != "postgresql":
         yield
         return
+    with _pipeline(connection):
+        yield
+
+
+class Ahead:
+    """The rows of a statement sent ahead (`execute_rows_ahead`): there once its block has ended."""
+
+    rows: list[Any]
+
+
+@contextmanager
+def execute_rows_ahead(sql: str, types: Sequence[str], rows: list[tuple[Any, ...]]) -> Iterator[Ahead]:
+    """`execute_rows` for a statement whose answer the caller needs only after some work of its own:
+    on PostgreSQL the statement goes out at once in pipeline mode, the server runs it while the
+    block runs, and its rows are in the yielded `Ahead` when the block ends (an error is raised
+    there, as SQLAlchemy raises it). Elsewhere it runs at once. The block must not use the
+    database: a read in it is refused, as in `pipelined_writes`."""
+    ahead = Ahead()
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql" or not rows:
+        ahead.rows = execute_rows(sql, types, rows)
+        yield ahead
+        return
+    with _pipeline(connection) as driver_connection:
+        cursor = driver_connection.cursor()
+        cursor.execute(*_unnest_statement(sql, types, rows))
+        yield ahead
+        ahead.rows = cursor.fetchall()
+
+
+@contextmanager
+def _pipeline(connection: sa.Connection) -> Iterator[Any]:
+    """The session's PostgreSQL connection in psycopg's pipeline mode for the block (the driver's
+    connection is yielded); the block's end waits for every statement sent in it."""
     driver_connection = connection.connection.driver_connection
     try:
         with driver_connection.pipeline():
-            yield
+            yield driver_connection
     except driver_connection.Error as error:
         # Raised by psycopg at the block's end, outside SQLAlchemy's own handling: translated the same
         # way, so a lost connection is thrown away rather than pooled again.
@@ -230,11 +268,12 @@ def pipelined_writes() -> Iterator[None]:
 
 
 def _refuse_rows_in_a_pipeline(connection: sa.Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-    """Refuse a statement that returns rows inside `pipelined_writes`: SQLAlchemy would find no rows."""
+    """Refuse a statement that returns rows inside a pipeline (`pipelined_writes`, `execute_rows_ahead`):
+    SQLAlchemy would find no rows."""
     if connection.connection.driver_connection.pgconn.pipeline_status and (
             statement.split(None, 1)[0].upper() in {"SELECT", "WITH", "VALUES", "SHOW"}
             or " RETURNING " in statement.upper()):
-        raise sa.exc.InvalidRequestError(f"a statement that returns rows inside pipelined_writes: {statement[:80]}")
+        raise sa.exc.InvalidRequestError(f"a statement that returns rows inside a pipeline: {statement[:80]}")
 
 
 def array_literal(values: Sequence[Any]) -> str:

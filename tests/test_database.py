@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from extensions import db
 from services import tiktok
-from services.database import array_literal, execute_rows, pipelined_writes
+from services.database import array_literal, execute_rows, execute_rows_ahead, pipelined_writes
 from tests.conftest import DATABASE_URL
 from tests.factories import make_user
+from tests.support import wait_for
 
 postgres_only = pytest.mark.skipif(not (DATABASE_URL or "").startswith("postgres"),
                                    reason="needs PostgreSQL (CI's second run)")
@@ -50,7 +51,10 @@ def test_numbers_times_and_flags_arrive_as_they_were_sent(app_ctx):  # noqa: ANN
     assert connection.exec_driver_sql("SELECT %s::int[]", (array_literal([]),)).scalar() == []
 
 
-_aware_times = st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-11, minutes=-30)),
+#: Aware times whose instant Python can hold in UTC too: 1 January of year 1 at 00:00 in UTC+14 is
+#: still in year 0 in UTC, which the driver cannot load back.
+_aware_times = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                            timezones=st.sampled_from([UTC, timezone(timedelta(hours=-11, minutes=-30)),
                                                        timezone(timedelta(hours=14))]))
 
 
@@ -62,7 +66,7 @@ _aware_times = st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(h
 @example(moments=[datetime(2026, 3, 29, 1, 30, tzinfo=UTC), datetime(2026, 10, 25, 0, 59, 59, 999999, tzinfo=UTC)])
 def test_the_writers_times_arrive_to_the_microsecond_in_any_session_zone(app_ctx, moments):  # noqa: ANN001
     """The writer's statements send times as microseconds since the epoch: any aware time Python
-    holds (before 1970, far ahead, any offset) must be stored as the same instant, to the
+    holds in UTC (before 1970, far ahead, any offset) must be stored as the same instant, to the
     microsecond, whatever zone the database session runs in (here one with daylight saving)."""
     connection = db.session.connection()
     connection.exec_driver_sql("SET LOCAL TIME ZONE 'Europe/Berlin'")
@@ -165,3 +169,58 @@ def test_a_connection_lost_in_a_pipeline_is_not_pooled_again(app_ctx):  # noqa: 
     db.session.rollback()
     assert _hours(account_id) == []
     assert db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar() != pid
+
+
+_CLAIM_HOUR = ("INSERT INTO viewer_last_seen_hours (account_id, hour, viewers) VALUES (?, ?, ?)"
+               " ON CONFLICT (account_id, hour) DO NOTHING RETURNING hour", ("int", "bigint", "bigint"))
+
+
+def test_a_statement_sent_ahead_answers_when_its_block_ends(app_ctx):  # noqa: ANN001
+    """The writer sends its claim of message ids ahead and folds the batch meanwhile: after the
+    block the statement's rows are there (only the rows it inserted), in the caller's transaction."""
+    account_id = tiktok.link_account(make_user("ahead"), "ahead.host").id
+    execute_rows(*_INSERT_HOUR, [(account_id, 1, 1)])
+    with execute_rows_ahead(*_CLAIM_HOUR, [(account_id, hour, 5) for hour in range(4)]) as ahead:
+        folded = sum(range(10_000))  # the caller's own work meanwhile
+    assert folded == 49_995_000
+    assert sorted(row[0] for row in ahead.rows) == [0, 2, 3]
+    assert _hours(account_id) == [(0, 5), (1, 1), (2, 5), (3, 5)]
+    db.session.rollback()
+    assert _hours(account_id) == []
+
+
+@postgres_only
+def test_a_statement_sent_ahead_runs_while_its_block_does(app_ctx):  # noqa: ANN001
+    """On PostgreSQL the statement reaches the server when the block starts, not when it ends: while
+    the block runs, another connection sees the statement's lock on its table."""
+    account_id = tiktok.link_account(make_user("ahead"), "ahead.host").id
+    db.session.commit()
+    pid = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    locked = sa.text("SELECT count(*) FROM pg_locks WHERE pid = :pid AND relation = 'viewer_last_seen_hours'::regclass")
+    with db.engine.connect() as other, execute_rows_ahead(*_CLAIM_HOUR, [(account_id, 1, 1)]):
+        wait_for(lambda: other.execute(locked, {"pid": pid}).scalar() > 0, timeout=120,
+                 message="the statement sent ahead reaching the server")
+    db.session.rollback()
+
+
+def test_an_error_of_a_statement_sent_ahead_is_the_databases_and_nothing_is_kept(app_ctx):  # noqa: ANN001
+    account_id = tiktok.link_account(make_user("ahead"), "ahead.host").id
+    db.session.commit()
+    with pytest.raises(sa.exc.IntegrityError), execute_rows_ahead(
+            _INSERT_HOUR[0] + " RETURNING hour", _INSERT_HOUR[1], [(account_id, 1, 1), (account_id, 1, 2)]):
+        pass
+    db.session.rollback()
+    assert _hours(account_id) == []
+    with execute_rows_ahead(*_CLAIM_HOUR, [(account_id, 2, 1)]) as ahead:  # the connection is usable again
+        pass
+    assert ahead.rows == [(2,)]
+
+
+@postgres_only
+def test_a_read_while_a_statement_is_sent_ahead_is_refused(app_ctx):  # noqa: ANN001
+    account_id = tiktok.link_account(make_user("ahead"), "ahead.host").id
+    with pytest.raises(sa.exc.InvalidRequestError, match="returns rows"), execute_rows_ahead(
+            *_CLAIM_HOUR, [(account_id, 1, 1)]):
+        db.session.execute(sa.text("SELECT 1")).all()
+    db.session.rollback()
+    assert db.session.execute(sa.text("SELECT 1")).scalar() == 1

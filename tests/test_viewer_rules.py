@@ -841,6 +841,28 @@ def test_a_batch_of_many_accounts_writes_what_each_account_alone_would(app_ctx, 
     assert ("Heart", 3, 15) in [row[1:4] for row in snapshot["gifts"]]
 
 
+def test_a_batch_that_repeats_messages_writes_what_its_new_ones_alone_would(app_ctx, clock):
+    """A reconnect replays recent history. The rules fold a batch while the server is still claiming
+    its message ids, as if all were new: an account whose batch repeats messages already applied (here
+    every earlier batch again, the LIVE's start and a viewer count among them) must end up exactly as
+    a twin fed only the new records, and so must another account in the same batch with nothing
+    repeated."""
+    repeating, twin, other = linked("@repeating"), linked("@twin"), linked("@other")
+    seen: list[EventRecord] = []
+    for batch in _script(clock):
+        applied = {record.message_id for record in seen}
+        new = [record for record in batch if record.message_id not in applied]  # the script repeats one
+        results = rules.apply_batches({repeating.id: [*seen, *batch], other.id: list(new)}, clock)
+        apply(twin, clock, *new)
+        assert (results[repeating.id].applied, results[repeating.id].duplicates) == (
+            len(new), len(seen) + len(batch) - len(new))
+        assert (results[other.id].applied, results[other.id].duplicates) == (len(new), 0)
+        seen.extend(batch)
+    assert _snapshot(repeating.id) == _snapshot(twin.id) == _snapshot(other.id)
+    assert [row[:5] for row in _snapshot(twin.id)["profiles"]] == [
+        (501, 5, 5, 2, 3), (502, 29_999, 1, 0, 7), (503, 15, 3, 0, 0)]
+
+
 def test_many_lives_connecting_at_once_are_applied_in_a_few_transactions(app_ctx, clock):
     """A worker taking many LIVEs at once queues, for each, a repair, status changes and its LIVE's
     start among the first events. Each account's order holds, but the accounts share transactions:
