@@ -345,14 +345,19 @@ class IngestWorker(db.Model):
 
 
 class IngestedMessage(db.Model):
-    """Message ids already applied, per account: a replayed message changes nothing."""
+    """Message ids already applied, per account: a replayed message changes nothing.
+
+    The writer claims a row for every event, so the table is keyed by what the claim looks up, with
+    no key of its own, and has no foreign key to the account: the check cost a third of the claim
+    on PostgreSQL (docs/benchmarks.md), and the claim always shares its transaction with rows that
+    do check the account (the account's own row, its viewers'). Unlinking an account deletes its
+    rows (`services.tiktok.unlink_account`; no other path deletes an account), and each account's
+    sweep prunes its old ones."""
 
     __tablename__ = "ingest_messages"
-    __table_args__ = (sa.UniqueConstraint("account_id", "message_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(sa.ForeignKey("tiktok_accounts.id", ondelete="CASCADE"))
-    message_id: Mapped[str] = mapped_column(sa.String(48))
+    account_id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(sa.String(48), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(index=True)
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
-from models import TikTokAccount, TikTokLinkCode, User, ViewerProfile
+from models import IngestedMessage, TikTokAccount, TikTokLinkCode, User, ViewerProfile
 from services.clock import SYSTEM_CLOCK, Clock
 from services.errors import FieldError
 from services.vip import seed_default_tiers
@@ -105,7 +105,9 @@ def set_paused(account: TikTokAccount, paused: bool) -> None:
 
 
 def unlink_account(account: TikTokAccount) -> None:
-    """Remove the account and everything recorded about its viewers (cascades)."""
+    """Remove the account and everything recorded about its viewers (cascades), and the message ids
+    it applied (which have no foreign key: models.tiktok.IngestedMessage)."""
+    db.session.execute(sa.delete(IngestedMessage).where(IngestedMessage.account_id == account.id))
     db.session.delete(account)
     db.session.commit()
 

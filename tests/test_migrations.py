@@ -212,3 +212,52 @@ def test_the_last_seen_hours_and_session_vip_migrations_backfill_on_sqlite(tmp_p
 def test_the_last_seen_hours_and_session_vip_migrations_backfill_on_postgresql(tmp_path):
     with scratch_postgresql() as url:
         the_last_seen_hours_backfill(url, tmp_path)
+
+
+def message_ids_survive_0018(database_url: str, instance) -> None:  # noqa: ANN001
+    """0018 rekeys the applied message ids (by account and message id, no foreign key): ids applied
+    before it, downgraded through it and upgraded again, are still applied, so a reconnect's replay
+    after the upgrade counts nothing twice."""
+    from datetime import UTC, datetime
+
+    from app import create_app
+    from ingest import rules
+    from models import IngestedMessage, TikTokAccount, ViewerProfile
+    from services import tiktok
+    from tests.factories import make_user
+    from tests.ingest_support import FakeClock, event, viewer
+    from tests.support import FAST_HASH
+
+    assert flask_cli(database_url, "db", "upgrade", instance=instance).returncode == 0
+    app = create_app({"STREAMSHOP_ENV": "testing", "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": database_url,
+                      "PASSWORD_HASH_METHOD": FAST_HASH, "INSTANCE_PATH": str(instance)})
+    start = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+    batch = [event("comment", start, viewer(1, "ann"), text="hi", message_id="m-1"),
+             event("comment", start, viewer(1, "ann"), text="again", message_id="m-2")]
+    with app.app_context():
+        account_id = tiktok.link_account(make_user("claims"), "claims.live", "UTC").id
+        assert rules.apply_batch(account_id, batch, FakeClock(start)).applied == 2
+        db.session.remove()
+        db.engine.dispose()
+        for revision in ("0017_i13_viewer_row_keys", "head"):
+            moved = flask_cli(database_url, "db", "downgrade" if revision != "head" else "upgrade", revision,
+                              instance=instance)
+            assert moved.returncode == 0, moved.stderr
+        assert_schema_matches_models(database_url)
+        result = rules.apply_batch(account_id, batch, FakeClock(start))
+        assert (result.applied, result.duplicates) == (0, 2)
+        assert db.session.scalar(sa.select(ViewerProfile.total_comments)) == 2
+        tiktok.unlink_account(db.session.get(TikTokAccount, account_id))
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(IngestedMessage)) == 0
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_message_ids_applied_before_0018_stay_applied_on_sqlite(tmp_path):
+    message_ids_survive_0018(f"sqlite:///{tmp_path / 'claims.db'}", tmp_path)
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="needs DATABASE_URL (set in CI's second run)")
+def test_message_ids_applied_before_0018_stay_applied_on_postgresql(tmp_path):
+    with scratch_postgresql() as url:
+        message_ids_survive_0018(url, tmp_path)
