@@ -198,8 +198,11 @@ def _apply_accounts(batches: dict[int, list[EventRecord]], now: datetime,
     """The accounts' shares of a batch, in the caller's transaction; returns each account's records
     new to it, in time order."""
     valid = {account_id: _valid(records, results[account_id]) for account_id, records in batches.items()}
+    # A key-share lock on each account row, as a foreign key takes for every row it checks: the claim
+    # of message ids has no foreign key (models.tiktok.IngestedMessage), so an unlink waits for the
+    # batch to commit before it deletes the account and then its message ids, which leaves none behind.
     accounts = {account.id: account for account in db.session.scalars(
-        sa.select(TikTokAccount).where(TikTokAccount.id.in_(list(batches))))}
+        sa.select(TikTokAccount).where(TikTokAccount.id.in_(list(batches))).with_for_update(key_share=True))}
     unique = _unique({account_id: records for account_id, records in valid.items() if account_id in accounts})
     rooms = {account_id: accounts[account_id].room_id for account_id in unique}
     stamp = time_param()(now)

@@ -107,8 +107,12 @@ def set_paused(account: TikTokAccount, paused: bool) -> None:
 def unlink_account(account: TikTokAccount) -> None:
     """Remove the account and everything recorded about its viewers (cascades), and the message ids
     it applied (which have no foreign key: models.tiktok.IngestedMessage)."""
-    db.session.execute(sa.delete(IngestedMessage).where(IngestedMessage.account_id == account.id))
+    account_id = account.id
     db.session.delete(account)
+    # The account first: its delete waits for a batch the writer is applying to it (the batch holds a
+    # key-share lock on the account's row), so the message ids that batch claimed are deleted too.
+    db.session.flush()
+    db.session.execute(sa.delete(IngestedMessage).where(IngestedMessage.account_id == account_id))
     db.session.commit()
 
 

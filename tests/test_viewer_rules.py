@@ -28,8 +28,10 @@ from models import (
 )
 from services import account_figures, local_time, studio, tiktok, vip
 from services.errors import FieldError
+from tests.conftest import DATABASE_URL
 from tests.factories import make_user
 from tests.ingest_support import ROOM, FakeClock, event, gift, viewer
+from tests.support import wait_for
 
 START = datetime(2026, 3, 6, 18, 0, tzinfo=UTC)  # a Friday
 
@@ -450,6 +452,60 @@ def test_concurrent_batches_never_lose_increments(app, clock):
     with app.app_context():
         rows = db.session.execute(sa.select(ViewerProfile.total_comments, ViewerProfile.total_visits)).all()
         assert rows == [(120, 1)]
+
+
+@pytest.mark.skipif(not (DATABASE_URL or "").startswith("postgres"), reason="needs PostgreSQL (CI's second run)")
+def test_an_unlink_racing_a_batch_leaves_none_of_its_message_ids(app, clock, monkeypatch):
+    """The claimed message ids have no foreign key to the account. A streamer unlinks an account while
+    the writer applies a batch to it, one that writes nothing but its claim (a LIVE's start for the
+    room it is already live in): the unlink must wait for the batch and leave none of its ids behind."""
+    import threading
+
+    with app.app_context():
+        account = linked()
+        account_id = account.id
+        apply(account, clock, event("live_start", clock.now(), message_id="start-1"))
+    in_batch, release = threading.Event(), threading.Event()
+    end_lives = rules._end_lives
+
+    def end_lives_then_wait(shares, now):  # noqa: ANN001, ANN202 - the batch's last step before its commit
+        end_lives(shares, now)
+        in_batch.set()
+        release.wait(timeout=300)
+
+    monkeypatch.setattr(rules, "_end_lives", end_lives_then_wait)
+    errors = []
+
+    def in_thread(work) -> threading.Thread:  # noqa: ANN001
+        def run() -> None:
+            with app.app_context():
+                try:
+                    work()
+                except Exception as error:  # noqa: BLE001
+                    errors.append(error)
+                finally:
+                    db.session.remove()
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    writer = in_thread(lambda: rules.apply_batch(account_id, [event("live_start", clock.now(),
+                                                                    message_id="start-2")], clock))
+    assert in_batch.wait(timeout=300)
+    unlink = in_thread(lambda: tiktok.unlink_account(db.session.get(TikTokAccount, account_id)))
+    waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                      " AND datname = current_database()")
+    with app.app_context():
+        # The unlink waits on the batch's lock (or, with nothing to hold it, is already done).
+        wait_for(lambda: not unlink.is_alive() or db.session.execute(waiting).scalar() > 0,
+                 message="the unlink waiting for the batch")
+        release.set()
+        writer.join(timeout=300)
+        unlink.join(timeout=300)
+        assert errors == []
+        assert db.session.get(TikTokAccount, account_id) is None
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(IngestedMessage)) == 0
+        db.session.remove()
 
 
 # --- VIP tiers -------------------------------------------------------------------------------
