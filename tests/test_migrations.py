@@ -239,9 +239,8 @@ def message_ids_survive_0018(database_url: str, instance) -> None:  # noqa: ANN0
         assert rules.apply_batch(account_id, batch, FakeClock(start)).applied == 2
         db.session.remove()
         db.engine.dispose()
-        for revision in ("0017_i13_viewer_row_keys", "head"):
-            moved = flask_cli(database_url, "db", "downgrade" if revision != "head" else "upgrade", revision,
-                              instance=instance)
+        for command, revision in (("downgrade", "0017_i13_viewer_row_keys"), ("upgrade", "head")):
+            moved = flask_cli(database_url, "db", command, revision, instance=instance)
             assert moved.returncode == 0, moved.stderr
         assert_schema_matches_models(database_url)
         result = rules.apply_batch(account_id, batch, FakeClock(start))
