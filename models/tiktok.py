@@ -349,10 +349,11 @@ class IngestedMessage(db.Model):
 
     The writer claims a row for every event, so the table is keyed by what the claim looks up, with
     no key of its own, and has no foreign key to the account: the check cost a third of the claim
-    on PostgreSQL (docs/benchmarks.md), and the claim always shares its transaction with rows that
-    do check the account (the account's own row, its viewers'). Unlinking an account deletes its
-    rows (`services.tiktok.unlink_account`; no other path deletes an account), and each account's
-    sweep prunes its old ones."""
+    on PostgreSQL (docs/benchmarks.md). Instead the writer takes the lock that check took, a
+    key-share lock on the account's row, once per account per batch (`ingest.rules`), and unlinking
+    an account deletes the account, which waits for a batch in flight, then its rows
+    (`services.tiktok.unlink_account`; no other path deletes an account). Each account's sweep
+    prunes its old ones."""
 
     __tablename__ = "ingest_messages"
 
