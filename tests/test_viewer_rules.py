@@ -491,17 +491,22 @@ def test_an_unlink_racing_a_batch_leaves_none_of_its_message_ids(app, clock, mon
 
     writer = in_thread(lambda: rules.apply_batch(account_id, [event("live_start", clock.now(),
                                                                     message_id="start-2")], clock))
-    assert in_batch.wait(timeout=300)
-    unlink = in_thread(lambda: tiktok.unlink_account(db.session.get(TikTokAccount, account_id)))
+    threads = [writer]
     waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                       " AND datname = current_database()")
     with app.app_context():
-        # The unlink waits on the batch's lock (or, with nothing to hold it, is already done).
-        wait_for(lambda: not unlink.is_alive() or db.session.execute(waiting).scalar() > 0,
-                 message="the unlink waiting for the batch")
-        release.set()
-        writer.join(timeout=300)
-        unlink.join(timeout=300)
+        try:
+            assert in_batch.wait(timeout=300)
+            unlink = in_thread(lambda: tiktok.unlink_account(db.session.get(TikTokAccount, account_id)))
+            threads.append(unlink)
+            # The unlink waits on the batch's lock (or, with nothing to hold it, is already done).
+            wait_for(lambda: not unlink.is_alive() or db.session.execute(waiting).scalar() > 0,
+                     message="the unlink waiting for the batch")
+        finally:  # the batch commits and both threads end, even when the test fails
+            release.set()
+            for thread in threads:
+                thread.join(timeout=300)
+            db.session.rollback()
         assert errors == []
         assert db.session.get(TikTokAccount, account_id) is None
         assert db.session.scalar(sa.select(sa.func.count()).select_from(IngestedMessage)) == 0
