@@ -37,7 +37,7 @@ from services.database import array_literal, execute_rows, execute_rows_ahead, p
 from services.live import live_shows_for_tiktok_accounts
 from services.local_time import age_on, heatmap_bucket, is_birthday_today, local_time
 from services.notices import Notice
-from services.tiktok import fold
+from services.tiktok import fold, hold_accounts
 from services.vip import reevaluate_vips
 
 log = logging.getLogger(__name__)
@@ -198,11 +198,9 @@ def _apply_accounts(batches: dict[int, list[EventRecord]], now: datetime,
     """The accounts' shares of a batch, in the caller's transaction; returns each account's records
     new to it, in time order."""
     valid = {account_id: _valid(records, results[account_id]) for account_id, records in batches.items()}
-    # A key-share lock on each account row, as a foreign key takes for every row it checks: the claim
-    # of message ids has no foreign key (models.tiktok.IngestedMessage), so an unlink waits for the
-    # batch to commit before it deletes the account and then its message ids, which leaves none behind.
-    accounts = {account.id: account for account in db.session.scalars(
-        sa.select(TikTokAccount).where(TikTokAccount.id.in_(list(batches))).with_for_update(key_share=True))}
+    # Message ids and a viewer's rows have no foreign key (models.tiktok.VIEWER_ROWS): deleting a
+    # viewer or an account waits for this lock, and then deletes what the batch wrote too.
+    accounts = hold_accounts(list(batches))
     unique = _unique({account_id: records for account_id, records in valid.items() if account_id in accounts})
     rooms = {account_id: accounts[account_id].room_id for account_id in unique}
     stamp = time_param()(now)

@@ -26,6 +26,7 @@ from services import account_figures
 from services.clock import SYSTEM_CLOCK, Clock
 from services.database import driver_sql, execute_rows, time_param, time_result
 from services.notices import Notice
+from services.tiktok import hold_accounts
 from services.vip import reevaluate_vip, reevaluate_vips
 
 SEEN_MESSAGE_DAYS = 2
@@ -190,7 +191,8 @@ def sweep(account_id: int, clock: Clock = SYSTEM_CLOCK, retention_days: int = 90
     """Close the sessions idle past the timeout, credit any watchtime a batch has not (a session an
     older version left open), and count streaks whose end never came (about every 60 s)."""
     now = clock.now()
-    account = db.session.get(TikTokAccount, account_id)
+    # It may write a viewer's rows (a streak's gift and heatmap cell), as the writer does.
+    account = hold_accounts([account_id]).get(account_id)
     if account is None:
         return []
     idle_before = now - timedelta(seconds=account.session_timeout)

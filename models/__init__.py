@@ -29,6 +29,7 @@ from models.selling import (
 from models.shop import Shop
 from models.tiktok import (
     ACCOUNT_STATUSES,
+    VIEWER_ROWS,
     GiftStreak,
     IngestedMessage,
     IngestLease,
@@ -71,6 +72,7 @@ __all__ = [
     "IngestedMessage",
     "TikTokAccount",
     "TikTokLinkCode",
+    "VIEWER_ROWS",
     "ViewerActivity",
     "ViewerGift",
     "ViewerInteraction",

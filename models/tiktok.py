@@ -120,9 +120,6 @@ class ViewerProfile(db.Model):
         sa.Index("ix_viewer_profiles_account_birthday_handle", "account_id", "birthday_month", "birthday_day",
                  "is_blocked", "handle", "id"),
         sa.Index("ix_viewer_profiles_account_vip", "account_id", "vip_tier_id"),
-        # What the viewer's rows in other tables point at (`viewer_of_the_account` below): their
-        # viewer and their account. A unique index, not a constraint, so SQLite can add it in place.
-        sa.Index("uq_viewer_profiles_id_account", "id", "account_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -184,22 +181,11 @@ class ViewerProfile(db.Model):
     linked_user = relationship("User")
 
 
-def viewer_of_the_account() -> sa.ForeignKeyConstraint:
-    """The foreign key of a table of a viewer's rows (sessions, streaks, gifts, interactions, the
-    heatmap): its (viewer_id, account_id) is a profile's, deleted with it. One check per row where a
-    key on each column made two (PostgreSQL runs a foreign key's check row by row: the writer's
-    inserts spent about as long in them as in everything else), and the row's account, kept beside
-    the viewer for the account's indexes, can no longer disagree with the viewer's."""
-    return sa.ForeignKeyConstraint(["viewer_id", "account_id"], ["viewer_profiles.id", "viewer_profiles.account_id"],
-                                   ondelete="CASCADE")
-
-
 class ViewerSession(db.Model):
     """One stretch of a viewer's presence in one LIVE (TikTok sends no "leave": see the spec)."""
 
     __tablename__ = "viewer_sessions"
     __table_args__ = (
-        viewer_of_the_account(),
         sa.Index("ix_viewer_sessions_viewer_started", "viewer_id", "started_at"),
         # The overview's LIVE picture (services/studio_activity.py): the latest LIVE, and one LIVE's
         # sessions, read from an index rather than by sorting or scanning every session of the account.
@@ -234,7 +220,6 @@ class GiftStreak(db.Model):
 
     __tablename__ = "viewer_gift_streaks"
     __table_args__ = (
-        viewer_of_the_account(),
         sa.UniqueConstraint("viewer_id", "gift_id"),
         sa.Index("ix_viewer_gift_streaks_account_tick", "account_id", "last_tick_at"),
     )
@@ -255,7 +240,6 @@ class ViewerGift(db.Model):
 
     __tablename__ = "viewer_gift_history"
     __table_args__ = (
-        viewer_of_the_account(),
         sa.Index("ix_viewer_gift_history_viewer_sent", "viewer_id", "sent_at"),
         sa.Index("ix_viewer_gift_history_account_sent", "account_id", "sent_at"),
         sa.Index("ix_viewer_gift_history_account_room_sent", "account_id", "room_id", "sent_at"),
@@ -281,7 +265,6 @@ class ViewerInteraction(db.Model):
 
     __tablename__ = "viewer_interactions"
     __table_args__ = (
-        viewer_of_the_account(),
         sa.CheckConstraint("kind IN ('comment', 'like', 'share', 'follow')", name="kind_known"),
         sa.Index("ix_viewer_interactions_viewer_occurred", "viewer_id", "occurred_at"),
         sa.Index("ix_viewer_interactions_account_occurred", "account_id", "occurred_at"),
@@ -305,7 +288,6 @@ class ViewerActivity(db.Model):
 
     __tablename__ = "viewer_activity_heatmap"
     __table_args__ = (
-        viewer_of_the_account(),
         sa.UniqueConstraint("viewer_id", "weekday", "hour"),
         sa.CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
         sa.CheckConstraint("hour BETWEEN 0 AND 23", name="hour_range"),
@@ -319,6 +301,19 @@ class ViewerActivity(db.Model):
     hour: Mapped[int] = mapped_column()
     hits: Mapped[int] = mapped_column(default=0)
     coins: Mapped[int] = mapped_column(default=0)
+
+
+#: The tables of a viewer's rows. Each row keeps its viewer's account beside the viewer, for the
+#: account's indexes, and none has a foreign key: PostgreSQL checks one row by row, which was about
+#: a sixth of the server's work for a batch (docs/benchmarks.md). What the keys did is done thus:
+#: - a row names a profile and that profile's account because only the writer and the sweep insert
+#:   them, from profiles they read in the same transaction;
+#: - those two hold the account's row with a key-share lock first (`services.tiktok.hold_accounts`),
+#:   the lock a key's check took, so deleting a viewer (`services.studio.delete_viewer`, which
+#:   holds the account's row exclusively) or the account (`services.tiktok.unlink_account`) waits
+#:   for them, and deletes their rows too; a writer that comes after finds the viewer gone;
+#: - those two deletions delete the rows themselves, by viewer or by account.
+VIEWER_ROWS = (ViewerSession, GiftStreak, ViewerGift, ViewerInteraction, ViewerActivity)
 
 
 class IngestLease(db.Model):
@@ -350,10 +345,10 @@ class IngestedMessage(db.Model):
     The writer claims a row for every event, so the table is keyed by what the claim looks up, with
     no key of its own, and has no foreign key to the account: the check cost a third of the claim
     on PostgreSQL (docs/benchmarks.md). Instead the writer takes the lock that check took, a
-    key-share lock on the account's row, once per account per batch (`ingest.rules`), and unlinking
-    an account deletes the account, which waits for a batch in flight, then its rows
-    (`services.tiktok.unlink_account`; no other path deletes an account). Each account's sweep
-    prunes its old ones."""
+    key-share lock on the account's row, once per account per batch (as for a viewer's rows:
+    `VIEWER_ROWS`), and unlinking an account deletes the account, which waits for a batch in
+    flight, then its rows (`services.tiktok.unlink_account`; no other path deletes an account).
+    Each account's sweep prunes its old ones."""
 
     __tablename__ = "ingest_messages"
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import (
-    GiftStreak,
+    VIEWER_ROWS,
     Order,
     Shop,
     TikTokAccount,
@@ -33,6 +33,7 @@ from models import (
 from services import account_figures
 from services.errors import FieldError
 from services.local_time import age_on, birthday_in_year, local_time, validate_birthday
+from services.tiktok import hold_account_exclusively
 from services.vip import account_tiers, set_vip
 
 PAGE_SIZE = 50
@@ -572,10 +573,12 @@ def toggle_favorite(viewer: ViewerProfile, now: datetime) -> None:
 
 
 def delete_viewer(viewer: ViewerProfile) -> None:
-    """Erase the viewer: profile, sessions, gifts, interactions and heatmap rows, in one transaction.
-    Rows are deleted explicitly rather than trusting cascades, which SQLite only honours with a pragma."""
+    """Erase the viewer: profile, sessions, streaks, gifts, interactions and heatmap rows, in one
+    transaction. The rows have no foreign key to the profile (models.tiktok.VIEWER_ROWS), so the
+    account is held first: a batch writing them is waited for, and the next finds the viewer gone."""
     viewer_id, account_id = viewer.id, viewer.account_id
-    for model in (ViewerActivity, ViewerInteraction, ViewerGift, ViewerSession, GiftStreak):
+    hold_account_exclusively(account_id)
+    for model in VIEWER_ROWS:
         db.session.execute(sa.delete(model).where(model.viewer_id == viewer_id))
     # The account's figures lose what the deleted row held (not what this request loaded earlier).
     deleted = db.session.execute(sa.delete(ViewerProfile).where(ViewerProfile.id == viewer_id).returning(

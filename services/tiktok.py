@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
-from models import IngestedMessage, TikTokAccount, TikTokLinkCode, User, ViewerProfile
+from models import VIEWER_ROWS, IngestedMessage, TikTokAccount, TikTokLinkCode, User, ViewerProfile
 from services.clock import SYSTEM_CLOCK, Clock
 from services.errors import FieldError
 from services.vip import seed_default_tiers
@@ -105,15 +105,31 @@ def set_paused(account: TikTokAccount, paused: bool) -> None:
 
 
 def unlink_account(account: TikTokAccount) -> None:
-    """Remove the account and everything recorded about its viewers (cascades), and the message ids
-    it applied (which have no foreign key: models.tiktok.IngestedMessage)."""
+    """Remove the account and everything recorded about its viewers: their profiles (a cascade),
+    their rows and the message ids it applied, which have no foreign key (models.tiktok.VIEWER_ROWS)."""
     account_id = account.id
     db.session.delete(account)
-    # The account first: its delete waits for a batch the writer is applying to it (the batch holds a
-    # key-share lock on the account's row), so the message ids that batch claimed are deleted too.
+    # The account first: its delete waits for a batch or a sweep in flight (each holds a key-share
+    # lock on the account's row: `hold_accounts`), so the rows they wrote are deleted too.
     db.session.flush()
-    db.session.execute(sa.delete(IngestedMessage).where(IngestedMessage.account_id == account_id))
+    for model in (*VIEWER_ROWS, IngestedMessage):
+        db.session.execute(sa.delete(model).where(model.account_id == account_id))
     db.session.commit()
+
+
+def hold_accounts(account_ids: list[int]) -> dict[int, TikTokAccount]:
+    """The accounts of these ids that exist, each held with a key-share lock until the transaction
+    ends: what the writer and the sweep take before they write a viewer's rows or message ids,
+    whose tables have no foreign key (models.tiktok.VIEWER_ROWS). It is the lock a foreign key's
+    check takes; deleting a viewer or an account takes a stronger one, so each waits for the other."""
+    return {account.id: account for account in db.session.scalars(
+        sa.select(TikTokAccount).where(TikTokAccount.id.in_(account_ids)).with_for_update(key_share=True))}
+
+
+def hold_account_exclusively(account_id: int) -> None:
+    """Hold the account's row until the transaction ends against the writer and the sweep
+    (`hold_accounts`): a batch in flight is waited for, and the next waits for this transaction."""
+    db.session.execute(sa.select(TikTokAccount.id).where(TikTokAccount.id == account_id).with_for_update())
 
 
 # --- shoppers linking their TikTok profile ----------------------------------------------------

@@ -16,6 +16,7 @@ from extensions import db
 from ingest import rules, sessions
 from ingest.records import EventRecord, Viewer
 from models import (
+    VIEWER_ROWS,
     GiftStreak,
     IngestedMessage,
     TikTokAccount,
@@ -454,17 +455,12 @@ def test_concurrent_batches_never_lose_increments(app, clock):
         assert rows == [(120, 1)]
 
 
-@pytest.mark.skipif(not (DATABASE_URL or "").startswith("postgres"), reason="needs PostgreSQL (CI's second run)")
-def test_an_unlink_racing_a_batch_leaves_none_of_its_message_ids(app, clock, monkeypatch):
-    """The claimed message ids have no foreign key to the account. A streamer unlinks an account while
-    the writer applies a batch to it, one that writes nothing but its claim (a LIVE's start for the
-    room it is already live in): the unlink must wait for the batch and leave none of its ids behind."""
+def race_a_held_batch(app, monkeypatch, account_id: int, records: list[EventRecord], clock, deletion) -> None:  # noqa: ANN001
+    """Apply a batch of `records` to the account in one thread, held at its last step before its
+    commit while `deletion` runs in another: the deletion must wait for the batch (or be done
+    without waiting), and both end without error. Both threads end even when the test fails."""
     import threading
 
-    with app.app_context():
-        account = linked()
-        account_id = account.id
-        apply(account, clock, event("live_start", clock.now(), message_id="start-1"))
     in_batch, release = threading.Event(), threading.Event()
     end_lives = rules._end_lives
 
@@ -489,27 +485,75 @@ def test_an_unlink_racing_a_batch_leaves_none_of_its_message_ids(app, clock, mon
         thread.start()
         return thread
 
-    writer = in_thread(lambda: rules.apply_batch(account_id, [event("live_start", clock.now(),
-                                                                    message_id="start-2")], clock))
-    threads = [writer]
+    threads = [in_thread(lambda: rules.apply_batch(account_id, records, clock))]
     waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                       " AND datname = current_database()")
     with app.app_context():
         try:
             assert in_batch.wait(timeout=300)
-            unlink = in_thread(lambda: tiktok.unlink_account(db.session.get(TikTokAccount, account_id)))
-            threads.append(unlink)
-            # The unlink waits on the batch's lock (or, with nothing to hold it, is already done).
-            wait_for(lambda: not unlink.is_alive() or db.session.execute(waiting).scalar() > 0,
-                     message="the unlink waiting for the batch")
+            deleting = in_thread(deletion)
+            threads.append(deleting)
+            # The deletion waits on the batch's lock (or, with nothing to hold it, is already done).
+            wait_for(lambda: not deleting.is_alive() or db.session.execute(waiting).scalar() > 0,
+                     message="the deletion waiting for the batch")
         finally:  # the batch commits and both threads end, even when the test fails
             release.set()
             for thread in threads:
                 thread.join(timeout=300)
             db.session.rollback()
-        assert errors == []
+            db.session.remove()
+    assert errors == []
+
+
+def count_rows(model, *conditions) -> int:  # noqa: ANN001
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*conditions))
+
+
+@pytest.mark.skipif(not (DATABASE_URL or "").startswith("postgres"), reason="needs PostgreSQL (CI's second run)")
+def test_an_unlink_racing_a_batch_leaves_none_of_its_message_ids(app, clock, monkeypatch):
+    """The claimed message ids have no foreign key to the account. A streamer unlinks an account while
+    the writer applies a batch to it, one that writes nothing but its claim (a LIVE's start for the
+    room it is already live in): the unlink must wait for the batch and leave none of its ids behind."""
+    with app.app_context():
+        account = linked()
+        account_id = account.id
+        apply(account, clock, event("live_start", clock.now(), message_id="start-1"))
+        db.session.remove()
+    race_a_held_batch(app, monkeypatch, account_id, [event("live_start", clock.now(), message_id="start-2")], clock,
+                      lambda: tiktok.unlink_account(db.session.get(TikTokAccount, account_id)))
+    with app.app_context():
         assert db.session.get(TikTokAccount, account_id) is None
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(IngestedMessage)) == 0
+        assert count_rows(IngestedMessage) == 0
+        db.session.remove()
+
+
+@pytest.mark.skipif(not (DATABASE_URL or "").startswith("postgres"), reason="needs PostgreSQL (CI's second run)")
+def test_deleting_a_viewer_while_a_batch_writes_their_rows_leaves_none(app, clock, monkeypatch):
+    """A viewer's rows have no foreign key to the profile. The streamer deletes a viewer while the
+    writer applies a batch with that viewer's first comment, like and unfinished gift streak of a new
+    LIVE: the deletion must wait for the batch and then remove the rows it wrote as well as the
+    older ones. (The viewer's session of the last LIVE is closed, so the batch inserts their rows
+    rather than only updating rows the deletion would wait on anyway.)"""
+    fan = viewer()
+    with app.app_context():
+        account = linked()
+        account_id = account.id
+        apply(account, clock, event("live_start", clock.now(), user=None, room="last"),
+              event("comment", clock.now(), fan, text="first", room="last"),
+              event("live_end", clock.now() + timedelta(minutes=1), user=None, room="last"))
+        viewer_id = profile(account).id
+        db.session.remove()
+    later = clock.now() + timedelta(hours=1)
+    batch = [event("live_start", later, user=None, room="next"),
+             event("comment", later, fan, text="back again", room="next"),
+             event("like", later, fan, count=5, room="next"), gift(later, fan, repeat=3, streaking=True, room="next")]
+    race_a_held_batch(app, monkeypatch, account_id, batch, clock,
+                      lambda: studio.delete_viewer(db.session.get(ViewerProfile, viewer_id)))
+    with app.app_context():
+        assert db.session.get(ViewerProfile, viewer_id) is None
+        assert {model.__tablename__: count_rows(model, model.viewer_id == viewer_id) for model in VIEWER_ROWS} == \
+            dict.fromkeys((model.__tablename__ for model in VIEWER_ROWS), 0)
+        assert db.session.get(TikTokAccount, account_id).total_viewers == 0
         db.session.remove()
 
 
@@ -675,44 +719,66 @@ def test_heatmap_buckets_are_in_the_accounts_zone_monday_first(app_ctx, clock):
 
 
 def test_deleting_a_viewer_removes_every_row_about_them(app_ctx, clock):
-    """S6: foreign keys are enforced, so deleting a profile removes its sessions, gifts, interactions
-    and heatmap rows (the original declared cascades that never ran)."""
+    """S6: deleting a profile in the studio removes its sessions, streaks, gifts, interactions and
+    heatmap rows (none has a foreign key: models.tiktok.VIEWER_ROWS); another viewer's stay."""
     account = linked()
     someone = viewer()
     apply(account, clock, event("comment", clock.now(), someone, text="hi"), gift(clock.now(), someone),
-          event("like", clock.now(), someone, count=3))
+          event("like", clock.now(), someone, count=3), gift(clock.now(), someone, repeat=2, streaking=True))
     keep = viewer(2)
-    apply(account, clock, event("comment", clock.now(), keep, text="stay"))
-    gone = profile(account).id
-    db.session.execute(sa.delete(ViewerProfile).where(ViewerProfile.id == gone))
-    db.session.commit()
-    for model in (ViewerSession, ViewerGift, ViewerInteraction, ViewerActivity):
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(model).where(model.viewer_id == gone)) == 0
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerInteraction)) == 1
+    apply(account, clock, event("comment", clock.now(), keep, text="stay"), gift(clock.now(), keep),
+          gift(clock.now(), keep, streaking=True))
+    gone, kept = profile(account), profile(account, 2)
+    gone_id = gone.id
+    studio.delete_viewer(gone)
+    for model in VIEWER_ROWS:
+        assert count_rows(model, model.viewer_id == gone_id) == 0, model.__tablename__
+        assert count_rows(model, model.viewer_id == kept.id) > 0, model.__tablename__
+    assert db.session.get(ViewerProfile, gone_id) is None
 
 
-def test_a_viewers_row_can_only_name_the_viewers_own_account(app_ctx, clock):
-    """A viewer's sessions, gifts, streaks, interactions and heatmap cells keep the account beside the
-    viewer (for the account's indexes); one key to the profile holds both, so no row can put one
-    account's viewer in another account's figures."""
+def test_unlinking_an_account_removes_every_row_about_its_viewers(app_ctx, clock):
+    """Unlinking removes the account's profiles and every row about its viewers (none has a foreign
+    key), and its message ids; another account's rows, of the same TikTok viewer, stay."""
     account, other = linked(), linked("other.live")
-    apply(account, clock, event("comment", clock.now(), viewer(), text="hi"))
-    fan = profile(account)
-    rows = {
-        ViewerSession: dict(room_id="r", started_at=clock.now(), last_activity_at=clock.now()),
-        GiftStreak: dict(gift_id=1, gift_name="Rose", diamond_count=1, repeat_count=1, last_tick_at=clock.now()),
-        ViewerGift: dict(gift_id=1, gift_name="Rose", diamond_count=1, quantity=1, coins=1, sent_at=clock.now()),
-        ViewerInteraction: dict(kind="comment", content="hi", occurred_at=clock.now()),
-        ViewerActivity: dict(weekday=0, hour=1, hits=1),
-    }
-    for model, values in rows.items():
-        db.session.add(model(viewer_id=fan.id, account_id=other.id, **values))
-        with pytest.raises(sa.exc.IntegrityError):
-            db.session.flush()
-        db.session.rollback()
-        db.session.add(model(viewer_id=fan.id, account_id=account.id, **values))
-        db.session.flush()  # the viewer's own account: accepted
-        db.session.rollback()
+    someone = viewer()
+    for each in (account, other):
+        apply(each, clock, event("comment", clock.now(), someone, text="hi"), gift(clock.now(), someone),
+              event("like", clock.now(), someone, count=3), gift(clock.now(), someone, repeat=2, streaking=True))
+    account_id = account.id
+    tiktok.unlink_account(account)
+    for model in (*VIEWER_ROWS, ViewerProfile, IngestedMessage):
+        assert count_rows(model, model.account_id == account_id) == 0, model.__tablename__
+        assert count_rows(model, model.account_id == other.id) > 0, model.__tablename__
+
+
+def test_a_viewers_rows_name_the_viewers_own_account(app_ctx, clock):
+    """A viewer's sessions, streaks, gifts, interactions and heatmap cells keep the account beside the
+    viewer (for the account's indexes), and no foreign key checks it: one batch of two accounts
+    with the same TikTok viewers, and a live end that counts their unfinished streaks, write every
+    row with its profile's own account."""
+    account, other = linked(), linked("other.live")
+    fans = [viewer(user_id) for user_id in (1001, 1002, 1003)]
+    at = clock.now()
+    batches = {each.id: [event("live_start", at, user=None, room=f"room-{each.id}"),
+                         *(record for fan in fans for record in (
+                             event("comment", at, fan, text="hi", room=f"room-{each.id}"),
+                             event("like", at, fan, count=2, room=f"room-{each.id}"),
+                             gift(at, fan, repeat=2, streaking=True, room=f"room-{each.id}"),
+                             gift(at, fan, name="Lion", gift_id=7, price=5, room=f"room-{each.id}")))]
+               for each in (account, other)}
+    rules.apply_batches(batches, clock)
+    assert count_rows(GiftStreak) == 6
+    clock.advance(60)
+    rules.apply_batches({each.id: [event("live_end", clock.now(), user=None, room=f"room-{each.id}")]
+                         for each in (account, other)}, clock)
+    owners = dict(db.session.execute(sa.select(ViewerProfile.id, ViewerProfile.account_id)).all())
+    assert len(owners) == 6
+    for model in VIEWER_ROWS:
+        rows = db.session.execute(sa.select(model.viewer_id, model.account_id)).all()
+        assert rows or model is GiftStreak, model.__tablename__  # the streaks were counted at the end
+        assert all(owners[viewer_id] == account_id for viewer_id, account_id in rows), model.__tablename__
+    assert count_rows(ViewerGift) == 12
 
 
 def test_old_interactions_and_message_ids_are_pruned(app_ctx, clock):
