@@ -95,6 +95,11 @@ class VipTier(db.Model):
     benefits: Mapped[str] = mapped_column(sa.Text, default="")
 
 
+def _only_where(condition: str) -> dict[str, sa.TextClause]:
+    """A partial index's condition, the same on both engines."""
+    return {"postgresql_where": sa.text(condition), "sqlite_where": sa.text(condition)}
+
+
 class ViewerProfile(db.Model):
     """Everything known about one TikTok viewer of one account."""
 
@@ -117,9 +122,15 @@ class ViewerProfile(db.Model):
         sa.Index("ix_viewer_profiles_account_likes", "account_id", "total_likes", "id"),
         # Upcoming birthdays (a week's days, without the blocked, soonest then by handle) and the
         # feed's birthday arrivals, read from the index alone until the few shown.
+        # This index and the next two hold only the profiles they can find (every query names a
+        # birthday, a tier or a linked shopper). On PostgreSQL each update of a profile writes an
+        # entry in every index that holds it, and the writer updates each viewer of every batch: a
+        # partial index skips the many with no birthday, no tier and no shopper.
         sa.Index("ix_viewer_profiles_account_birthday_handle", "account_id", "birthday_month", "birthday_day",
-                 "is_blocked", "handle", "id"),
-        sa.Index("ix_viewer_profiles_account_vip", "account_id", "vip_tier_id"),
+                 "is_blocked", "handle", "id", **_only_where("birthday_month IS NOT NULL")),
+        sa.Index("ix_viewer_profiles_account_vip", "account_id", "vip_tier_id",
+                 **_only_where("vip_tier_id IS NOT NULL")),
+        sa.Index("ix_viewer_profiles_linked_user_id", "linked_user_id", **_only_where("linked_user_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -169,9 +180,7 @@ class ViewerProfile(db.Model):
     vip_tier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vip_tiers.id", ondelete="SET NULL"))
     vip_source: Mapped[str | None] = mapped_column(sa.String(6))
     vip_since: Mapped[datetime | None] = mapped_column()
-    linked_user_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
+    linked_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
