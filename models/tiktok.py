@@ -316,7 +316,8 @@ class ViewerActivity(db.Model):
 #: account's indexes, and none has a foreign key: PostgreSQL checks one row by row, which was about
 #: a sixth of the server's work for a batch (docs/benchmarks.md). What the keys did is done thus:
 #: - a row names a profile and that profile's account because only the writer and the sweep insert
-#:   them, from profiles they read in the same transaction;
+#:   them, from profiles they read in the same transaction (and the demo's loader, from the
+#:   profiles it makes);
 #: - those two hold the account's row with a key-share lock first (`services.tiktok.hold_accounts`),
 #:   the lock a key's check took, so deleting a viewer (`services.studio.delete_viewer`, which
 #:   holds the account's row exclusively) or the account (`services.tiktok.unlink_account`) waits
