@@ -24,7 +24,7 @@ from ingest import streaks
 from models import GiftStreak, IngestedMessage, TikTokAccount, ViewerInteraction, ViewerSession
 from services import account_figures
 from services.clock import SYSTEM_CLOCK, Clock
-from services.database import driver_sql, execute_rows, time_param, time_result
+from services.database import driver_sql, execute_rows, id_chunks, ids_in_sql, time_param, time_result
 from services.notices import Notice
 from services.tiktok import hold_accounts
 from services.vip import reevaluate_vip, reevaluate_vips
@@ -90,12 +90,12 @@ def open_sessions(viewer_ids: list[int]) -> dict[int, _Session]:
     """The open session of each of these viewers (profile ids) that has one."""
     found: dict[int, _Session] = {}
     read = time_result()
-    for start in range(0, len(viewer_ids), 5000):
-        part = viewer_ids[start:start + 5000]
-        # Only parameter marks go into the text.
+    for part in id_chunks(viewer_ids):
+        condition, params = ids_in_sql("open_viewer_id", part)
+        # Only our own SQL and parameter marks go into the text.
         sql = ("SELECT id, viewer_id, room_id, started_at, last_activity_at, credited_seconds"  # noqa: S608
-               f" FROM viewer_sessions WHERE open_viewer_id IN ({', '.join('?' * len(part))})")
-        for row in db.session.connection().exec_driver_sql(driver_sql(sql), tuple(part)):
+               f" FROM viewer_sessions WHERE {condition}")
+        for row in db.session.connection().exec_driver_sql(driver_sql(sql), params):
             found[row[1]] = _Session(row[0], row[2], read(row[3]), read(row[4]), row[5])
     return found
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from extensions import db
 from models import TikTokAccount, ViewerProfile, ViewerSession, VipTier
 from services import account_figures
+from services.database import id_chunks, ids_in
 from services.errors import FieldError
 from services.notices import Notice
 
@@ -72,12 +73,12 @@ def reevaluate_vips(candidates: Iterable[tuple[TikTokAccount, Iterable[int]]],
     automatic = sa.or_(ViewerProfile.vip_source.is_(None), ViewerProfile.vip_source == "auto")
     ids = [viewer_id for _, viewer_ids in wanted.values() for viewer_id in viewer_ids]
     rows = []
-    for start in range(0, len(ids), 5000):  # an account's whole following when its tiers change
+    for part in id_chunks(ids):  # an account's whole following when its tiers change
         rows += db.session.execute(
             sa.select(ViewerProfile.account_id, ViewerProfile.id, ViewerProfile.total_coins,
                       ViewerProfile.total_watch_seconds, ViewerProfile.total_visits, ViewerProfile.vip_tier_id,
                       ViewerProfile.is_blocked, ViewerProfile.handle, ViewerProfile.nickname)
-            .where(ViewerProfile.id.in_(ids[start:start + 5000]), automatic)
+            .where(ids_in(ViewerProfile.id, part), automatic)
         ).all()
     notices: dict[int, list[Notice]] = {account_id: [] for account_id in wanted}
     vips: dict[int, int] = dict.fromkeys(wanted, 0)
@@ -118,7 +119,11 @@ def mark_sessions(viewer_ids: Iterable[int] | sa.Select, is_vip: bool) -> None:
         viewer_ids = list(viewer_ids)
         if not viewer_ids:
             return
-    db.session.execute(sa.update(ViewerSession).where(ViewerSession.viewer_id.in_(viewer_ids)).values(vip=is_vip))
+    if isinstance(viewer_ids, sa.Select):
+        db.session.execute(sa.update(ViewerSession).where(ViewerSession.viewer_id.in_(viewer_ids)).values(vip=is_vip))
+        return
+    for part in id_chunks(viewer_ids):
+        db.session.execute(sa.update(ViewerSession).where(ids_in(ViewerSession.viewer_id, part)).values(vip=is_vip))
 
 
 def set_vip(account: TikTokAccount, viewer: ViewerProfile, choice: str, tier: VipTier | None,
