@@ -66,26 +66,19 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """Close this worker's websockets as soon as it is told to stop.
+    """Keep what start-up loaded out of full garbage collections (`runtime.py`), and close this
+    worker's websockets as soon as it is told to stop.
 
     gunicorn waits `graceful_timeout` for open connections, and a websocket never finishes by
     itself; ending the socket loops, and refusing the sockets pages ask for again on connections
     they kept alive (`Hub.shut_down`), lets the worker exit within `keepalive` seconds, and
     browsers reconnect to the next worker.
     """
-    import gc
-
     import gevent
 
-    # A full (generation 2) collection walks every long-lived object, and thousands of open
-    # sockets are a lot of them: each full pass stalls every socket for up to a second
-    # (bench/fanout.py shows it). What was loaded at start-up lives as long as the worker, so it
-    # is frozen out of the collector's sight, and full passes run a hundred times less often;
-    # young garbage is still collected as usual.
-    gc.collect()
-    gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, int(os.environ.get("GC_FULL_THRESHOLD", "1000")))
+    from runtime import keep_start_up_objects_out_of_full_collections
+
+    keep_start_up_objects_out_of_full_collections()
 
     def close_sockets_when_stopping():
         while worker.alive:

@@ -163,12 +163,15 @@ def main() -> None:
     from ingest.writer import REPLAY_BATCH_MAX, EventClock, Writer
     from realtime import current_hub
     from realtime.channels import studio_channel
+    from runtime import keep_start_up_objects_out_of_full_collections
     from services import tiktok
     from tests.factories import make_user
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         with bench_app(tmp) as (app, database_url):
+            # As `flask ingest replay` does once it has started (before it reads any event).
+            keep_start_up_objects_out_of_full_collections()
             with app.app_context():
                 account = tiktok.link_account(make_user("bench-streamer"), "bench.host")
                 account_id, timeout = account.id, account.session_timeout

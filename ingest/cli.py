@@ -12,6 +12,7 @@ from extensions import db, utcnow
 from ingest import demo, sessions
 from ingest.replay import replay
 from ingest.writer import REPLAY_BATCH_MAX, EventClock, Writer
+from runtime import keep_start_up_objects_out_of_full_collections
 from services import tiktok
 
 ingest_cli = AppGroup("ingest", help="TikTok LIVE ingest: replay recorded events, write demo LIVEs.")
@@ -29,6 +30,7 @@ def replay_command(file: Path, handle: str, speed: float, fresh: bool) -> None:
     Every clock follows the events (the sweeper, session timeouts, birthdays), so a recorded LIVE
     comes out as it happened. It reports what became of every event, and exits non-zero when any
     event it read could not be applied."""
+    keep_start_up_objects_out_of_full_collections()
     account = tiktok.find_account(handle)
     if account is None:
         raise click.ClickException(f"No linked TikTok account @{handle.lstrip('@')}.")
