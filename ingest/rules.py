@@ -317,9 +317,13 @@ def _apply_viewers(shares: list[_Share], now: datetime) -> None:
         execute_rows(*_KNOWN_VIEWER_UPDATE, updates)
         execute_rows(*_RENAMED_VIEWER_UPDATE, renames)
         _write_viewer_rows(shares)
+        # While the server runs those writes: what needs nothing from the database.
+        for share in shares:
+            share.result.notices.extend(_gift_and_follow_notices(share.account, share.records, share.ids,
+                                                                 share.profiles))
+        codes = {share.account.id: _typed_codes(share.records) for share in shares}
     for share in shares:
-        share.result.notices.extend(_gift_and_follow_notices(share.account, share.records, share.ids, share.profiles))
-        share.result.notices.extend(_link_codes(share.account, share.records, share.ids))
+        share.result.notices.extend(_link_codes(share.account, codes[share.account.id], share.ids))
     # A tier depends on coins, watchtime and visits only: a viewer whose three did not move keeps it.
     promoted = reevaluate_vips([(share.account, [
         share.profiles[user_id].id for user_id, delta in share.deltas.items()
@@ -657,13 +661,19 @@ def _gift_and_follow_notices(account: TikTokAccount, records: list[EventRecord],
     return notices
 
 
-def _link_codes(account: TikTokAccount, records: list[EventRecord], ids: dict[int, int]) -> list[Notice]:
-    """A shopper's one-time code typed in the chat by their own handle links their profile."""
+def _typed_codes(records: list[EventRecord]) -> list[tuple[str, EventRecord]]:
+    """What could be a one-time code in these comments, with the comment that typed it."""
     candidates = []
     for record in records:
         if record.kind == "comment" and record.user is not None:
             for code in LINK_CODE_PATTERN.findall(str(record.data.get("text", "")).upper()):
                 candidates.append((code, record))
+    return candidates
+
+
+def _link_codes(account: TikTokAccount, candidates: list[tuple[str, EventRecord]],
+                ids: dict[int, int]) -> list[Notice]:
+    """A shopper's one-time code typed in the chat by their own handle (`_typed_codes`) links their profile."""
     if not candidates:
         return []
     codes = db.session.scalars(sa.select(TikTokLinkCode).where(
