@@ -486,16 +486,22 @@ def race_a_held_batch(app, monkeypatch, account_id: int, records: list[EventReco
         return thread
 
     threads = [in_thread(lambda: rules.apply_batch(account_id, records, clock))]
-    waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                      " AND datname = current_database()")
+
+    def lock_waits() -> int:
+        count = db.session.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                           " AND datname = current_database()")).scalar()
+        # PostgreSQL reads pg_stat_activity once a transaction: without ending it, every poll after
+        # the first saw the same count, and the deletion hit the statement timeout before the release.
+        db.session.rollback()
+        return count
+
     with app.app_context():
         try:
             assert in_batch.wait(timeout=300)
             deleting = in_thread(deletion)
             threads.append(deleting)
             # The deletion waits on the batch's lock (or, with nothing to hold it, is already done).
-            wait_for(lambda: not deleting.is_alive() or db.session.execute(waiting).scalar() > 0,
-                     message="the deletion waiting for the batch")
+            wait_for(lambda: not deleting.is_alive() or lock_waits() > 0, message="the deletion waiting for the batch")
         finally:  # the batch commits and both threads end, even when the test fails
             release.set()
             for thread in threads:
