@@ -22,7 +22,6 @@ The kinds are interleaved, after a warm-up. The last line reads
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
 import random
@@ -43,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import bench_app  # noqa: E402
 from extensions import UTCDateTime  # noqa: E402
+from runtime import keep_start_up_objects_out_of_full_collections  # noqa: E402
 from tests.support import TEST_PASSWORD, csrf_from  # noqa: E402
 
 FIRST = (
@@ -335,10 +335,7 @@ def main() -> None:
 
             # As a gunicorn worker does after start-up (gunicorn.conf.py): what is loaded so far is
             # frozen out of the collector's sight and full collections run a hundred times rarer.
-            gc.collect()
-            gc.freeze()
-            young, middle, _ = gc.get_threshold()
-            gc.set_threshold(young, middle, 1000)
+            keep_start_up_objects_out_of_full_collections()
             with app.test_client() as client:
                 log_in(client, "bench-streamer")
                 # Round-robin, so that a noisy moment on the shared machine spreads over every kind.
