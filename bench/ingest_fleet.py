@@ -149,10 +149,14 @@ def main() -> None:
                 limit = args.seconds * 10 + 300
                 while time.monotonic() - started < limit:
                     time.sleep(0.1)
+                    # Read along the primary key from the last id seen (the order and limit keep the
+                    # planner there): a poll that scanned the growing table took 7.7 ms of the server
+                    # ten times a second (pg_stat_statements, 200 LIVEs), CPU the worker was short of.
                     rows = db.session.execute(
                         sa.select(ViewerInteraction.id, ViewerInteraction.occurred_at)
                         .where(ViewerInteraction.id > last_id, ViewerInteraction.kind == "comment",
-                               ViewerInteraction.account_id.in_(ids))).all()
+                               ViewerInteraction.account_id.in_(ids))
+                        .order_by(ViewerInteraction.id).limit(50_000)).all()
                     db.session.rollback()
                     seen = datetime.now(UTC)
                     if rows:
