@@ -137,7 +137,7 @@ def generated_rows(count: int, account_id: int, tiers: list[Any], now: datetime,
                     "viewer_id": viewer_id, "account_id": account_id, "room_id": rng.choice(rooms),
                     "live_stream_id": None, "started_at": started,
                     "last_activity_at": started + timedelta(seconds=credited),
-                    "ended_at": started + timedelta(seconds=credited + 300), "credited_seconds": credited,
+                    "ended_at": started + timedelta(seconds=credited), "credited_seconds": credited,
                     "open_viewer_id": None, "vip": tier is not None,
                 })
             if coins:

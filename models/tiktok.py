@@ -190,6 +190,10 @@ class ViewerProfile(db.Model):
     linked_user = relationship("User")
 
 
+#: Percent of each PostgreSQL page of viewer_sessions filled by inserts (see ViewerSession).
+SESSION_FILLFACTOR = 80
+
+
 class ViewerSession(db.Model):
     """One stretch of a viewer's presence in one LIVE (TikTok sends no "leave": see the spec)."""
 
@@ -200,10 +204,19 @@ class ViewerSession(db.Model):
         # sessions, read from an index rather than by sorting or scanning every session of the account.
         sa.Index("ix_viewer_sessions_account_started", "account_id", "started_at"),
         sa.Index("ix_viewer_sessions_account_room_started", "account_id", "room_id", "started_at"),
-        sa.Index("ix_viewer_sessions_account_room_last", "account_id", "room_id", "last_activity_at"),
+        # The chart's window: the sessions that closed in it, by the time they closed (a session's
+        # end is its last activity), and the open ones (ended_at NULL). Not by `last_activity_at`,
+        # which the writer moves for every active viewer in every batch: indexed, no such update
+        # could be HOT on PostgreSQL, and each wrote an entry in all seven indexes (56 µs a row
+        # at 200 LIVEs, docs/benchmarks.md).
+        sa.Index("ix_viewer_sessions_account_room_ended", "account_id", "room_id", "ended_at"),
         # The feed's "VIP joined the LIVE": the LIVE's VIPs' sessions, newest first, are the first
         # entries of this index, however few of the LIVE's viewers (or many of the account's) are VIPs.
         sa.Index("ix_viewer_sessions_account_room_vip_started", "account_id", "room_id", "vip", "started_at"),
+        # Room in each page for the new versions of its sessions' rows, so that an update of an open
+        # session (its last activity and credited watchtime, no indexed column) stays on its page,
+        # HOT, with no new index entries.
+        {"postgresql_with": {"fillfactor": SESSION_FILLFACTOR}},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

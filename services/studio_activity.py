@@ -188,25 +188,31 @@ def _series(account: TikTokAccount, room: str) -> tuple[Series, Series]:
     gifted in each minute, over the LIVE's latest CHART_MINUTES minutes.
 
     Only what those minutes need is read: the LIVE's first and last moments are index seeks, then
-    the sessions still active and the gifts sent in the window are index ranges (a LIVE with tens
-    of thousands of viewers is not read whole on every refresh of the overview)."""
+    its open sessions, the sessions that ended in the window and the gifts sent in it are index
+    ranges (a LIVE with tens of thousands of viewers is not read whole on every refresh of the
+    overview)."""
     sessions_here = (ViewerSession.account_id == account.id, ViewerSession.room_id == room)
     gifts_here = (ViewerGift.account_id == account.id, ViewerGift.room_id == room)
+    # A closed session ended at its last activity; an open one (ended_at NULL) is read whole: its
+    # viewer is in the LIVE now, so it is in the window anyway.
+    open_here = (*sessions_here, ViewerSession.ended_at.is_(None))
     bounds = db.session.execute(sa.select(
         sa.select(sa.func.min(ViewerSession.started_at)).where(*sessions_here).scalar_subquery(),
-        sa.select(sa.func.max(ViewerSession.last_activity_at)).where(*sessions_here).scalar_subquery(),
+        sa.select(sa.func.max(ViewerSession.ended_at)).where(*sessions_here).scalar_subquery(),
         sa.select(sa.func.min(ViewerGift.sent_at)).where(*gifts_here).scalar_subquery(),
         sa.select(sa.func.max(ViewerGift.sent_at)).where(*gifts_here).scalar_subquery(),
     )).one()
+    open_sessions = db.session.execute(sa.select(ViewerSession.started_at, ViewerSession.last_activity_at)
+                                       .where(*open_here)).all()
     starts = [moment for moment in (bounds[0], bounds[2]) if moment is not None]
-    ends = [moment for moment in (bounds[1], bounds[3]) if moment is not None]
+    ends = [moment for moment in (bounds[1], bounds[3], *(last for _, last in open_sessions)) if moment is not None]
     if not ends:
         return Series("Viewers", [], None), Series("Coins", [], None)
     last = _minute(max(ends))
     window = last - timedelta(minutes=CHART_MINUTES - 1)
     first = max(_minute(min(starts)), window)
-    sessions = db.session.execute(sa.select(ViewerSession.started_at, ViewerSession.last_activity_at)
-                                  .where(*sessions_here, ViewerSession.last_activity_at >= first)).all()
+    sessions = open_sessions + db.session.execute(sa.select(ViewerSession.started_at, ViewerSession.ended_at)
+                                                  .where(*sessions_here, ViewerSession.ended_at >= first)).all()
     gifts = db.session.execute(sa.select(ViewerGift.sent_at, ViewerGift.coins)
                                .where(*gifts_here, ViewerGift.sent_at >= first)).all()
     minutes = int((last - first).total_seconds() // 60) + 1

@@ -60,6 +60,13 @@ def assert_schema_matches_models(database_url: str) -> None:
             assert partial_indexes(sa.inspect(connection), connection.dialect.name) == {
                 (table.name, index.name) for table in db.metadata.tables.values() for index in table.indexes
                 if index.dialect_options[connection.dialect.name]["where"] is not None}
+            if connection.dialect.name == "postgresql":
+                # Nor at a table's storage parameters (viewer_sessions' fillfactor).
+                wanted = {table.name: table.dialect_options["postgresql"]["with"]
+                          for table in db.metadata.tables.values()}
+                assert storage_parameters(connection) == {
+                    name: {option: str(value) for option, value in options.items()}
+                    for name, options in wanted.items() if options}
     finally:
         engine.dispose()
     assert {"users", "shops", "alembic_version"} <= tables
@@ -69,6 +76,13 @@ def partial_indexes(inspector: sa.Inspector, dialect: str) -> set[tuple[str, str
     """(table, index) of each partial index the database has."""
     return {(table, index["name"]) for table in inspector.get_table_names() for index in inspector.get_indexes(table)
             if index.get("dialect_options", {}).get(f"{dialect}_where") is not None}
+
+
+def storage_parameters(connection: sa.Connection) -> dict[str, dict[str, str]]:
+    """PostgreSQL: each table's storage parameters set (table -> name -> value), of those with any."""
+    rows = connection.execute(sa.text("SELECT relname, reloptions FROM pg_class WHERE relkind = 'r'"
+                                      " AND relnamespace = 'public'::regnamespace AND reloptions IS NOT NULL"))
+    return {name: dict(option.split("=", 1) for option in options) for name, options in rows}
 
 
 @contextmanager

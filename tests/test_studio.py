@@ -415,6 +415,25 @@ def test_the_live_feed_names_the_vips_who_came_to_the_live(account):
     assert [(item.kind, item.handle) for item in picture.feed if item.kind == "vip"] == [("vip", "ann_50%")]
 
 
+def test_the_live_chart_counts_the_viewers_present_each_minute(account):
+    """The overview's viewers chart: each minute counts the sessions spanning it, from their start to
+    their last activity, whether they closed (bob's first, by the timeout) or are still open."""
+    start = NOW.replace(second=0) - timedelta(minutes=30)
+    room = "7300000000000000003"
+    ann, bob, cat = viewer(1, "ann_50%"), viewer(2, "bob.builder"), viewer(3, "cat_x")
+    record(account, event("live_start", start, None, room=room),
+           *(event("comment", start + timedelta(minutes=minute), who, text="hi", room=room)
+             for minute, who in ((0, ann), (1, bob), (3, ann), (8, cat), (10, bob))),
+           at=start + timedelta(minutes=10))
+    db.session.expire_all()
+    picture = studio_activity.live_picture(db.session.get(type(account), account.id))
+    # bob's first session ended at minute 1 (nine quiet minutes are past the five-minute timeout).
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerSession).where(
+        ViewerSession.room_id == room, ViewerSession.ended_at.is_not(None))) == 1
+    assert picture.viewers.start == start
+    assert picture.viewers.values == [1, 2, 1, 1, 0, 0, 0, 0, 1, 0, 1]
+
+
 def kept_figures_match_a_recount(account) -> dict[str, int]:  # noqa: ANN001
     """The figures on the account row, after checking they equal a fresh count over the profiles
     (and so do the profiles kept per hour of their last visit, which "active" is summed from)."""
