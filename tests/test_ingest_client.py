@@ -80,12 +80,16 @@ def test_messages_are_validated_as_the_library_does_with_one_validator_per_class
     assert [error["loc"] for error in ours.value.errors()] == [("room_id",)]
 
 
+#: The viewer of `_every_kind_of_event`.
+FAN = {"id": 42, "unique_id": "fan42", "nickname": "Fan", "badges": [{"scene": "FANS", "level": 7}]}
+
+
 def _every_kind_of_event() -> list[tuple[str, bytes]]:
     """(method, payload) of each kind of message the emulator sends, as a TikTok LIVE would."""
     from tests.tiktok_emulator import server as emulator
 
     room = 7_400_000_000_000_000_001
-    fan = {"id": 42, "unique_id": "fan42", "nickname": "Fan", "badges": [{"scene": "FANS", "level": 7}]}
+    fan = FAN
     return [
         emulator.msg_comment(room, fan, "hello"),
         emulator.msg_gift(room, fan, emulator.resolve_gift("Rose"), 3, 1, 99),
@@ -95,6 +99,29 @@ def _every_kind_of_event() -> list[tuple[str, bytes]]:
         emulator.msg_viewers(room, 12, 20, [fan]),
         emulator.msg_control(room, emulator.ControlAction.STREAM_ENDED),
     ]
+
+
+def test_the_emulators_users_and_gifts_encoded_once_are_the_messages_the_library_encodes():
+    """The emulator encodes a viewer's User and a gift once and appends their bytes to each message
+    (tests/tiktok_emulator/server.py): each message must read exactly as the one betterproto2
+    encodes with those fields built in place."""
+    from TikTokLive.events.proto_events import EVENT_MAPPINGS
+
+    from tests.ingest_support import message_state
+    from tests.tiktok_emulator import server as emulator
+
+    compared = 0
+    for method, payload in _every_kind_of_event():
+        sent = EVENT_MAPPINGS[method]().parse(payload)
+        if getattr(sent, "user", None) is None:
+            continue
+        in_place = EVENT_MAPPINGS[method]().parse(payload)
+        in_place.user = emulator.build_user(FAN)
+        if method == "WebcastGiftMessage":
+            in_place.gift = emulator.build_gift_model(emulator.resolve_gift("Rose"))
+        assert message_state(EVENT_MAPPINGS[method]().parse(bytes(in_place))) == message_state(sent), method
+        compared += 1
+    assert compared == 5  # comment, gift, like, follow, join
 
 
 def test_every_event_the_emulator_sends_parses_as_with_the_library_alone():
