@@ -263,10 +263,13 @@ class Writer:
         if not changes:
             return
         try:
-            for change in changes:
-                if isinstance(change, StatusUpdate):
-                    self._apply_change(change, changed, commit=False)
-            # A worker taking many LIVEs at once repairs them all with one statement a table.
+            # An account's changes in a round come one after another: its last status is the one that
+            # stands (an account that went from live through connecting back to live has not changed).
+            statuses = {change.account_id: (change.status, change.error) for change in changes
+                        if isinstance(change, StatusUpdate)}
+            for account_id in rules.set_statuses(statuses, self.clock, commit=False):
+                changed[account_id]
+            # A worker taking many LIVEs at once records and repairs them all with one statement a table.
             self._repair([change.account_id for change in changes if isinstance(change, Repair)], commit=False)
             db.session.commit()
         except Exception:  # noqa: BLE001 - find the bad one, apply the rest
@@ -280,13 +283,13 @@ class Writer:
                     log.exception("skipping %s that cannot be applied", change)
         changes.clear()
 
-    def _apply_change(self, change: StatusUpdate | Repair, changed: dict[int, list[Notice]],
-                      commit: bool = True) -> None:
+    def _apply_change(self, change: StatusUpdate | Repair, changed: dict[int, list[Notice]]) -> None:
+        """One status change or repair in its own transaction."""
         if isinstance(change, StatusUpdate):
-            if rules.set_status(change.account_id, change.status, change.error, self.clock, commit=commit):
+            if rules.set_status(change.account_id, change.status, change.error, self.clock):
                 changed[change.account_id]
             return
-        self._repair([change.account_id], commit=commit)
+        self._repair([change.account_id], commit=True)
 
     def _repair(self, account_ids: list[int], commit: bool) -> None:
         if not account_ids:

@@ -186,14 +186,18 @@ def execute_rows(sql: str, types: Sequence[str], rows: list[tuple[Any, ...]]) ->
     `sql` is `INSERT INTO t (...) VALUES (...) [tail]`, `UPDATE t SET ... WHERE ...` or
     `DELETE FROM t WHERE ...`; `types` are the PostgreSQL types of its parameters, in order. On
     PostgreSQL the rows are sent as arrays and the statement runs once over `unnest(...)`; on
-    SQLite it is the driver's executemany (a C loop), or a multi-row VALUES when it returns rows.
+    SQLite it is the driver's executemany (a C loop), or, when it returns rows, a multi-row VALUES
+    (an INSERT) or one execution per row.
     An UPDATE or DELETE must match each row's own target rows only (rows of one target, not two)."""
     if not rows:
         return []
     if db.session.get_bind().dialect.name != "postgresql":
-        if " RETURNING " in sql:
+        if " RETURNING " in sql and sql.startswith("INSERT "):
             head, values, tail = _split_insert(sql)
             return insert_values(head, rows, tail)
+        if " RETURNING " in sql:  # SQLite's executemany takes no RETURNING: row by row, in process
+            connection = db.session.connection()
+            return [returned for row in rows for returned in connection.exec_driver_sql(sql, row).fetchall()]
         execute_many(sql, rows)
         return []
     result = db.session.connection().exec_driver_sql(*_unnest_statement(sql, types, rows))

@@ -1031,6 +1031,38 @@ def test_many_lives_connecting_at_once_are_applied_in_a_few_transactions(app_ctx
     assert len(commits) <= 8, len(commits)
 
 
+def test_the_status_changes_of_many_lives_take_the_statements_of_a_few(app_ctx, clock):
+    """A worker taking or losing hundreds of LIVEs at once queues status changes for each (connecting,
+    live, offline). Recorded with a statement each, they held every LIVE's events for a round trip
+    each on PostgreSQL; there twenty accounts' changes now take no more statements than two (SQLite,
+    in process, has no round trips to save and runs them row by row). Each account ends with its
+    own last status, and only an account whose status or error moved counts as changed."""
+    from ingest.writer import Repair, StatusUpdate, Writer
+
+    def connect_and_drop(accounts: list[TikTokAccount]) -> int:
+        batch = [item for account in accounts for item in (
+            Repair(account.id), StatusUpdate(account.id, "connecting"),
+            StatusUpdate(account.id, "error", f"dropped <{account.handle}>" + "!" * 1200))]
+        return _statements_of(lambda: Writer(app_ctx, clock=clock, publish=False).apply(batch))
+
+    few = connect_and_drop([linked(f"@few{n}") for n in range(2)])
+    accounts = [linked(f"@many{n}") for n in range(20)]
+    many = connect_and_drop(accounts)
+    if db.session.get_bind().dialect.name == "postgresql":
+        assert many == few, (few, many)
+    db.session.expire_all()
+    for account in accounts:
+        assert (account.status, account.last_error) == ("error", (f"dropped <{account.handle}>" + "!" * 1200)[:1000])
+        assert account.status_changed_at == clock.now()
+
+    calm, moved = accounts[:2]
+    clock.advance(60)
+    assert rules.set_statuses({calm.id: ("error", calm.last_error), moved.id: ("live", None)}, clock) == {moved.id}
+    db.session.expire_all()
+    assert (calm.status, calm.status_changed_at) == ("error", clock.now() - timedelta(seconds=60))
+    assert (moved.status, moved.last_error, moved.status_changed_at) == ("live", None, clock.now())
+
+
 def _statements_of(work) -> int:  # noqa: ANN001
     """How many statements `work()` sent to the database."""
     statements = []
