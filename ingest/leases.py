@@ -12,6 +12,7 @@ import math
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -25,11 +26,16 @@ def new_holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def acquire(account_id: int, holder: str, now: datetime, seconds: float) -> bool:
-    """Take or renew the lease on `account_id`; False while another live holder has it."""
+def acquire(account_ids: Sequence[int], holder: str, now: datetime, seconds: float) -> set[int]:
+    """Take or renew the leases on `account_ids` with one statement; the ids this holder has now (not
+    those another live holder has). A worker taking 200 LIVEs at once took them with a statement and
+    a commit each, 400 round trips while the LIVEs it had taken already waited for the writer."""
+    if not account_ids:
+        return set()
     table = IngestLease.__table__
-    statement = upsert(table).values(account_id=account_id, holder=holder, acquired_at=now,
-                                      expires_at=now + timedelta(seconds=seconds))
+    expires_at = now + timedelta(seconds=seconds)
+    statement = upsert(table).values([{"account_id": account_id, "holder": holder, "acquired_at": now,
+                                       "expires_at": expires_at} for account_id in account_ids])
     statement = statement.on_conflict_do_update(
         index_elements=["account_id"],
         set_={
@@ -39,9 +45,10 @@ def acquire(account_id: int, holder: str, now: datetime, seconds: float) -> bool
                                    else_=statement.excluded.acquired_at),
         },
         where=sa.or_(table.c.holder == holder, table.c.expires_at < now),
-    ).returning(table.c.holder)
+    ).returning(table.c.account_id, table.c.holder)
     try:
-        won = db.session.execute(statement).scalar() == holder
+        # A lease another live holder has is neither updated nor returned.
+        won = {row.account_id for row in db.session.execute(statement) if row.holder == holder}
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -130,10 +130,11 @@ class Supervisor:
             leases.release(account_id, self.holder)
         free = leases.unheld([account_id for account_id in wanted if account_id not in self.running], now)
         random.shuffle(free)  # workers checking at once then mostly try different accounts
-        for account_id in free:
-            if len(self.running) >= share:
-                break
-            if leases.acquire(account_id, self.holder, now, self.expiry_seconds):
+        # What another worker took meanwhile is made up for at the next check.
+        trying = free[:max(0, share - len(self.running))]
+        won = leases.acquire(trying, self.holder, now, self.expiry_seconds)
+        for account_id in trying:
+            if account_id in won:
                 log.info("ingest: this process now runs @%s", wanted[account_id])
                 # Sessions left open by whoever ran it before are closed first.
                 self.writer.put(Repair(account_id))

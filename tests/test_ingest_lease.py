@@ -23,8 +23,6 @@ from tests.emulator_support import ingest_env, running_emulator, user
 from tests.factories import make_user
 from tests.support import Server, wait_for
 
-pytestmark = pytest.mark.server
-
 #: Long enough that a holder stalled by a busy machine keeps its lease (the standby only takes a
 #: lease that has expired), short enough that the takeover does not drag the test out.
 LEASE_SECONDS = 10.0
@@ -61,6 +59,7 @@ def emulator_control(emulator, action: str, **params: str) -> None:  # noqa: ANN
     assert response.status_code == 200, response.text
 
 
+@pytest.mark.server
 def test_one_process_runs_the_account_and_the_other_takes_over(app_ctx, tmp_path):
     streamer = make_user("streamer")
     viewer = user(3001, "steady.viewer")
@@ -117,3 +116,24 @@ def test_one_process_runs_the_account_and_the_other_takes_over(app_ctx, tmp_path
     assert fresh(sa.select(ViewerProfile.total_comments, ViewerProfile.total_visits)) == [(COMMENTS, 1)]
     texts = [row[0] for row in fresh(sa.select(ViewerInteraction.content).order_by(ViewerInteraction.occurred_at))]
     assert sorted(texts) == sorted(f"comment {n}" for n in range(COMMENTS))
+
+
+def test_a_worker_takes_the_leases_it_can_with_one_statement(app_ctx):
+    """A worker taking its share of many LIVEs takes their leases together: it gets those nobody
+    holds and its own, never one another live worker holds, and an expired one is anybody's."""
+    from datetime import timedelta
+
+    from extensions import utcnow
+    from ingest import leases
+
+    accounts = [tiktok.link_account(make_user(f"lessee{n}"), f"@lessee{n}", "UTC").id for n in range(4)]
+    db.session.commit()
+    now = utcnow()
+    assert leases.acquire(accounts[:3], "first", now, 15) == set(accounts[:3])
+    assert leases.acquire(accounts[1:], "second", now, 15) == {accounts[3]}
+    assert leases.acquire(accounts[:2], "first", now + timedelta(seconds=5), 15) == set(accounts[:2])
+    later = now + timedelta(seconds=16)  # the first worker's third lease has expired, its renewed two have not
+    assert leases.acquire(accounts, "second", later, 15) == set(accounts[2:])
+    assert dict(fresh(sa.select(IngestLease.account_id, IngestLease.holder))) == {
+        accounts[0]: "first", accounts[1]: "first", accounts[2]: "second", accounts[3]: "second"}
+    assert leases.acquire([], "second", later, 15) == set()
