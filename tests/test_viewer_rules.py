@@ -1034,8 +1034,9 @@ def test_many_lives_connecting_at_once_are_applied_in_a_few_transactions(app_ctx
 def test_the_events_before_lives_end_are_committed_before_the_ends(app_ctx, clock):
     """Closing the sessions of many LIVEs that end together is the writer's dearest work (about a
     second for 200 LIVEs on PostgreSQL), and every event of the batch, of every LIVE, waited for it.
-    Now the events before the ends are committed first, the ends follow in a transaction of their
-    own, and each account's order holds: a LIVE started after its end is live, with its comment."""
+    Now every event that is not an end, of any LIVE, is committed before the ends, which follow in
+    a transaction of their own; each account's order holds: a LIVE started after its end is live,
+    with its comment."""
     from dataclasses import replace
 
     from ingest.writer import Writer
@@ -1046,8 +1047,10 @@ def test_the_events_before_lives_end_are_committed_before_the_ends(app_ctx, cloc
         apply(account, clock, event("live_start", start, message_id=f"start{n}"),
               event("comment", start, viewer(100 + n), text="hello", message_id=f"hello{n}"))
     clock.advance(60)
-    batch = []
-    for n, account in enumerate(accounts):
+    # The third LIVE's goodbye came in the batch before: its end comes first in this one.
+    apply(accounts[2], clock, event("comment", clock.now(), viewer(102), text="bye", message_id="bye2"))
+    batch = [replace(event("live_end", clock.now(), message_id="end2"), account_id=accounts[2].id)]
+    for n, account in enumerate(accounts[:2]):
         batch += [replace(event("comment", clock.now(), viewer(100 + n), text="bye", message_id=f"bye{n}"),
                           account_id=account.id),
                   replace(event("live_end", clock.now(), message_id=f"end{n}"), account_id=account.id)]
@@ -1067,9 +1070,9 @@ def test_the_events_before_lives_end_are_committed_before_the_ends(app_ctx, cloc
         Writer(app_ctx, clock=clock, publish=False).apply(batch + restart)
     finally:
         sa.event.remove(db.session, "before_commit", seen)
-    # Every goodbye committed while the three LIVEs were still open; then the ends (and the LIVE
-    # started again on the first account, with its comment in a session of its own).
-    assert committed == [(6, 3), (7, 1)]
+    # Every goodbye committed while the three LIVEs were still open; then the ends: the third's,
+    # then the others' (and the LIVE started again on the first, with its comment in a session of its own).
+    assert committed == [(6, 3), (6, 2), (7, 1)]
     db.session.expire_all()
     assert [account.status for account in accounts] == ["live", "offline", "offline"]
     assert accounts[0].room_id == "second-room"
