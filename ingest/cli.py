@@ -50,7 +50,7 @@ def replay_command(file: Path, handle: str, speed: float, fresh: bool) -> None:
             click.echo(f"The stop timeout ({writer.stop_seconds:g} s) passed with {writer.queue.qsize()} events "
                        "still queued: the writer finished its batch, and the rest is applied now.", err=True)
     writer.drain()
-    sessions.sweep(account_id, writer.clock)
+    sessions.sweep([account_id], writer.clock)
     accounted = writer.applied + writer.duplicates + writer.malformed
     click.echo(f"Replayed {read} events into @{account_handle} ({writer.applied} new, {writer.duplicates} "
                f"already applied, {writer.malformed + len(malformed_lines)} malformed, {writer.failed} failed).")

@@ -27,7 +27,7 @@ from services.clock import SYSTEM_CLOCK, Clock
 from services.database import driver_sql, execute_rows, id_chunks, ids_in_sql, time_param, time_result
 from services.notices import Notice
 from services.tiktok import hold_accounts
-from services.vip import reevaluate_vip, reevaluate_vips
+from services.vip import reevaluate_vips
 
 SEEN_MESSAGE_DAYS = 2
 
@@ -187,28 +187,34 @@ def close_lives(rooms: Mapping[int, set[str | None]]) -> dict[int, list[int]]:
                               if None in rooms[row.account_id] or row.room_id in rooms[row.account_id]], True)
 
 
-def sweep(account_id: int, clock: Clock = SYSTEM_CLOCK, retention_days: int = 90) -> list[Notice]:
-    """Close the sessions idle past the timeout, credit any watchtime a batch has not (a session an
-    older version left open), and count streaks whose end never came (about every 60 s)."""
+def sweep(account_ids: Sequence[int], clock: Clock = SYSTEM_CLOCK, retention_days: int = 90) -> dict[int, list[Notice]]:
+    """For these accounts (about every 60 s): close the sessions idle past each account's timeout,
+    credit any watchtime a batch has not (a session an older version left open), count streaks
+    whose end never came, forget old message ids and interactions; one statement a table for all
+    the accounts (swept one at a time, 200 LIVEs cost the writer about 8 round trips each a minute,
+    20 to 80 ms of its time each on PostgreSQL). Committed; returns the notices by account id."""
     now = clock.now()
     # It may write a viewer's rows (a streak's gift and heatmap cell), as the writer does.
-    account = hold_accounts([account_id]).get(account_id)
-    if account is None:
-        return []
-    idle_before = now - timedelta(seconds=account.session_timeout)
-    idle = _open_sessions([account_id], ViewerSession.last_activity_at < idle_before)
-    active = _open_sessions([account_id], ViewerSession.last_activity_at >= idle_before)
-    credited = (_credit_and_close(idle, True).get(account_id, [])
-                + _credit_and_close(active, False).get(account_id, []))
-    credited += streaks.count_unfinished(
-        account, GiftStreak.last_tick_at < now - timedelta(seconds=streaks.STALE_SECONDS))
-    notices = reevaluate_vip(account, credited, now)
+    accounts = hold_accounts(list(account_ids))
+    if not accounts:
+        db.session.commit()
+        return {}
+    ids = list(accounts)
+    idle, active = [], []
+    for row in _open_sessions(ids):
+        timeout = timedelta(seconds=accounts[row.account_id].session_timeout)
+        (idle if row.last_activity_at < now - timeout else active).append(row)
+    stale = GiftStreak.last_tick_at < now - timedelta(seconds=streaks.STALE_SECONDS)
+    credited: dict[int, set[int]] = defaultdict(set)
+    for moved in (_credit_and_close(idle, True), _credit_and_close(active, False),
+                  streaks.count_unfinished(accounts, stale)):
+        for account_id, viewer_ids in moved.items():
+            credited[account_id].update(viewer_ids)
+    notices = reevaluate_vips([(accounts[account_id], viewer_ids) for account_id, viewer_ids in credited.items()], now)
     db.session.execute(sa.delete(IngestedMessage).where(
-        IngestedMessage.account_id == account_id,
-        IngestedMessage.seen_at < now - timedelta(days=SEEN_MESSAGE_DAYS)))
+        IngestedMessage.account_id.in_(ids), IngestedMessage.seen_at < now - timedelta(days=SEEN_MESSAGE_DAYS)))
     db.session.execute(sa.delete(ViewerInteraction).where(
-        ViewerInteraction.account_id == account_id,
-        ViewerInteraction.occurred_at < now - timedelta(days=retention_days)))
+        ViewerInteraction.account_id.in_(ids), ViewerInteraction.occurred_at < now - timedelta(days=retention_days)))
     db.session.commit()
     return notices
 

@@ -57,12 +57,13 @@ def track(batches: Iterable[tuple[TikTokAccount, Iterable[EventRecord], dict[int
         ("int", "int", "text", "int", "text", "int", "int", "timestamptz"), going_rows)
 
 
-def count_unfinished(account: TikTokAccount, *conditions: Any) -> list[int]:
-    """Count the account's streaks still going (those matching `conditions`) as finished gifts at
-    their last tick; returns the profile ids whose totals moved (the caller re-ranks VIPs)."""
+def count_unfinished(accounts: Mapping[int, TikTokAccount], *conditions: Any) -> dict[int, list[int]]:
+    """Count these accounts' streaks still going (those matching `conditions`) as finished gifts at
+    their last tick, with one statement each for all of them; returns, by account id, the profile
+    ids whose totals moved (the caller re-ranks VIPs)."""
     table = GiftStreak.__table__
-    going = db.session.execute(sa.select(table).where(table.c.account_id == account.id, *conditions)).all()
-    return _count({account.id: account}, going).get(account.id, [])
+    going = db.session.execute(sa.select(table).where(table.c.account_id.in_(list(accounts)), *conditions)).all()
+    return _count(accounts, going)
 
 
 def count_ended_lives(accounts: Mapping[int, TikTokAccount],

@@ -46,11 +46,11 @@ BATCH_MAX = 2000
 REPLAY_BATCH_MAX = MAX_BACKLOG
 #: The studio card of one account is rendered and pushed at most this often; notices wait with it.
 PUBLISH_SECONDS = 1.0
-#: A step sweeps accounts (at least one) until this long has gone and leaves the rest to the next
-#: steps: sweeping 60 LIVEs on PostgreSQL at once (their open sessions' watchtime, 20 to 60 ms an
-#: account) held every LIVE's events for 3 s once a minute (docs/benchmarks.md).
-SWEEP_SLICE_SECONDS = 0.05
-#: A sweep's accounts are spread over this share of the sweep period: swept back to back, 140 LIVEs'
+#: A sweep takes its accounts in groups of at most this many, each group swept with one statement a
+#: table (`sessions.sweep`): swept one at a time, 200 LIVEs took about 8 round trips each a minute,
+#: 20 to 80 ms of the writer's time each on PostgreSQL (docs/benchmarks.md).
+SWEEP_GROUP = 25
+#: A sweep's groups are spread over this share of the sweep period: swept back to back, 140 LIVEs'
 #: sweeps doubled the writer's work for seconds and took the p99 lag from 0.5 s to 1.2 s
 #: (docs/benchmarks.md); spread out, they fit in the time the writer has to spare.
 SWEEP_SPREAD = 0.5
@@ -212,13 +212,14 @@ class Writer:
             overdue = len(self._to_sweep)  # left from the last sweep: their turns have passed
             self._to_sweep.extend(account_id for account_id in self.sweep_accounts()
                                   if account_id not in self._to_sweep)
-            self._sweep_gap = timedelta(seconds=self.sweep_seconds * SWEEP_SPREAD / max(1, len(self._to_sweep)))
-            self._next_account_sweep = now - self._sweep_gap * overdue
+            groups = -(-len(self._to_sweep) // SWEEP_GROUP)
+            self._sweep_gap = timedelta(seconds=self.sweep_seconds * SWEEP_SPREAD / max(1, groups))
+            self._next_account_sweep = now - self._sweep_gap * -(-overdue // SWEEP_GROUP)
         if self._to_sweep and now >= self._next_account_sweep:
-            # The accounts whose turn has come (more than one when the steps were slower than the gap).
+            # The groups whose turn has come (more than one when the steps were slower than the gap).
             late = now - self._next_account_sweep
             due = 1 + int(late / self._sweep_gap) if self._sweep_gap else len(self._to_sweep)
-            self.sweep(SWEEP_SLICE_SECONDS, most=due)
+            self.sweep(most=due * SWEEP_GROUP)
             self._next_account_sweep = now + self._sweep_gap
 
     def apply(self, batch: list) -> None:
@@ -394,26 +395,35 @@ class Writer:
                 db.session.rollback()
                 log.exception("could not publish the chat of %d accounts to their shows' consoles", len(chats))
 
-    def sweep(self, seconds: float, most: int | None = None) -> None:
-        """Sweep the accounts of the sweep under way until `seconds` have gone (at least one) or `most`
-        are swept; an account this process no longer runs is left to its new holder."""
+    def sweep(self, most: int | None = None) -> None:
+        """Sweep the next `most` accounts (all) of the sweep under way together, or each alone if that
+        fails; an account this process no longer runs is left to its new holder."""
         held = set(self.sweep_accounts())
-        started = time.monotonic()
-        swept = 0
-        while self._to_sweep and (most is None or swept < most):
+        group = []
+        while self._to_sweep and (most is None or len(group) < most):
             account_id = self._to_sweep.popleft()
-            if account_id not in held:
-                continue
-            swept += 1
+            if account_id in held:
+                group.append(account_id)
+        if not group:
+            return
+        try:
+            self._swept(group, sessions.sweep(group, self.clock, self.retention_days))
+            return
+        except Exception:  # noqa: BLE001 - find the bad account, sweep the rest
+            db.session.rollback()
+            log.exception("sweeping accounts %s failed%s", group, "; sweeping each alone" if len(group) > 1 else "")
+        for account_id in group if len(group) > 1 else []:
             try:
-                notices = sessions.sweep(account_id, self.clock, self.retention_days)
-                if self.publish:
-                    self._unpublished.setdefault(account_id, []).extend(notices)
+                self._swept([account_id], sessions.sweep([account_id], self.clock, self.retention_days))
             except Exception:  # noqa: BLE001
                 db.session.rollback()
                 log.exception("sweeping account %d failed", account_id)
-            if time.monotonic() - started >= seconds:
-                break
+
+    def _swept(self, account_ids: list[int], notices: dict[int, list[Notice]]) -> None:
+        """The studio cards of swept accounts are pushed again (sessions closed, watchtime credited)."""
+        if self.publish:
+            for account_id in account_ids:
+                self._unpublished.setdefault(account_id, []).extend(notices.get(account_id, []))
 
     def drain(self) -> None:
         """Apply everything queued so far (replay and tests)."""

@@ -166,7 +166,7 @@ def test_a_writer_stopped_in_the_middle_of_its_work_applies_every_event_by_drain
     assert replay(path, account_id, writer.put) == len(records)
     assert writer.stop(timeout=0) is False  # the timeout passed with the writer at work
     writer.drain()
-    sessions.sweep(account_id, writer.clock)
+    sessions.sweep([account_id], writer.clock)
     assert (writer.applied, writer.failed) == (len(records), 0)
     assert_applied_exactly(path, account_id)
 

@@ -191,7 +191,7 @@ def test_watchtime_and_visits_sorts(account):
     # Comments 4 minutes apart (within the 300 s session timeout): one 12-minute session.
     record(account, *[event("comment", clock_start + timedelta(minutes=m), fan, text="a") for m in (0, 4, 8, 12)],
            at=NOW)
-    sessions.sweep(account.id, FakeClock(NOW + timedelta(minutes=30)))  # closes sessions, credits watchtime
+    sessions.sweep([account.id], FakeClock(NOW + timedelta(minutes=30)))  # closes sessions, credits watchtime
     other_room = event("comment", NOW + timedelta(minutes=40), fan, room="7300000000000000999", text="again")
     record(account, other_room, at=NOW + timedelta(minutes=40))
     assert handles(table(account, sort="watchtime"))[0] == "fan"

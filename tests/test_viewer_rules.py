@@ -96,16 +96,16 @@ def test_watchtime_is_credited_incrementally_and_bounded_by_the_timeout(app_ctx,
     for _ in range(3):  # active for three minutes
         clock.advance(60)
         apply(account, clock, event("like", clock.now(), someone, count=1))
-        sessions.sweep(account.id, clock)
+        sessions.sweep([account.id], clock)
     assert profile(account).total_watch_seconds == 180  # credited while the session is open
     session = db.session.scalar(sa.select(ViewerSession))
     assert session.ended_at is None
     clock.advance(240)  # quiet, but within the timeout: nothing more to credit
-    sessions.sweep(account.id, clock)
+    sessions.sweep([account.id], clock)
     assert profile(account).total_watch_seconds == 180
     clock.advance(3600)  # long gone: closed at the last activity, still 180 s
-    sessions.sweep(account.id, clock)
-    sessions.sweep(account.id, clock)
+    sessions.sweep([account.id], clock)
+    sessions.sweep([account.id], clock)
     db.session.expire_all()
     session = db.session.scalar(sa.select(ViewerSession))
     assert session.ended_at == START + timedelta(seconds=180)
@@ -367,14 +367,13 @@ def test_status_changes_keep_their_place_among_their_accounts_events(app_ctx, cl
 
 def test_the_sweep_of_many_accounts_is_spread_over_the_writers_steps(app_ctx, clock, monkeypatch):
     """Sweeping every account at once held all their events (3 s for 60 LIVEs on PostgreSQL; the
-    p99 lag of 140 LIVEs on SQLite from 0.5 to 1.2 s): a sweep's accounts are spread over half the
-    sweep period, a step sweeping those whose turn has come (and no more than SWEEP_SLICE_SECONDS
-    of them, at least one), each account once per sweep; an account the process stopped running is
-    left alone."""
+    p99 lag of 140 LIVEs on SQLite from 0.5 to 1.2 s): a sweep's groups of accounts are spread over
+    half the sweep period, a step sweeping those whose turn has come, each account once per sweep;
+    an account the process stopped running is left alone."""
     import ingest.writer
     from ingest.writer import Writer
 
-    monkeypatch.setattr(ingest.writer, "SWEEP_SLICE_SECONDS", 60)  # the turns alone decide
+    monkeypatch.setattr(ingest.writer, "SWEEP_GROUP", 1)  # a turn for each account
     accounts = [linked(f"@swept{n}") for n in range(4)]
     for n, account in enumerate(accounts):
         apply(account, clock, event("comment", clock.now(), viewer(n), text="hi"))
@@ -405,10 +404,13 @@ def test_the_sweep_of_many_accounts_is_spread_over_the_writers_steps(app_ctx, cl
     assert open_sessions() == {accounts[2].id: 1, accounts[3].id: 1}
 
 
-def test_a_writer_behind_its_sweep_catches_up_in_one_step(app_ctx, clock):
+def test_a_writer_behind_its_sweep_catches_up_in_one_step(app_ctx, clock, monkeypatch):
     """Steps slower than the sweep's gap (a busy writer, or a replay whose clock jumps) sweep every
     account whose turn has come at once, not one a step."""
+    import ingest.writer
     from ingest.writer import Writer
+
+    monkeypatch.setattr(ingest.writer, "SWEEP_GROUP", 1)  # a turn for each account
 
     accounts = [linked(f"@late{n}") for n in range(3)]
     for n, account in enumerate(accounts):
@@ -422,6 +424,50 @@ def test_a_writer_behind_its_sweep_catches_up_in_one_step(app_ctx, clock):
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerSession)
                              .where(ViewerSession.ended_at.is_(None))) == 0
+
+
+def test_a_sweep_takes_its_accounts_in_groups_with_the_statements_of_one(app_ctx, clock, monkeypatch):
+    """Swept one at a time, 200 LIVEs cost the writer about 8 round trips each a minute (20 to 80 ms
+    of its time each on PostgreSQL). A sweep now takes its accounts in groups, one turn a group,
+    and a group of twelve accounts takes no more statements than one of two; each account's idle
+    sessions are closed with their watchtime credited, its own only."""
+    import ingest.writer
+    from ingest.writer import Writer
+
+    def with_idle_sessions(accounts: list[TikTokAccount]) -> list[TikTokAccount]:
+        for n, account in enumerate(accounts):
+            apply(account, clock, event("comment", clock.now(), viewer(100 + n), text="hi"),
+                  event("comment", clock.now() + timedelta(seconds=30), viewer(100 + n), text="still here"))
+        clock.advance(accounts[0].session_timeout + 60)
+        return accounts
+
+    few = with_idle_sessions([linked(f"@fewswept{n}") for n in range(2)])
+    many = with_idle_sessions([linked(f"@manyswept{n}") for n in range(12)])
+    few_ids, many_ids = [account.id for account in few], [account.id for account in many]
+    swept_few = _statements_of(lambda: sessions.sweep(few_ids, clock))
+    assert _statements_of(lambda: sessions.sweep(many_ids, clock)) == swept_few
+    db.session.expire_all()
+    for account in few + many:
+        assert account.total_watch_seconds == 30  # credited once, by the batch that saw it
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewerSession).where(
+            ViewerSession.account_id == account.id, ViewerSession.ended_at.is_(None))) == 0
+
+    monkeypatch.setattr(ingest.writer, "SWEEP_GROUP", 2)
+    accounts = with_idle_sessions([linked(f"@grouped{n}") for n in range(4)])
+    writer = Writer(app_ctx, clock=clock, publish=False, sweep_accounts=lambda: [a.id for a in accounts])
+
+    def open_by_account() -> list[int]:
+        db.session.expire_all()
+        return [db.session.scalar(sa.select(sa.func.count()).select_from(ViewerSession).where(
+            ViewerSession.account_id == account.id, ViewerSession.ended_at.is_(None))) for account in accounts]
+
+    writer.step(timeout=0)  # the first step sets when the first sweep is due
+    clock.advance(writer.sweep_seconds)
+    writer.step(timeout=0)
+    assert open_by_account() == [0, 0, 1, 1]  # the first group's turn
+    clock.advance(writer.sweep_seconds * ingest.writer.SWEEP_SPREAD / 2)  # two groups over their share
+    writer.step(timeout=0)
+    assert open_by_account() == [0, 0, 0, 0]
 
 
 def test_concurrent_batches_never_lose_increments(app, clock):
@@ -793,7 +839,7 @@ def test_old_interactions_and_message_ids_are_pruned(app_ctx, clock):
     apply(account, clock, event("comment", clock.now(), viewer(), text="old"))
     clock.advance(91 * 86400)
     apply(account, clock, event("comment", clock.now(), viewer(), text="new"))
-    sessions.sweep(account.id, clock, retention_days=90)
+    sessions.sweep([account.id], clock, retention_days=90)
     assert db.session.scalars(sa.select(ViewerInteraction.content)).all() == ["new"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(IngestedMessage)) == 1
 
@@ -826,7 +872,7 @@ def test_an_unfinished_streak_counts_its_last_tick_at_live_end(app_ctx, clock):
     assert _gift_rows(account) == [(3, 3)]
     assert db.session.scalar(sa.select(sa.func.sum(ViewerActivity.coins))) == 3
     clock.advance(600)
-    sessions.sweep(account.id, clock)  # nothing left to count twice
+    sessions.sweep([account.id], clock)  # nothing left to count twice
     assert profile(account, 77).total_coins == 3
     assert db.session.get(TikTokAccount, account.id).total_coins == 3
 
@@ -841,10 +887,10 @@ def test_a_finished_streak_counts_once_and_a_stale_one_is_counted_by_the_sweeper
     apply(account, clock, gift(clock.now(), fan, name="Perfume", price=20, repeat=4))  # the end: 4 x 20
     apply(account, clock, gift(clock.now(), other, name="GG", price=1, repeat=9, streaking=True))
     clock.advance(60)
-    sessions.sweep(account.id, clock)
+    sessions.sweep([account.id], clock)
     assert profile(account, 6).total_coins == 0  # a minute without a tick: maybe still going
     clock.advance(300)
-    sessions.sweep(account.id, clock)
+    sessions.sweep([account.id], clock)
     assert (profile(account, 5).total_coins, profile(account, 6).total_coins) == (80, 9)
     assert sorted(_gift_rows(account)) == [(4, 80), (9, 9)]
     apply(account, clock, event("live_end", clock.now()))
