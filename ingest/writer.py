@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
@@ -212,9 +213,9 @@ class Writer:
             overdue = len(self._to_sweep)  # left from the last sweep: their turns have passed
             self._to_sweep.extend(account_id for account_id in self.sweep_accounts()
                                   if account_id not in self._to_sweep)
-            groups = -(-len(self._to_sweep) // SWEEP_GROUP)
+            groups = math.ceil(len(self._to_sweep) / SWEEP_GROUP)
             self._sweep_gap = timedelta(seconds=self.sweep_seconds * SWEEP_SPREAD / max(1, groups))
-            self._next_account_sweep = now - self._sweep_gap * -(-overdue // SWEEP_GROUP)
+            self._next_account_sweep = now - self._sweep_gap * math.ceil(overdue / SWEEP_GROUP)
         if self._to_sweep and now >= self._next_account_sweep:
             # The groups whose turn has come (more than one when the steps were slower than the gap).
             late = now - self._next_account_sweep
@@ -411,8 +412,10 @@ class Writer:
             return
         except Exception:  # noqa: BLE001 - find the bad account, sweep the rest
             db.session.rollback()
-            log.exception("sweeping accounts %s failed%s", group, "; sweeping each alone" if len(group) > 1 else "")
-        for account_id in group if len(group) > 1 else []:
+            log.exception("sweeping accounts %s failed", group)
+        if len(group) == 1:
+            return
+        for account_id in group:  # each alone
             try:
                 self._swept([account_id], sessions.sweep([account_id], self.clock, self.retention_days))
             except Exception:  # noqa: BLE001
