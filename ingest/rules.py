@@ -38,7 +38,7 @@ from services.live import live_shows_for_tiktok_accounts
 from services.local_time import age_on, heatmap_bucket, is_birthday_today, local_time
 from services.notices import Notice
 from services.tiktok import fold, hold_accounts
-from services.vip import reevaluate_vips
+from services.vip import Standing, rank, reevaluate_vips
 
 log = logging.getLogger(__name__)
 
@@ -324,14 +324,26 @@ def _apply_viewers(shares: list[_Share], now: datetime) -> None:
         codes = {share.account.id: _typed_codes(share.records) for share in shares}
     for share in shares:
         share.result.notices.extend(_link_codes(share.account, codes[share.account.id], share.ids))
-    # A tier depends on coins, watchtime and visits only: a viewer whose three did not move keeps it.
-    promoted = reevaluate_vips([(share.account, [
-        share.profiles[user_id].id for user_id, delta in share.deltas.items()
-        if delta.coins or share.walks[share.profiles[user_id].id].visits
-        or share.walks[share.profiles[user_id].id].watch]) for share in shares], now)
+    promoted = rank([(share.account, _moved_standings(share)) for share in shares], now)
     for share in shares:
         share.result.notices.extend(promoted.get(share.account.id, []))
         share.result.notices.extend(_birthdays(share.account, share.deltas, share.profiles))
+
+
+def _moved_standings(share: _Share) -> list[Standing]:
+    """The share's viewers whose coins, watchtime or visits moved (a tier depends on these three
+    only: a viewer whose three did not move keeps it), with their figures as this batch wrote them:
+    the profile as it was plus the batch's share (the account's lease keeps other writers out)."""
+    standings = []
+    for user_id, delta in share.deltas.items():
+        profile = share.profiles[user_id]
+        walk = share.walks[profile.id]
+        if delta.coins or walk.visits or walk.watch:
+            standings.append(Standing(share.account.id, profile.id, profile.total_coins + delta.coins,
+                                      profile.total_watch_seconds + walk.watch, profile.total_visits + walk.visits,
+                                      profile.vip_tier_id, profile.vip_source, profile.is_blocked,
+                                      delta.user.handle or profile.handle))
+    return standings
 
 
 def _write_viewer_rows(shares: list[_Share]) -> None:
@@ -403,6 +415,10 @@ class _Profile(NamedTuple):
     birthday_greeted_on: Any = None
     #: Its VIP tier before the batch's re-ranking (None for a new viewer); its new sessions carry it.
     vip_tier_id: int | None = None
+    #: Who set that tier (vip.Standing), and the two figures besides visits that decide it.
+    vip_source: str | None = None
+    total_coins: int = 0
+    total_watch_seconds: int = 0
 
 
 def _select_profiles(wanted: dict[int, list[int]]) -> dict[int, dict[int, _Profile]]:
@@ -413,7 +429,7 @@ def _select_profiles(wanted: dict[int, list[int]]) -> dict[int, dict[int, _Profi
     # Only our own SQL (the hour of last_seen_at) and parameter marks go into the text.
     profile = ("id, tiktok_user_id, total_visits, last_visit_room_id, is_blocked, handle, nickname, "
                f"{account_figures.last_seen_hour_sql()}, birthday_month, birthday_day, birthday_year,"
-               " birthday_greeted_on, vip_tier_id")
+               " birthday_greeted_on, vip_tier_id, vip_source, total_coins, total_watch_seconds")
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         # The pairs as two arrays, each looked up in the unique index: one text whatever the batch,

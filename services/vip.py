@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -41,8 +41,9 @@ def account_tiers(account_id: int) -> list[VipTier]:
     ))
 
 
-def qualifying_tier(tiers: Sequence[VipTier], coins: int, watch_seconds: int, visits: int) -> VipTier | None:
-    """The best tier whose three thresholds are all met (tiers sorted best first)."""
+def qualifying_tier(tiers: Sequence[Any], coins: int, watch_seconds: int, visits: int) -> Any | None:
+    """The best tier whose three thresholds are all met (tiers, or rows with their thresholds, sorted
+    best first)."""
     for tier in tiers:
         if coins >= tier.min_coins and watch_seconds >= tier.min_watch_seconds and visits >= tier.min_visits:
             return tier
@@ -55,56 +56,90 @@ def reevaluate_vip(account: TikTokAccount, viewer_ids: Iterable[int], now: datet
     return reevaluate_vips([(account, viewer_ids)], now).get(account.id, [])
 
 
+class Standing(NamedTuple):
+    """What the ranking needs of a viewer: their three figures as they now stand, their tier and
+    who set it (None or "auto": automation; "manual": the streamer), and what a notice names."""
+
+    account_id: int
+    id: int
+    total_coins: int
+    total_watch_seconds: int
+    total_visits: int
+    vip_tier_id: int | None
+    vip_source: str | None
+    is_blocked: bool
+    handle: str
+
+
 def reevaluate_vips(candidates: Iterable[tuple[TikTokAccount, Iterable[int]]],
                     now: datetime) -> dict[int, list[Notice]]:
-    """`reevaluate_vip` for several accounts at once (the writer's batch of many LIVEs): the tiers
-    and the candidates' figures are read with one statement each for all of them. Returns the
-    notices by account id."""
+    """`reevaluate_vip` for several accounts at once (the sweep's group, the end of many LIVEs): the
+    candidates' figures are read with one statement for all of them, then ranked (`rank`). Returns
+    the notices by account id."""
     wanted: dict[int, tuple[TikTokAccount, set[int]]] = {}
     for account, viewer_ids in candidates:
         if account.auto_vip and (ids := set(viewer_ids)):
             wanted[account.id] = (account, ids)
     if not wanted:
         return {}
-    tiers: dict[int, list[VipTier]] = {account_id: [] for account_id in wanted}
-    for tier in db.session.scalars(sa.select(VipTier).where(VipTier.account_id.in_(list(wanted)))
-                                   .order_by(VipTier.account_id, VipTier.rank.desc())):
-        tiers[tier.account_id].append(tier)
-    automatic = sa.or_(ViewerProfile.vip_source.is_(None), ViewerProfile.vip_source == "auto")
     ids = [viewer_id for _, viewer_ids in wanted.values() for viewer_id in viewer_ids]
-    rows = []
+    standings: dict[int, list[Standing]] = {account_id: [] for account_id in wanted}
     for part in id_chunks(ids):  # an account's whole following when its tiers change
-        rows += db.session.execute(
-            sa.select(ViewerProfile.account_id, ViewerProfile.id, ViewerProfile.total_coins,
-                      ViewerProfile.total_watch_seconds, ViewerProfile.total_visits, ViewerProfile.vip_tier_id,
-                      ViewerProfile.is_blocked, ViewerProfile.handle, ViewerProfile.nickname)
-            .where(ids_in(ViewerProfile.id, part), automatic)
-        ).all()
+        for row in db.session.execute(
+            sa.select(*(getattr(ViewerProfile, name) for name in Standing._fields))
+            .where(ids_in(ViewerProfile.id, part), _AUTOMATIC)
+        ):
+            if row.id in wanted.get(row.account_id, (None, ()))[1]:  # not a profile of another account
+                standings[row.account_id].append(Standing(*row))
+    return rank([(account, standings[account_id]) for account_id, (account, _) in wanted.items()], now)
+
+
+#: A profile whose tier automation decides (B9: a tier set by hand is never touched).
+_AUTOMATIC = sa.or_(ViewerProfile.vip_source.is_(None), ViewerProfile.vip_source == "auto")
+
+
+def rank(candidates: Iterable[tuple[TikTokAccount, Iterable[Standing]]], now: datetime) -> dict[int, list[Notice]]:
+    """Give each automatic candidate the best tier their figures meet, or none (B9), for several
+    accounts at once; the tiers are read with one statement. Only a viewer whose tier changes is
+    written; a "promoted" notice comes only when the rank went up. The writer calls this with the
+    figures it has just written (no need to read them back); `reevaluate_vips` reads them first.
+    Returns the notices by account id."""
+    wanted = {account.id: [standing for standing in standings if standing.vip_source in (None, "auto")]
+              for account, standings in candidates if account.auto_vip}
+    wanted = {account_id: standings for account_id, standings in wanted.items() if standings}
+    if not wanted:
+        return {}
+    tiers: dict[int, list[Any]] = {account_id: [] for account_id in wanted}
+    # Plain rows, not ORM objects: the writer reads them with every batch.
+    for tier in db.session.execute(
+            sa.select(VipTier.account_id, VipTier.id, VipTier.rank, VipTier.name, VipTier.min_coins,
+                      VipTier.min_watch_seconds, VipTier.min_visits)
+            .where(VipTier.account_id.in_(list(wanted))).order_by(VipTier.account_id, VipTier.rank.desc())):
+        tiers[tier.account_id].append(tier)
     notices: dict[int, list[Notice]] = {account_id: [] for account_id in wanted}
     vips: dict[int, int] = dict.fromkeys(wanted, 0)
     marked: dict[bool, list[int]] = {True: [], False: []}
-    for row in rows:
-        if row.id not in wanted.get(row.account_id, (None, ()))[1]:
-            continue  # a profile of another account than the one it was given for
-        ranked = tiers[row.account_id]
-        tier = qualifying_tier(ranked, row.total_coins, row.total_watch_seconds, row.total_visits)
-        new_id = tier.id if tier else None
-        if new_id == row.vip_tier_id:
-            continue
-        old = next((known for known in ranked if known.id == row.vip_tier_id), None)
-        values: dict[str, Any] = {"vip_tier_id": new_id, "vip_source": "auto" if tier else None}
-        if tier is None:
-            values["vip_since"] = None
-        elif old is None:
-            values["vip_since"] = now
-        moved = db.session.execute(sa.update(ViewerProfile).where(ViewerProfile.id == row.id, automatic)
-                                   .values(**values)).rowcount
-        change = account_figures.vip_change(row.vip_tier_id, new_id) if moved == 1 else 0
-        vips[row.account_id] += change
-        if change:
-            marked[new_id is not None].append(row.id)
-        if tier is not None and (old is None or tier.rank > old.rank) and not row.is_blocked:
-            notices[row.account_id].append(Notice("vip", f"@{row.handle} is now {tier.name} VIP", row.id))
+    for account_id, standings in wanted.items():
+        ranked = tiers[account_id]
+        for row in standings:
+            tier = qualifying_tier(ranked, row.total_coins, row.total_watch_seconds, row.total_visits)
+            new_id = tier.id if tier else None
+            if new_id == row.vip_tier_id:
+                continue
+            old = next((known for known in ranked if known.id == row.vip_tier_id), None)
+            values: dict[str, Any] = {"vip_tier_id": new_id, "vip_source": "auto" if tier else None}
+            if tier is None:
+                values["vip_since"] = None
+            elif old is None:
+                values["vip_since"] = now
+            moved = db.session.execute(sa.update(ViewerProfile).where(ViewerProfile.id == row.id, _AUTOMATIC)
+                                       .values(**values)).rowcount
+            change = account_figures.vip_change(row.vip_tier_id, new_id) if moved == 1 else 0
+            vips[account_id] += change
+            if change:
+                marked[new_id is not None].append(row.id)
+            if tier is not None and (old is None or tier.rank > old.rank) and not row.is_blocked:
+                notices[account_id].append(Notice("vip", f"@{row.handle} is now {tier.name} VIP", row.id))
     for account_id, change in vips.items():
         account_figures.add(account_id, vip_viewers=change)
     for is_vip, viewer_ids in marked.items():

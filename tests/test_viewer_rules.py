@@ -1237,6 +1237,40 @@ def test_the_watchtime_a_batch_credits_can_promote_a_viewer(app_ctx, clock):
     assert profile(account).total_watch_seconds == 5 * 3600 + 30
 
 
+def test_a_batch_ranks_its_viewers_from_the_figures_it_has_just_written(app_ctx, clock):
+    """B9 in the writer: a batch's viewers are ranked from their figures as it wrote them, not read
+    back (the profiles are read once a batch, 2 statements of a 200-LIVE batch before): a regular
+    renamed by the batch that takes them over Bronze is announced by the new name, a viewer whose
+    tier the streamer set is left alone, and a viewer who stays under every tier gets none."""
+    account = linked()
+    regular = _regular(account, visits=9, hours=5, coins=999)
+    locked = _regular(account, visits=200, hours=300, coins=500_000, user_id=1002)
+    _edit_vip(account, locked, "none", clock)
+    _regular(account, visits=1, hours=0, user_id=1003)
+    reads = []
+
+    def note_reads(_connection, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT") and "FROM viewer_profiles" in statement:
+            reads.append(statement)
+
+    sa.event.listen(db.session.get_bind(), "before_cursor_execute", note_reads)
+    try:
+        result = apply(account, clock, gift(clock.now(), viewer(1001, "renamed.regular"), name="Rose", price=1),
+                       gift(clock.now(), viewer(1002, "regular1002"), name="Lion", price=29999),
+                       gift(clock.now(), viewer(1003, "regular1003"), name="Lion", price=29999))
+    finally:
+        sa.event.remove(db.session.get_bind(), "before_cursor_execute", note_reads)
+    assert len(reads) == 1, reads
+    assert [n.text for n in result.notices if n.kind == "vip"] == ["@renamed.regular is now Bronze VIP"]
+    db.session.expire_all()
+    assert (regular.handle, regular.total_coins, regular.total_visits, regular.vip_tier.name, regular.vip_source) == (
+        "renamed.regular", 1000, 10, "Bronze", "auto")
+    assert (locked.vip_tier_id, locked.vip_source, locked.total_coins) == (None, "manual", 529_999)
+    assert (profile(account, 1003).vip_tier_id, profile(account, 1003).total_coins) == (None, 29_999)
+    vip_viewers = account_figures.stored(account.id)["vip_viewers"]
+    assert vip_viewers == account_figures.recounted(account.id)["vip_viewers"] == 1
+
+
 def test_the_watchtime_a_live_end_credits_can_promote_a_viewer(app_ctx, clock):
     """B9: a session whose watchtime is not credited yet (as a version before 3 December 2026 left
     an open one: it credited at the end or the sweep) is credited when the LIVE ends, and that
