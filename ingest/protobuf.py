@@ -26,6 +26,7 @@ starts. They belong upstream.
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Any
 
 # Imported once here, not in `_parse`: it runs for every message, nested ones too.
@@ -227,6 +228,8 @@ def _parse(cls: type, data: bytes) -> Any:
             position += 8
         elif wire_type == 2:
             length, position = _read_varint(data, position)
+            if length > sys.maxsize:  # the library's read of its stream refuses a length no index can hold
+                raise OverflowError("cannot fit 'int' into an index-sized integer")
             value = data[position:position + length]
             position += length
         elif wire_type == 5:
