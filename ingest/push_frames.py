@@ -32,7 +32,7 @@ library_functions: dict[str, Any] = {}
 _INT64_RANGE = range(-(2 ** 63), 2 ** 63)
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
     """A protobuf varint; a negative int64 takes ten bytes (its two's complement), as betterproto2 writes it."""
     if value < 0:
         value += 1 << 64
@@ -57,8 +57,8 @@ def ack_frame(log_id: int, internal_ext: str | None) -> bytes:
     if type(log_id) is not int or log_id not in _INT64_RANGE:
         return _library_ack(log_id, internal_ext)  # never from a parsed frame; the library's error
     payload = (internal_ext or "-").encode()
-    head = _LOG_ID_TAG + _varint(log_id) if log_id else b""
-    return head + _ENCODING_AND_TYPE + _PAYLOAD_TAG + _varint(len(payload)) + payload
+    head = _LOG_ID_TAG + varint(log_id) if log_id else b""
+    return head + _ENCODING_AND_TYPE + _PAYLOAD_TAG + varint(len(payload)) + payload
 
 
 def _library_ack(log_id: Any, internal_ext: str | None) -> bytes:

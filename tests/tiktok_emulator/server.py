@@ -94,7 +94,6 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import websockets
-from betterproto2 import encode_varint
 
 # ---------------------------------------------------------------------------
 # Protobuf classes (TikTokLiveProto 0.2.x, "v3" schema, betterproto2)
@@ -140,6 +139,7 @@ from websockets.http11 import Request, Response
 
 from ingest.gifts import gift_catalogue  # noqa: E402
 from ingest.protobuf import reuse_message_validators  # noqa: E402
+from ingest.push_frames import varint  # noqa: E402
 from tests.tiktok_emulator.generate import generated_script  # noqa: E402
 
 log = logging.getLogger("tiktok_emulator")
@@ -201,6 +201,62 @@ def _now_ms() -> int:
 
 
 # ---------------------------------------------------------------------------
+# Encoding the hot messages without building them
+# ---------------------------------------------------------------------------
+_VARINT_KINDS = frozenset({"int32", "int64", "uint32", "uint64", "bool", "enum"})
+_LENGTH_KINDS = frozenset({"string", "bytes", "message"})
+
+
+@functools.cache
+def _wire_field(message_class: type, name: str) -> tuple[bytes, str, bool, bool]:
+    """A field's tag (number and wire type, encoded), protobuf type, whether it repeats and whether
+    it is optional, from the class's betterproto2 metadata."""
+    meta = message_class._betterproto.meta_by_field_name[name]
+    if meta.proto_type not in _VARINT_KINDS | _LENGTH_KINDS:
+        raise TypeError(f"{message_class.__name__}.{name}: {meta.proto_type} is not encoded here")
+    tag = varint(meta.number << 3 | (0 if meta.proto_type in _VARINT_KINDS else 2))
+    return tag, meta.proto_type, meta.repeated, bool(meta.optional)
+
+
+def encode_fields(message_class: type, **values: Any) -> bytes:
+    """The wire bytes of `message_class(**values)`, written directly: the fields `bytes(...)` of the
+    built message gives, in the order of `values` (a parser reads the same message), without
+    building and validating a betterproto2 message for every event. A message field takes its value already
+    encoded (bytes) or as a message; None leaves a field out, and so does a default value, as
+    betterproto2 leaves it out. Only the scalar types the emulator's hot messages use are written.
+
+    A fleet of 200 generated rooms spent most of the emulator's CPU building and encoding messages
+    (bench/ingest_fleet.py), CPU that TikTok's servers do not take from the worker under test."""
+    out = bytearray()
+    for name, value in values.items():
+        if value is None:
+            continue
+        tag, kind, repeated, optional = _wire_field(message_class, name)
+        for item in value if repeated else (value,):
+            if kind in _VARINT_KINDS:
+                number = int(item)
+                if not number and not optional:
+                    continue
+                out += tag
+                out += varint(number)
+                continue
+            if kind == "string":
+                if not item and not optional:
+                    continue
+                data = item.encode()
+            elif kind == "message":
+                data = item if isinstance(item, bytes | bytearray) else bytes(item)
+            else:
+                if not item and not optional:
+                    continue
+                data = item
+            out += tag
+            out += varint(len(data))
+            out += data
+    return bytes(out)
+
+
+# ---------------------------------------------------------------------------
 # Message builders: each returns (method_name, protobuf_bytes)
 # ---------------------------------------------------------------------------
 def build_user(spec: dict[str, Any] | None) -> User:
@@ -248,52 +304,37 @@ def _encoded_gift(gift_json: str) -> bytes:
     return bytes(build_gift_model(json.loads(gift_json)))
 
 
-def _encoded_field(message: Any, field_name: str, encoded: bytes) -> bytes:
-    """One message field as the wire carries it: its tag, its length, its bytes."""
-    number = message._betterproto.meta_by_field_name[field_name].number
-    return encode_varint((number << 3) | 2) + encode_varint(len(encoded)) + encoded
+def _encoded_user_field(spec: dict[str, Any] | None) -> bytes:
+    """`build_user(spec)`'s bytes: a viewer with an id is the same User every time (a generated room's
+    viewers send hundreds of events), encoded once; a viewer without one is a new one each time."""
+    if not spec or "id" not in spec:
+        return bytes(build_user(spec))
+    return _encoded_user(json.dumps(spec, sort_keys=True, default=str))
 
 
-def _encoded_message(message: Any, spec: dict[str, Any] | None, gift: dict[str, Any] | None = None) -> bytes:
-    """`message` encoded with `build_user(spec)` as its user (and `build_gift_model(gift)` as its gift).
-
-    A viewer with an id is the same User every time (a generated room's viewers send hundreds of
-    events), and a gift the same Gift: their bytes are encoded once and appended as the fields. Any
-    parser reads the same message (the order of fields does not matter), and a fleet of 200 rooms
-    took 52 % of a core instead of 82 %, CPU it shares with the worker under test (bench/ingest_fleet.py)."""
-    extra = b""
-    if gift is not None:
-        extra = _encoded_field(message, "gift", _encoded_gift(json.dumps(gift, sort_keys=True, default=str)))
-    if not spec or "id" not in spec:  # a random viewer: a new one each time
-        message.user = build_user(spec)
-    else:
-        extra += _encoded_field(message, "user", _encoded_user(json.dumps(spec, sort_keys=True, default=str)))
-    return bytes(message) + extra
-
-
-def build_identity(spec: dict[str, Any] | None) -> UserIdentity | None:
+def build_identity(spec: dict[str, Any] | None) -> bytes | None:
     """USER["identity"] = {"is_moderator_of_anchor": true, "is_subscriber_of_anchor": ..., "is_follower_of_anchor":
-    ..., "is_gift_giver_of_anchor": ..., "is_mutual_following_with_anchor": ..., "is_anchor": ...}"""
+    ..., "is_gift_giver_of_anchor": ..., "is_mutual_following_with_anchor": ..., "is_anchor": ...}, encoded"""
     ident = (spec or {}).get("identity")
-    return UserIdentity(**{k: bool(v) for k, v in ident.items()}) if ident else None
+    return bytes(UserIdentity(**{k: bool(v) for k, v in ident.items()})) if ident else None
 
 
 #: A step's explicit "msg_id" (to replay a message exactly, as TikTok does after a reconnect).
 _forced_msg_ids: list[int] = []
 
 
-def build_common(method: str, room_id: int, display_key: str = "", pattern: str = "") -> CommonMessageData:
-    common = CommonMessageData(
-        method=method,
-        msg_id=_forced_msg_ids.pop() if _forced_msg_ids else next(_msg_ids),
-        room_id=room_id,
-        create_time=_now_ms(),
-        is_show_msg=True,
-    )
-    if display_key or pattern:
-        # TikTokLive reads common.display_text.key for Follow/Share detection
-        common.display_text = Text(key=display_key, default_pattern=pattern)
-    return common
+def build_common(method: str, room_id: int, display_key: str = "", pattern: str = "") -> bytes:
+    """A message's CommonMessageData, encoded; TikTokLive reads common.display_text.key to tell a
+    follow from a share."""
+    return encode_fields(CommonMessageData, method=method,
+                         msg_id=_forced_msg_ids.pop() if _forced_msg_ids else next(_msg_ids),
+                         room_id=room_id, create_time=_now_ms(), is_show_msg=True,
+                         display_text=_display_text(display_key, pattern) if display_key or pattern else None)
+
+
+@functools.cache
+def _display_text(key: str, pattern: str) -> bytes:
+    return bytes(Text(key=key, default_pattern=pattern))
 
 
 def resolve_gift(gift: Any) -> dict[str, Any]:
@@ -325,19 +366,16 @@ def build_gift_model(g: dict[str, Any]) -> Gift:
 
 
 def msg_comment(room_id: int, user: dict, text: str) -> tuple[str, bytes]:
-    m = WebcastChatMessage(
-        common=build_common("WebcastChatMessage", room_id),
-        content=text,
-        content_language="en",
-        user_identity=build_identity(user),
-    )
-    return "WebcastChatMessage", _encoded_message(m, user)
+    return "WebcastChatMessage", encode_fields(
+        WebcastChatMessage, common=build_common("WebcastChatMessage", room_id), content=text, content_language="en",
+        user_identity=build_identity(user), user=_encoded_user_field(user))
 
 
 def msg_gift(room_id: int, user: dict, gift: dict[str, Any], repeat_count: int, repeat_end: int,
              group_id: int, combo_count: int | None = None) -> tuple[str, bytes]:
     g = resolve_gift(gift)
-    m = WebcastGiftMessage(
+    return "WebcastGiftMessage", encode_fields(
+        WebcastGiftMessage,
         common=build_common("WebcastGiftMessage", room_id),
         gift_id=int(g["id"]),
         group_count=1,
@@ -349,17 +387,16 @@ def msg_gift(room_id: int, user: dict, gift: dict[str, Any], repeat_count: int, 
         log_id=f"{group_id:x}",
         send_type=1,
         user_identity=build_identity(user),
+        user=_encoded_user_field(user),
+        gift=_encoded_gift(json.dumps(g, sort_keys=True, default=str)),
     )
-    return "WebcastGiftMessage", _encoded_message(m, user, g)
 
 
 def msg_like(room_id: int, user: dict, count: int, total: int) -> tuple[str, bytes]:
-    m = WebcastLikeMessage(
+    return "WebcastLikeMessage", encode_fields(
+        WebcastLikeMessage,
         common=build_common("WebcastLikeMessage", room_id, "pm_mt_msg_viewer", "{0:user} liked the LIVE"),
-        count=count,
-        total=total,
-    )
-    return "WebcastLikeMessage", _encoded_message(m, user)
+        count=count, total=total, user=_encoded_user_field(user))
 
 
 def msg_social(room_id: int, user: dict, kind: str, follow_count: int = 0, share_count: int = 0) -> tuple[str, bytes]:
@@ -367,33 +404,35 @@ def msg_social(room_id: int, user: dict, kind: str, follow_count: int = 0, share
         key, pattern, action = "pm_main_follow_message_viewer_2", "{0:user} followed the LIVE creator", 1
     else:
         key, pattern, action = "pm_mt_guidance_share", "{0:user} shared the LIVE", 3
-    m = WebcastSocialMessage(
+    return "WebcastSocialMessage", encode_fields(
+        WebcastSocialMessage,
         common=build_common("WebcastSocialMessage", room_id, key, pattern),
         action=action,
         follow_count=follow_count,
         share_type=1 if kind == "share" else 0,
         share_count=share_count,
         share_target="",
+        user=_encoded_user_field(user),
     )
-    return "WebcastSocialMessage", _encoded_message(m, user)
 
 
 def msg_join(room_id: int, user: dict, member_count: int) -> tuple[str, bytes]:
     u = build_user(user)
-    m = WebcastMemberMessage(
+    return "WebcastMemberMessage", encode_fields(
+        WebcastMemberMessage,
         common=build_common("WebcastMemberMessage", room_id, "live_room_enter_toast", "{0:user} joined"),
         user=u,
         member_count=member_count,
         action=MemberMessageAction.JOINED,
         user_id=u.id,
     )
-    return "WebcastMemberMessage", bytes(m)
 
 
 def msg_viewers(room_id: int, total: int, total_user: int, top: list[dict]) -> tuple[str, bytes]:
     ranks = [Contributor(user=build_user(u), score=int(u.get("score", 0)), rank=i + 1)
              for i, u in enumerate(top or [])]
-    m = WebcastRoomUserSeqMessage(
+    return "WebcastRoomUserSeqMessage", encode_fields(
+        WebcastRoomUserSeqMessage,
         common=build_common("WebcastRoomUserSeqMessage", room_id),
         ranks=ranks,
         total=total,
@@ -401,12 +440,11 @@ def msg_viewers(room_id: int, total: int, total_user: int, top: list[dict]) -> t
         popularity=total,
         pop_str=str(total),
     )
-    return "WebcastRoomUserSeqMessage", bytes(m)
 
 
 def msg_control(room_id: int, action: ControlAction) -> tuple[str, bytes]:
-    m = WebcastControlMessage(common=build_common("WebcastControlMessage", room_id), action=action)
-    return "WebcastControlMessage", bytes(m)
+    return "WebcastControlMessage", encode_fields(
+        WebcastControlMessage, common=build_common("WebcastControlMessage", room_id), action=action)
 
 
 # ---------------------------------------------------------------------------
@@ -833,24 +871,27 @@ class TikTokLiveEmulator:
         """Wrap messages in ProtoMessageFetchResult -> (gzip) -> WebcastPushFrame and send."""
         seq = next(sess.seq)
         internal_ext = f"internal_src:dim|wss_push_room_id:{sess.room.room_id}|seq:{seq}|wss_msg_type:r"
-        result = ProtoMessageFetchResult(
-            messages=[BaseProtoMessage(method=m, payload=p, msg_id=next(_msg_ids), msg_type=0) for m, p in messages],
-            cursor=f"r-{seq}_d-1_u-1_fh-{_now_ms()}_t-{_now_ms()}",
+        cursor = f"r-{seq}_d-1_u-1_fh-{_now_ms()}_t-{_now_ms()}"
+        payload = encode_fields(
+            ProtoMessageFetchResult,
+            messages=[encode_fields(BaseProtoMessage, method=m, payload=p, msg_id=next(_msg_ids), msg_type=0)
+                      for m, p in messages],
+            cursor=cursor,
             fetch_interval=0,
             now=_now_ms(),
             internal_ext=internal_ext,
             need_ack=True,          # client answers with payload_type "ack" frame (log_id echoed)
             is_first=False,
         )
-        payload = bytes(result)
-        headers = [PushHeader(key="im-cursor", value=result.cursor),
-                   PushHeader(key="im-internal_ext", value=internal_ext)]
+        headers = [encode_fields(PushHeader, key="im-cursor", value=cursor),
+                   encode_fields(PushHeader, key="im-internal_ext", value=internal_ext)]
         if sess.gzip:
-            payload = gzip.compress(payload)
-            headers.append(PushHeader(key="compress_type", value="gzip"))
-        frame = WebcastPushFrame(seq_id=seq, log_id=next(sess.log_ids), service=1, method=1, headers=headers,
-                                 payload_encoding="pb", payload_type="msg", payload=payload)
-        await sess.conn.send(bytes(frame))
+            # The fastest level: any level reads back the same, and the CPU is the worker's to have.
+            payload = gzip.compress(payload, compresslevel=1)
+            headers.append(encode_fields(PushHeader, key="compress_type", value="gzip"))
+        await sess.conn.send(encode_fields(WebcastPushFrame, seq_id=seq, log_id=next(sess.log_ids), service=1, method=1,
+                                           headers=headers, payload_encoding="pb", payload_type="msg",
+                                           payload=payload))
         sess.sent_frames += 1
 
     def _step_to_messages(self, room: Room, step: dict[str, Any], sess: WsSession | None
