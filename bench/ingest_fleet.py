@@ -15,7 +15,9 @@ How it measures, from outside the worker (nothing in the product is instrumented
 - memory: the worker's resident set at its peak while following the LIVEs, minus its size after a
   warm-up LIVE (so the client library is already imported), divided by N.
 - CPU: the worker's user + system time from the moment the LIVEs are unpaused to the end, per event
-  applied (decoding in the TikTokLive client and the writer together; from /proc).
+  applied (decoding in the TikTokLive client and the writer together; from /proc); and the
+  emulator's over the same time, since it shares the machine's cores with the worker and the
+  database as TikTok's servers would not.
 - when: the p99 lag of the comments sent in each tenth of the LIVEs (the start and the end are
   when every LIVE connects, and ends, at once);
 - lost: comments sent but never committed; the line above it says whether every viewer's comments,
@@ -138,6 +140,8 @@ def main() -> None:
                 db.session.commit()
                 started = time.monotonic()
                 cpu_at_start = cpu_seconds(pid)
+                # TikTok's servers are not on the worker's machine; the emulator is, and takes its cores.
+                emulator_cpu_at_start = cpu_seconds(emulator.process.pid)
                 last_id = scalar(sa.select(sa.func.coalesce(sa.func.max(ViewerInteraction.id), 0)))
                 lags: list[float] = []
                 sent_at: list[datetime] = []  # each lag's comment's TikTok time, in the same order
@@ -177,6 +181,7 @@ def main() -> None:
                             (first_seen and time.monotonic() - quiet_since > 90):
                         break
                 followed_for = time.monotonic() - started
+                emulator_cpu = cpu_seconds(emulator.process.pid) - emulator_cpu_at_start
                 if args.logs:
                     Path(args.logs).mkdir(parents=True, exist_ok=True)
                     shutil.copy(server.log_path, Path(args.logs) / "worker.log")
@@ -217,7 +222,8 @@ def main() -> None:
           f"median lag {p50:.0f} ms, max {lags[-1] * 1000 if lags else float('nan'):.0f} ms; worker RSS "
           f"{baseline:.0f} MB after warm-up, {peak:.0f} MB at peak; worker restarted {restarts} times; worker CPU "
           f"{cpu_used:.1f} s over {followed_for:.0f} s ({100 * cpu_used / followed_for:.0f}% of a core), "
-          f"{1000 * cpu_used / max(1.0, applied):.2f} ms per event applied; p99 lag (ms) in each tenth of the "
+          f"{1000 * cpu_used / max(1.0, applied):.2f} ms per event applied; the emulator's CPU {emulator_cpu:.1f} s; "
+          f"p99 lag (ms) in each tenth of the "
           f"LIVEs: {series}")
     print(f"fleet: {args.lives} lives x {args.rate:g} ev/s -> {events_per_second:.0f} events/s, "
           f"p99 lag {p99:.0f} ms, {per_live:.2f} MB per live, lost {lost}")
