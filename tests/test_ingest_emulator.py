@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
 import sqlalchemy as sa
+from TikTokLiveProto.v3.webcast.model.message import WebcastChatMessage
+from TikTokLiveProto.v3.webcast.shared.message import CommonMessageData
 
 from extensions import db
 from models import TikTokAccount, ViewerActivity, ViewerGift, ViewerInteraction, ViewerProfile, ViewerSession
@@ -15,6 +18,7 @@ from services.local_time import heatmap_bucket
 from tests.emulator_support import ingest_env, running_emulator, user
 from tests.factories import make_user
 from tests.support import running_server, wait_for
+from tests.tiktok_emulator.server import encode_fields
 
 pytestmark = pytest.mark.server
 
@@ -31,6 +35,10 @@ SCRIPT = [
     {"type": "gift_streak", "user": BOB, "gift": "Rose", "count": 5, "interval": 0.05},
     {"type": "gift", "user": CAROL, "gift": "Corgi"},
     {"type": "like", "user": ALICE, "count": 15, "total": 215},
+    # A comment with no user, which the worker cannot read: logged and skipped, the stream goes on.
+    {"type": "raw", "method": "WebcastChatMessage", "payload_b64": base64.b64encode(encode_fields(
+        WebcastChatMessage, common=encode_fields(CommonMessageData, method="WebcastChatMessage", msg_id=777),
+        content="who am I?")).decode()},
     {"type": "follow", "user": DAVE},
     {"type": "share", "user": CAROL},
     {"type": "drop"},  # an abrupt TCP drop: the ingester must reconnect by itself
@@ -63,6 +71,7 @@ def test_scripted_live_through_the_real_client(app_ctx, tmp_path):
         log = server.output()
 
     assert len(state["ws_connections"]) == 2, log  # connected, dropped, re-established
+    assert log.count("skipping a comment event on @emu.host that could not be read") == 1, log
     assert state["client_frames"]["im_enter_room"] == 2
     # Every push frame was acknowledged as TikTok expects (ingest/push_frames.py writes the bytes):
     # the frame's log id echoed, the fetch result's internal_ext as the payload.
