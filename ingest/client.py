@@ -57,6 +57,39 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+@functools.cache
+def client_class() -> type:
+    """TikTokLive's client as the worker runs it: each message parsed into its event without the two
+    objects the library makes for every message and nothing here reads.
+
+    TikTokLive 7.0.1 builds a blank event with pydantic (every default validated) only to call the
+    class method `parse` on it, and wraps the fetch result in a `WebsocketResponseEvent`, emitted
+    beside every event to no listener: about 6 % of a worker following 200 LIVEs (docs/benchmarks.md,
+    4 December 2026, 10:05). The events, the custom ones derived from them (follow, share, live end)
+    and their order are the library's. A message this does not parse (none, untracked, or a payload
+    that fails) goes to the library's own method, which logs or wraps it by its own rules."""
+    from TikTokLive import TikTokLiveClient
+    from TikTokLive.events.proto_events import EVENT_MAPPINGS
+
+    class WorkerClient(TikTokLiveClient):
+        async def _parse_webcast_response_message(self, webcast_response: Any,
+                                                  webcast_response_message: Any) -> list[Any]:
+            event_class = None if webcast_response_message is None else \
+                EVENT_MAPPINGS.get(webcast_response_message.method)
+            event = None
+            if event_class is not None:
+                try:
+                    event = event_class.parse(webcast_response_message.payload)
+                except Exception:  # noqa: BLE001 - the library's method below parses it again and logs it by its rules
+                    event = None
+            if event is not None:
+                custom = await self.handle_custom_event(webcast_response_message, event)
+                return [custom, event] if custom else [event]
+            return await super()._parse_webcast_response_message(webcast_response, webcast_response_message)
+
+    return WorkerClient
+
+
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with full jitter on the upper half, never above `cap`."""
     ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
@@ -89,7 +122,6 @@ class AccountRunner:
             self.put(record)
 
     def _client(self) -> Any:
-        from TikTokLive import TikTokLiveClient
         from TikTokLive.events import (
             CommentEvent,
             ConnectEvent,
@@ -103,7 +135,7 @@ class AccountRunner:
             ShareEvent,
         )
 
-        client = TikTokLiveClient(unique_id=f"@{self.handle}", web_kwargs=web_kwargs(self.config))
+        client = client_class()(unique_id=f"@{self.handle}", web_kwargs=web_kwargs(self.config))
 
         # Handlers are plain functions that never raise (`_queue` logs what it cannot read): the
         # library runs a coroutine handler as a task of its own, for every event (about 3% of a

@@ -374,3 +374,61 @@ def test_a_gzipped_frame_unzips_as_with_the_library_damaged_or_not():
 
     compare()
     assert compared["ok"] > 10 and compared["error"] > 10, compared
+
+
+def test_the_workers_client_gives_the_librarys_events_without_the_objects_nobody_reads(caplog):
+    """The worker's client (`ingest.client.client_class`) parses each message into the events the
+    library's own method gives, custom ones (follow, share, live end) included and in the same
+    order, less the `WebsocketResponseEvent` the library adds beside each; a message it does not
+    parse (none, untracked, broken) gets the library's handling exactly, logged as the library
+    logs it."""
+    import asyncio
+
+    from TikTokLive import TikTokLiveClient
+    from TikTokLive.events.custom_events import WebsocketResponseEvent
+
+    from ingest import protobuf
+    from ingest.client import client_class
+    from tests.ingest_support import message_state
+    from tests.tiktok_emulator import server as emulator
+    from tests.tiktok_emulator.server import BaseProtoMessage, ProtoMessageFetchResult
+
+    protobuf.reuse_message_validators()
+    protobuf.parse_messages_faster()
+    room = 7_400_000_000_000_000_001
+    messages = [BaseProtoMessage(method=method, payload=payload, msg_id=number)
+                for number, (method, payload) in enumerate([
+                    *_every_kind_of_event(), emulator.msg_social(room, FAN, "share"),
+                    ("WebcastChatMessage", b"\x08"), ("WebcastNoSuchMessage", b"\x08\x01")])]
+    response = ProtoMessageFetchResult(messages=messages, cursor="c", is_first=False)
+
+    def kinds_and_states(events):  # noqa: ANN001, ANN202
+        return [(type(event).__name__, message_state(event) if hasattr(event, "_betterproto") else None)
+                for event in events]
+
+    async def both(message):  # noqa: ANN001, ANN202
+        client = client_class()(unique_id="@emu.host")
+        ours = await client._parse_webcast_response_message(response, message)
+        theirs = await TikTokLiveClient._parse_webcast_response_message(client, response, message)
+        await asyncio.sleep(0)  # the library's live end schedules a disconnect: let it run
+        return ours, theirs
+
+    seen = []
+    for message in [*messages, None]:
+        with caplog.at_level("DEBUG", logger="TikTokLive"):
+            caplog.clear()
+            ours, theirs = asyncio.run(both(message))
+        parsed = message is not None and message.method != "WebcastNoSuchMessage" and message.payload != b"\x08"
+        if parsed:
+            assert not any(isinstance(event, WebsocketResponseEvent) for event in ours)
+            theirs = [event for event in theirs if type(event) is not WebsocketResponseEvent]
+            # The library's own parse logs nothing for these; ours must not either.
+            assert not caplog.records
+        else:
+            # Delegated: the library's result, and its log line once per parse (it parses twice here).
+            assert len(caplog.records) in (0, 2) and len({record.getMessage() for record in caplog.records}) <= 1
+        assert kinds_and_states(ours) == kinds_and_states(theirs), message and message.method
+        seen.extend(type(event).__name__ for event in ours)
+    assert seen == ["CommentEvent", "GiftEvent", "LikeEvent", "FollowEvent", "SocialEvent", "JoinEvent",
+                    "RoomUserSeqEvent", "LiveEndEvent", "ControlEvent", "ShareEvent", "SocialEvent",
+                    "WebsocketResponseEvent", "WebsocketResponseEvent", "UnknownEvent"]
