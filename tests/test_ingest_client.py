@@ -419,7 +419,7 @@ def test_the_workers_client_gives_the_librarys_events_without_the_objects_nobody
         with caplog.at_level("DEBUG", logger="TikTokLive"):
             caplog.clear()
             # In a thread of its own: asyncio.run refuses a thread where a loop is running, and in the
-            # whole suite an earlier test's loop may be (see the session's note of 4 December 2026).
+            # whole suite the session's Playwright (its sync API, tests/conftest.py) keeps one running here.
             with ThreadPoolExecutor(1) as pool:
                 ours, theirs = pool.submit(asyncio.run, both(message)).result(timeout=600)
         parsed = message is not None and message.method != "WebcastNoSuchMessage" and message.payload != b"\x08"
