@@ -64,10 +64,11 @@ def client_class() -> type:
 
     TikTokLive 7.0.1 builds a blank event with pydantic (every default validated) only to call the
     class method `parse` on it, and wraps the fetch result in a `WebsocketResponseEvent`, emitted
-    beside every event to no listener: about 6 % of a worker following 200 LIVEs (docs/benchmarks.md,
-    4 December 2026, 10:05). The events, the custom ones derived from them (follow, share, live end)
-    and their order are the library's. A message this does not parse (none, untracked, or a payload
-    that fails) goes to the library's own method, which logs or wraps it by its own rules."""
+    beside every event to no listener (the blank event alone was 4.1 % of a worker following 200
+    LIVEs: docs/benchmarks.md, 4 December 2026, 10:05). The events, the custom ones derived from
+    them (follow, share, live end) and their order are the library's. A message this does not
+    parse (none, untracked, or a payload that fails) goes to the library's own method, which logs or
+    wraps it by its own rules."""
     from TikTokLive import TikTokLiveClient
     from TikTokLive.events.proto_events import EVENT_MAPPINGS
 
@@ -76,12 +77,10 @@ def client_class() -> type:
                                                   webcast_response_message: Any) -> list[Any]:
             event_class = None if webcast_response_message is None else \
                 EVENT_MAPPINGS.get(webcast_response_message.method)
-            event = None
-            if event_class is not None:
-                try:
-                    event = event_class.parse(webcast_response_message.payload)
-                except Exception:  # noqa: BLE001 - the library's method below parses it again and logs it by its rules
-                    event = None
+            try:
+                event = event_class.parse(webcast_response_message.payload) if event_class else None
+            except Exception:  # noqa: BLE001 - the library's method below parses it again and logs it by its rules
+                event = None
             if event is not None:
                 custom = await self.handle_custom_event(webcast_response_message, event)
                 return [custom, event] if custom else [event]
