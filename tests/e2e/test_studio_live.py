@@ -27,7 +27,7 @@ def replaying_demo(app_ctx, tmp_path, speed: int):  # noqa: ANN001, ANN201
 
 
 def test_the_overview_feed_and_charts_follow_the_live(app_ctx, tmp_path, new_page):
-    with replaying_demo(app_ctx, tmp_path, speed=3) as server:
+    with replaying_demo(app_ctx, tmp_path, speed=5) as server:
         page = new_page()
         open_studio(page, server.url)
         feed = page.get_by_role("list", name="Activity feed")
